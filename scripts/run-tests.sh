@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Run test suites (unit, contract, integration, ...) and close with one "tests: N passed, N failed" line.
+# Unit tests are the cmocka binaries in $BUILD/tests; other suites are tests/<suite>/*.sh.
+# A test that exits 77 is skipped and must say why on its last line.
+set -uo pipefail
+BUILD=${BUILD:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+export BUILD MXGPU_SRC=$here
+pass=0; fail=0; skip=0; failed=()
+only=${TESTS:-}   # TESTS=pattern runs only tests whose name contains it
+
+run() { # name, command...
+  local name=$1; shift
+  [ -n "$only" ] && [[ $name != *$only* ]] && return
+  local log rc start; log=$(mktemp); start=${EPOCHREALTIME/./}
+  "$@" >"$log" 2>&1; rc=$?
+  local d=$(( (${EPOCHREALTIME/./} - start) / 100000 )) t; t="$((d / 10)).$((d % 10))"
+  if [ $rc -eq 0 ]; then
+    pass=$((pass + 1)); echo "PASS: $name (${t}s)"
+  elif [ $rc -eq 77 ]; then
+    skip=$((skip + 1)); echo "SKIP: $name: $(tail -n1 "$log")"
+  else
+    fail=$((fail + 1)); failed+=("$name"); echo "FAIL: $name (exit $rc)"; tail -n 80 "$log" | sed 's/^/    /'
+  fi
+  rm -f "$log"
+}
+
+shopt -s nullglob
+for suite in "$@"; do
+  case $suite in
+  unit)
+    for t in "$BUILD"/tests/test-*; do [ -x "$t" ] && run "unit/$(basename "$t")" "$t"; done ;;
+  *)
+    for t in "$here"/tests/"$suite"/*.sh; do run "$suite/$(basename "$t" .sh)" bash "$t"; done ;;
+  esac
+done
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "tests: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

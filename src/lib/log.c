@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// Log lines to stderr, with syslog priority prefixes when journald reads them, and the device first.
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxgpu/log.h"
+#include "mxgpu/names.h"
+
+static int max_level = -1;
+static const char *ident;
+
+static int level_from_env(void) {
+        const char *e = getenv(ENV_LOG_LEVEL);
+        int l = e ? mx_log_parse_level(e) : -EINVAL;
+        return l >= 0 ? l : LOG_INFO;
+}
+
+void mx_log_set_level(int level) { max_level = level; }
+int mx_log_get_level(void) {
+        if (max_level < 0)
+                max_level = level_from_env();
+        return max_level;
+}
+void mx_log_set_ident(const char *i) { ident = i; }
+
+int mx_log_parse_level(const char *s) {
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                if (streq(s, names[i]))
+                        return (int)i;
+        if (streq(s, "error"))
+                return LOG_ERR;
+        if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
+                return s[0] - '0';
+        return -EINVAL;
+}
+
+int mx_log_full(int level, int err, const char *dev, int vf, const char *fmt, ...) {
+        if (level > mx_log_get_level())
+                return err;
+        static const char *const words[] = { "emergency", "alert", "critical", "error", "warning", "notice", "info", "debug" };
+        char msg[1024];
+        int saved = errno;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+
+        /* journald reads "<N>" prefixes from a stream; a terminal reader wants words. */
+        bool journal = getenv("JOURNAL_STREAM") != NULL;
+        flockfile(stderr);
+        if (journal)
+                fprintf(stderr, "<%d>", level);
+        else {
+                if (ident)
+                        fprintf(stderr, "%s: ", ident);
+                if (level <= LOG_WARNING)
+                        fprintf(stderr, "%s: ", words[level & 7]);
+        }
+        if (dev && vf >= 0)
+                fprintf(stderr, "%s vf%d: ", dev, vf);
+        else if (dev)
+                fprintf(stderr, "%s: ", dev);
+        fputs(msg, stderr);
+        if (err)
+                fprintf(stderr, ": %s", strerror(err < 0 ? -err : err));
+        fputc('\n', stderr);
+        funlockfile(stderr);
+        errno = saved;
+        return err;
+}
