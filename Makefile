@@ -36,7 +36,8 @@ D_LIB_SRC := $(filter-out src/daemon/main.c,$(D_SRC))
 SIM_LIB_SRC := $(filter-out src/sim/main.c,$(SIM_SRC))
 SIMLIB_A := $(BUILD)/libmxgpusim.a
 
-PROGS    := $(if $(SIM_SRC),$(BUILD)/mxgpu-sim) $(if $(D_SRC),$(BUILD)/mxgpud) $(if $(CTL_SRC),$(BUILD)/mxgpuctl)
+PROGS    := $(if $(wildcard src/sim/main.c),$(BUILD)/mxgpu-sim) $(if $(wildcard src/daemon/main.c),$(BUILD)/mxgpud) \
+            $(if $(wildcard src/ctl/main.c),$(BUILD)/mxgpuctl)
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CONTRACT := $(if $(CON_SRC),$(BUILD)/tests/contract)
 
