@@ -38,6 +38,10 @@ enum gpuiov_layout {
 #define MI300_CNTXT               0x24
 #define MI300_TOTAL_FB_AVAILABLE  0x28
 #define MI300_TOTAL_FB_CONSUMED   0x2a
+/* Inference: a 16-bit count of MiB cannot hold an MI300X's 192 GiB, so on this layout the two
+ * TOTAL_FB fields count 16 MiB units (see docs/gpuiov.md). Tonga counts MiB. */
+#define MI300_FB_TOTAL_UNIT_MIB   16
+#define TONGA_FB_TOTAL_UNIT_MIB   1
 /* Inference (hardware.md gives no place for the scheduler block offsets on MI300; this project
  * defines them in the free bytes 0x2c-0x2e, see docs/gpuiov.md): the first block's offset in
  * 16-byte units, the number of graphics blocks and of multimedia blocks; blocks are contiguous. */
@@ -124,6 +128,7 @@ struct gpuiov_regs {
         uint16_t cmd_control, cmd_status;     /* main command window; 0 on MI300: use scheduler block 0 */
         uint16_t cntxt, fb_available, fb_consumed;
         uint16_t vf_fb0;                      /* VF n at vf_fb0 + 4n */
+        uint8_t fb_total_unit_mib;            /* unit of fb_available and fb_consumed */
         uint8_t max_vfs;
         uint16_t cap_len;
 };

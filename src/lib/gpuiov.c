@@ -35,12 +35,14 @@ static const struct gpuiov_regs tonga = {
         .cmd_control = TONGA_CMD_CONTROL, .cmd_status = TONGA_CMD_STATUS,
         .cntxt = TONGA_CNTXT, .fb_available = TONGA_TOTAL_FB_AVAILABLE,
         .fb_consumed = TONGA_TOTAL_FB_CONSUMED, .vf_fb0 = TONGA_VF_FB(0),
+        .fb_total_unit_mib = TONGA_FB_TOTAL_UNIT_MIB,
         .max_vfs = TONGA_MAX_VFS, .cap_len = TONGA_CAP_LEN,
 };
 static const struct gpuiov_regs mi300 = {
         .cmd_control = 0, .cmd_status = 0,
         .cntxt = MI300_CNTXT, .fb_available = MI300_TOTAL_FB_AVAILABLE,
         .fb_consumed = MI300_TOTAL_FB_CONSUMED, .vf_fb0 = MI300_VF_FB(0),
+        .fb_total_unit_mib = MI300_FB_TOTAL_UNIT_MIB,
         .max_vfs = MI300_MAX_VFS, .cap_len = MI300_CAP_LEN,
 };
 

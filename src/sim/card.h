@@ -38,6 +38,9 @@ void sim_card_tick(struct sim_card *c, uint8_t config[4096], uint64_t now_ns);
 
 /* The kernel enabled or disabled VFs: VFs >= n lose their runtime state (not their registers). */
 void sim_card_set_numvfs(struct sim_card *c, unsigned n);
+/* A guest has used VF n (its vfio group was opened): its framebuffer holds tenant data until a
+ * CLEAR_VF_STATE command for it completes. */
+void sim_card_vf_used(struct sim_card *c, unsigned vf);
 /* The simulated load of VF n: busy (always has work) or idle (never has work). */
 int sim_card_set_load(struct sim_card *c, unsigned vf, bool busy);
 void sim_card_set_cmd_latency(struct sim_card *c, uint64_t ns);
