@@ -2,11 +2,12 @@
 # Build, test and demo targets for mxgpu. Sources are found by folder, so a new file
 # in src/<part>/ or tests/unit/ needs no edit here.
 
-BUILD    ?= build
+SANITIZE ?= 0
+# Sanitizer objects must not mix with plain ones: they get their own folder.
+BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/asan,build)
 CC       ?= cc
 PKGS     := libpci libudev libsystemd json-c inih fuse3
 PREFIX   ?= /usr/local
-SANITIZE ?= 0
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -95,3 +96,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
