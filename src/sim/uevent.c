@@ -103,7 +103,7 @@ int sim_uevent_send(int fd, const char *action, const char *devpath, const char 
 
         if (fd < 0 || !action || !devpath || !subsystem || strncmp(devpath, "/devices/", 9) != 0)
                 return -EINVAL;
-        snprintf(seq, sizeof(seq), "%llu", (unsigned long long)++seqnum);
+        snprintf(seq, sizeof(seq), "%llu", (unsigned long long)__atomic_add_fetch(&seqnum, 1, __ATOMIC_RELAXED));
         if ((r = add_property(body, sizeof(body), &len, "ACTION", action)) < 0 ||
             (r = add_property(body, sizeof(body), &len, "DEVPATH", devpath)) < 0 ||
             (r = add_property(body, sizeof(body), &len, "SUBSYSTEM", subsystem)) < 0 ||
