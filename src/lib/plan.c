@@ -180,12 +180,14 @@ static void layout_memory(struct resolve_ctx *c, struct pf_desired *d, const str
                                           ? origin_of(last_explicit, MX_KEY_VF_MEMORY, NULL)
                                   : auto_setting ? origin_of(auto_setting, MX_KEY_VF_MEMORY, "auto")
                                                  : *vfs_origin;
-                char need[FORMAT_SIZE_MAX];
+                char need[FORMAT_SIZE_MAX], split[128] = "";
                 format_size(need, explicit_sum + (uint64_t)n_auto * FB_MIN_VF_MIB);
-                err_at(c, &o, "%u VFs need at least %s (explicit sizes %s, %u auto VFs x 256 MiB) but %s (%s) has %s "
-                       "for VFs: %s minus the PF reserve %s and the 8 MiB context area; use smaller sizes or fewer VFs",
-                       d->num_vfs, need, format_size(a, explicit_sum), n_auto, c->product, c->dev,
-                       format_size(b, free_mib), format_size(r, avail), format_size(a, d->pf_reserve_mib));
+                if (n_auto > 0)
+                        snprintf(split, sizeof(split), " (%s set explicitly, %u auto VFs of at least 256 MiB)",
+                                 format_size(a, explicit_sum), n_auto);
+                err_at(c, &o, "%u VFs need at least %s%s but %s (%s) has %s for VFs (%s minus the PF reserve %s and "
+                       "the 8 MiB context area); use smaller sizes or fewer VFs", d->num_vfs, need, split, c->product,
+                       c->dev, format_size(b, free_mib), format_size(r, avail), format_size(a, d->pf_reserve_mib));
                 return;
         }
         uint32_t auto_size = n_auto ? (uint32_t)ALIGN_DOWN((free_mib - explicit_sum) / n_auto, FB_ALIGN_MIB) : 0;
