@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* A PF's SR-IOV state through the kernel's sysfs attributes (hardware.md 2): VF count, autoprobe, the VF list. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "mxgpu/pciaddr.h"
+
+#define SRIOV_DRIVER_MAX 64
+
+/* One VF of a PF, as found through the PF's virtfnN link. */
+struct vf_ref {
+        unsigned index;                 /* N in virtfnN */
+        char addr[PCI_ADDR_STRLEN];
+        char driver[SRIOV_DRIVER_MAX];  /* "" when no driver is bound */
+        int iommu_group;                /* -1 when the VF has no IOMMU group (IOMMU off) */
+};
+
+/* sriov_numvfs, sriov_totalvfs and sriov_drivers_autoprobe of a PF. Any ret_ may be NULL.
+ * Returns 0 or -errno (-ENODEV: no such function; -ENOENT: not an SR-IOV PF). */
+int sriov_read(const char *pf_bdf, unsigned *ret_numvfs, unsigned *ret_totalvfs, bool *ret_autoprobe);
+/* Write sriov_drivers_autoprobe (0 keeps new VFs unbound). Returns 0 or the kernel's -errno. */
+int sriov_set_autoprobe(const char *pf_bdf, bool on);
+/* One write of n to sriov_numvfs. Returns 0 or the kernel's -errno unchanged (EINVAL, ERANGE,
+ * ENOENT, EBUSY, ENOMEM: see sysfs_errno_hint()). */
+int sriov_set_numvfs(const char *pf_bdf, unsigned n);
+/* Bring the VF count to n the way the kernel allows: nothing when it already is n, else through 0
+ * (write 0, then n). Returns 0 when nothing changed, 1 when it changed, or -errno. When writing 0
+ * succeeded but writing n failed, the PF is left with 0 VFs and the error of the second write
+ * comes back. */
+int sriov_change_numvfs(const char *pf_bdf, unsigned n);
+/* The PF's VFs, by walking virtfn0, virtfn1, ... until one is missing. *ret is malloc'ed
+ * (free() it; NULL with *ret_n = 0 when there are none). Returns 0 or -errno. */
+int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n);

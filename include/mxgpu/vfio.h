@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Driver binding of PCI functions: VFs to vfio-pci (as libvirt's virpci.c does), the PF to its stub driver,
+ * VFIO group use, function reset. */
+#pragma once
+
+#include <stdbool.h>
+
+/* How long vfio_bind() waits for /dev/vfio/<group> after the driver bound (devtmpfs/udev create it). */
+#define VFIO_NODE_TIMEOUT_MS 1000
+
+/* Bind a VF to vfio-pci: driver_override, unbind from the current driver, drivers_probe, then check.
+ * Returns 1 when it was already bound to vfio-pci (nothing written), 0 when this call bound it, or:
+ *   -ENODEV     the function does not exist (or vanished during the bind)
+ *   -ENXIO      the function has no IOMMU group (IOMMU off or not enabled on the command line)
+ *   -EBUSY      after drivers_probe another driver holds it
+ *   -ENOPKG     no driver bound and the vfio-pci driver is not loaded (no sys/bus/pci/drivers/vfio-pci)
+ *   -EIO        no driver bound although vfio-pci is loaded (its probe refused the device)
+ *   -ETIMEDOUT  bound, but dev/vfio/<group> did not appear within VFIO_NODE_TIMEOUT_MS
+ *   any other   the kernel's errno of a write, unchanged (driver_override, unbind, drivers_probe) */
+int vfio_bind(const char *vf_bdf);
+/* Undo vfio_bind(): clear driver_override, then unbind from whatever driver holds the function.
+ * The function stays unbound (VFs are created with autoprobe off). Returns 0 or -errno. */
+int vfio_unbind(const char *vf_bdf);
+
+/* Bind a function to `driver` (the PF to pci-pf-stub): driver_override, unbind, drivers_probe.
+ * Returns 1 when it was already bound to that driver, 0 when bound now, or -errno as vfio_bind()
+ * (-ENOPKG when the driver is not loaded, -EBUSY when another driver took it, -EIO when its probe
+ * refused the device). */
+int pf_bind_driver(const char *pf_bdf, const char *driver);
+
+/* Whether another process holds VFIO group `group` open: 1 in use (its node gives EBUSY), 0 free,
+ * -ENOENT no such node, other -errno. Opens the node O_RDWR|O_NONBLOCK and closes it at once; a
+ * VM opening the group at that very instant may itself see EBUSY once. */
+int vfio_group_in_use(int group);
+
+/* Function-level reset through sysfs (echo 1 > reset). Returns 0 or the kernel's -errno
+ * (-ENOENT: the function offers no reset method). */
+int pci_function_reset(const char *bdf);

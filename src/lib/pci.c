@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+// SR-IOV PF discovery through libpci's sysfs backend, with an error hook that cannot end the daemon.
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <pci/pci.h>
+
+#include "mxgpu/macro.h"
+#include "mxgpu/names.h"
+#include "mxgpu/paths.h"
+#include "mxgpu/pci.h"
+#include "mxgpu/sysfs.h"
+
+/* SR-IOV capability registers, offsets from the capability (PCIe base spec, hardware.md 2). */
+#define SRIOV_INITIAL_VFS 0x0c
+#define SRIOV_TOTAL_VFS   0x0e
+#define SRIOV_NUM_VFS     0x10
+#define SRIOV_VF_OFFSET   0x14
+#define SRIOV_VF_STRIDE   0x16
+#define SRIOV_VF_DID      0x1a
+
+/* How often a bus scan that failed (a device vanished while libpci listed it) is retried. */
+#define SCAN_ATTEMPTS 3
+
+/* libpci's error hook must not return (its default calls exit(1)). While a guarded call runs, the
+ * hook jumps back to it; the call then reports -EIO and the caller skips the device. */
+static __thread sigjmp_buf *guard_jmp;
+static __thread char last_msg[256];
+
+static void save_msg(const char *fmt, va_list ap) {
+        vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+}
+
+_noreturn_ _printf_(1, 2) static void on_pci_error(char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        save_msg(fmt, ap);
+        va_end(ap);
+        if (guard_jmp)
+                siglongjmp(*guard_jmp, 1);
+        abort(); /* every libpci call below runs guarded: reaching this is a bug here */
+}
+
+_printf_(1, 2) static void on_pci_warning(char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        save_msg(fmt, ap);
+        va_end(ap);
+}
+
+_printf_(1, 2) static void on_pci_debug(char *fmt, ...) {
+}
+
+const char *pci_pf_last_error(void) { return last_msg; }
+
+/* Run fn(arg) with the error hook armed. Nothing with a _cleanup_ attribute may live in fn's frames:
+ * the jump skips their cleanups. libpci may leak a small allocation it had in flight. */
+static int guarded(int (*fn)(void *arg), void *arg) {
+        sigjmp_buf jb;
+        sigjmp_buf *prev = guard_jmp;
+        if (sigsetjmp(jb, 1) != 0) {
+                guard_jmp = prev;
+                return -EIO;
+        }
+        guard_jmp = &jb;
+        int r = fn(arg);
+        guard_jmp = prev;
+        return r;
+}
+
+static int access_init(void *arg) {
+        pci_init(arg);
+        return 0;
+}
+
+static int access_new(struct pci_access **ret) {
+        char path[MX_PATH_MAX];
+        int r = mx_path(path, sizeof(path), SYS_BUS_PCI);
+        if (r < 0)
+                return r;
+        struct pci_access *a = pci_alloc();
+        if (!a)
+                return -ENOMEM;
+        a->error = on_pci_error;
+        a->warning = on_pci_warning;
+        a->debug = on_pci_debug;
+        a->method = PCI_ACCESS_SYS_BUS_PCI;
+        pci_set_param(a, "sysfs.path", path);
+        r = guarded(access_init, a);
+        if (r < 0) {
+                pci_cleanup(a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+static void access_free(struct pci_access *a) {
+        if (a)
+                pci_cleanup(a);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pci_access *, access_free);
+
+struct fill_args {
+        struct pci_dev *dev;
+        struct pci_pf *pf;
+};
+
+static void copy_str(char *dst, size_t size, const char *src) {
+        snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* The GPU-IOV capability: an extended vendor-specific capability (0x0b) with VSEC ID 0x0002. */
+static uint16_t find_gpuiov_cap(struct pci_dev *d) {
+        for (struct pci_cap *c = d->first_cap; c; c = c->next)
+                if (c->type == PCI_CAP_EXTENDED && c->id == PCI_EXT_CAP_ID_VNDR &&
+                    pci_read_word(d, c->addr + GPUIOV_VSEC_HDR) == GPUIOV_VSEC_ID)
+                        return c->addr;
+        return 0;
+}
+
+/* Runs guarded: no _cleanup_ variables. Returns 0, or -ENOTSUP when d has no SR-IOV capability. */
+static int fill_pf(void *arg) {
+        struct fill_args *fa = arg;
+        struct pci_dev *d = fa->dev;
+        struct pci_pf *pf = fa->pf;
+
+        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_SIZES | PCI_FILL_SUBSYS |
+                         PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER |
+                         PCI_FILL_CAPS | PCI_FILL_EXT_CAPS);
+        struct pci_cap *sriov = pci_find_cap(d, PCI_EXT_CAP_ID_SRIOV, PCI_CAP_EXTENDED);
+        if (!sriov)
+                return -ENOTSUP;
+
+        *pf = (struct pci_pf){
+                .vendor = d->vendor_id, .device = d->device_id, .class_id = d->device_class,
+                .subsys_vendor = d->subsys_vendor_id, .subsys_device = d->subsys_id,
+                .numa_node = d->numa_node, .iommu_group = -1,
+                .sriov_cap = (uint16_t)sriov->addr,
+                .initial_vfs = pci_read_word(d, sriov->addr + SRIOV_INITIAL_VFS),
+                .total_vfs = pci_read_word(d, sriov->addr + SRIOV_TOTAL_VFS),
+                .num_vfs = pci_read_word(d, sriov->addr + SRIOV_NUM_VFS),
+                .vf_offset = pci_read_word(d, sriov->addr + SRIOV_VF_OFFSET),
+                .vf_stride = pci_read_word(d, sriov->addr + SRIOV_VF_STRIDE),
+                .vf_device = pci_read_word(d, sriov->addr + SRIOV_VF_DID),
+                .bar0_size = d->size[0],
+        };
+        snprintf(pf->addr, sizeof(pf->addr), "%04x:%02x:%02x.%d", d->domain & 0xffff, d->bus, d->dev, d->func & 7);
+        copy_str(pf->driver, sizeof(pf->driver), pci_get_string_property(d, PCI_FILL_DRIVER));
+        const char *group = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
+        if (group) {
+                char *end;
+                long g = strtol(group, &end, 10);
+                if (!*end && end != group && g >= 0 && g <= 0x7fffffff)
+                        pf->iommu_group = (int)g;
+        }
+        pf->card = mx_card_by_pf_id(pf->vendor, pf->device);
+        pf->gpuiov_cap = find_gpuiov_cap(d);
+        if (pf->card && pf->gpuiov_cap)
+                pf->layout = pf->card->layout;
+        return 0;
+}
+
+/* Fill pf from d. Returns 0, -ENOTSUP (not an SR-IOV PF), -ENODEV (vanished or unreadable). */
+static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
+        struct pci_pf pf;
+        struct fill_args fa = { d, &pf };
+        int r = guarded(fill_pf, &fa);
+        if (r == -EIO)
+                return -ENODEV;
+        if (r < 0)
+                return r;
+        /* A device that vanished reads all ones: it has no valid identity. */
+        if (pf.vendor == 0xffff)
+                return -ENODEV;
+        /* readlink physfn: a VF of another PF can carry an SR-IOV capability of its own. */
+        char buf[PCI_ADDR_STRLEN + 8];
+        r = pcidev_link(pf.addr, LINK_PHYSFN, buf, sizeof(buf));
+        if (r >= 0)
+                return -ENOTSUP;
+        if (r == -ENODEV)
+                return r;
+        *ret = pf;
+        return 0;
+}
+
+static int scan_bus(void *arg) {
+        pci_scan_bus(arg);
+        return 0;
+}
+
+static int cmp_pf(const void *a, const void *b) {
+        return strcmp(((const struct pci_pf *)a)->addr, ((const struct pci_pf *)b)->addr);
+}
+
+int pci_pf_scan(struct pci_pf **ret, size_t *ret_n) {
+        _cleanup_(access_freep) struct pci_access *a = NULL;
+        int r = -EIO;
+        /* libpci lists every device of the bus in one go; a device removed while it lists them
+         * aborts the listing through the error hook. Start over with a fresh handle a few times. */
+        for (unsigned i = 0; i < SCAN_ATTEMPTS && r < 0; i++) {
+                access_freep(&a);
+                a = NULL;
+                r = access_new(&a);
+                if (r < 0)
+                        return r;
+                r = guarded(scan_bus, a);
+        }
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ struct pci_pf *pfs = NULL;
+        size_t n = 0;
+        int skipped = 0;
+        for (struct pci_dev *d = a->devices; d; d = d->next) {
+                struct pci_pf pf;
+                r = read_pf(d, &pf);
+                if (r == -ENOTSUP)
+                        continue;
+                if (r < 0) {
+                        skipped++;
+                        continue;
+                }
+                struct pci_pf *np = reallocarray(pfs, n + 1, sizeof(*pfs));
+                if (!np)
+                        return -ENOMEM;
+                pfs = np;
+                pfs[n++] = pf;
+        }
+        if (n > 1)
+                qsort(pfs, n, sizeof(*pfs), cmp_pf);
+        *ret_n = n;
+        *ret = TAKE_PTR(pfs);
+        return skipped;
+}
+
+struct get_dev_args {
+        struct pci_access *a;
+        struct pci_addr addr;
+        struct pci_dev *dev;
+};
+
+static int get_dev(void *arg) {
+        struct get_dev_args *g = arg;
+        g->dev = pci_get_dev(g->a, g->addr.domain, g->addr.bus, g->addr.dev, g->addr.fn);
+        return g->dev ? 0 : -ENOMEM;
+}
+
+int pci_pf_lookup(const char *bdf, struct pci_pf *ret) {
+        struct pci_addr addr;
+        char canon[PCI_ADDR_STRLEN];
+        if (!bdf || pci_addr_parse(bdf, &addr) < 0)
+                return -EINVAL;
+        if (!pcidev_exists(pci_addr_format(&addr, canon)))
+                return -ENODEV;
+        _cleanup_(access_freep) struct pci_access *a = NULL;
+        int r = access_new(&a);
+        if (r < 0)
+                return r;
+        struct get_dev_args g = { .a = a, .addr = addr };
+        r = guarded(get_dev, &g);
+        if (r < 0)
+                return r;
+        struct pci_pf pf;
+        r = read_pf(g.dev, &pf);
+        pci_free_dev(g.dev);
+        if (r < 0)
+                return r;
+        *ret = pf;
+        return 0;
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+// Binding PCI functions to drivers the way libvirt's virpci.c does, each step with its shell equivalent.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mxgpu/macro.h"
+#include "mxgpu/names.h"
+#include "mxgpu/paths.h"
+#include "mxgpu/sysfs.h"
+#include "mxgpu/vfio.h"
+
+#define DRIVER_NAME_MAX 64
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The bound driver's name into buf, "" when none. */
+static int current_driver_at(int dfd, char *buf, size_t size) {
+        int r = sysfs_link_at(dfd, LINK_DRIVER, buf, size);
+        if (r == -ENOENT) {
+                buf[0] = 0;
+                return 0;
+        }
+        return r < 0 ? r : 0;
+}
+
+static bool driver_loaded(const char *driver) {
+        char p[MX_PATH_MAX];
+        struct stat st;
+        return mx_path(p, sizeof(p), SYS_PCI_DRIVERS "/%s", driver) >= 0 && stat(p, &st) == 0;
+}
+
+/* driver_override + unbind + drivers_probe, then check the driver link. Returns 1 when already
+ * bound to `driver`, 0 when bound now, -errno otherwise. */
+static int bind_to(int dfd, const char *bdf, const char *driver) {
+        char cur[DRIVER_NAME_MAX];
+        int r = current_driver_at(dfd, cur, sizeof(cur));
+        if (r < 0)
+                return r;
+        if (streq(cur, driver))
+                return 1;
+
+        /* echo vfio-pci > /sys/bus/pci/devices/$bdf/driver_override */
+        r = sysfs_write_at(dfd, ATTR_DRIVER_OVERRIDE, driver);
+        if (r < 0)
+                return r;
+
+        /* echo $bdf > /sys/bus/pci/devices/$bdf/driver/unbind; written through the device's own
+         * directory so the unbind reaches the driver that holds this device. */
+        if (cur[0]) {
+                r = sysfs_write_at(dfd, LINK_DRIVER "/" ATTR_UNBIND, bdf);
+                if (r < 0 && r != -ENOENT) /* ENOENT: the driver let go in between */
+                        return r;
+        }
+
+        /* echo $bdf > /sys/bus/pci/drivers_probe: the kernel picks the override's driver */
+        r = sysfs_write_path(SYS_PCI_DRIVERS_PROBE, bdf);
+        if (r < 0)
+                return r;
+
+        /* readlink /sys/bus/pci/devices/$bdf/driver: a failed probe does not fail the write above */
+        r = current_driver_at(dfd, cur, sizeof(cur));
+        if (r < 0)
+                return r;
+        if (streq(cur, driver))
+                return 0;
+        if (cur[0])
+                return -EBUSY;
+        return driver_loaded(driver) ? -EIO : -ENOPKG;
+}
+
+static int iommu_group_at(int dfd) {
+        char buf[32], *end;
+        /* readlink /sys/bus/pci/devices/$bdf/iommu_group */
+        int r = sysfs_link_at(dfd, LINK_IOMMU_GROUP, buf, sizeof(buf));
+        if (r == -ENOENT)
+                return -ENXIO;
+        if (r < 0)
+                return r;
+        long g = strtol(buf, &end, 10);
+        if (*end || end == buf || g < 0 || g > 0x7fffffff)
+                return -EBADMSG;
+        return (int)g;
+}
+
+/* Wait until dev/vfio/<group> exists: devtmpfs (or udev) creates it shortly after the bind. */
+static int wait_vfio_node(int group) {
+        char p[MX_PATH_MAX];
+        int r = mx_path(p, sizeof(p), DEV_VFIO "/%d", group);
+        if (r < 0)
+                return r;
+        uint64_t deadline = now_ms() + VFIO_NODE_TIMEOUT_MS;
+        for (unsigned delay_us = 50;; delay_us = MIN(delay_us * 2, 10000u)) {
+                struct stat st;
+                /* test -e /dev/vfio/$group */
+                if (stat(p, &st) == 0)
+                        return 0;
+                if (errno != ENOENT)
+                        return negative_errno();
+                if (now_ms() >= deadline)
+                        return -ETIMEDOUT;
+                struct timespec ts = { 0, (long)delay_us * 1000 };
+                nanosleep(&ts, NULL);
+        }
+}
+
+int vfio_bind(const char *vf_bdf) {
+        _cleanup_close_ int d = pcidev_open(vf_bdf);
+        if (d < 0)
+                return d;
+        /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
+        int group = iommu_group_at(d);
+        if (group < 0)
+                return group;
+        int r = bind_to(d, vf_bdf, DRV_VFIO_PCI);
+        if (r < 0)
+                return r;
+        int k = wait_vfio_node(group);
+        return k < 0 ? k : r;
+}
+
+int vfio_unbind(const char *vf_bdf) {
+        _cleanup_close_ int d = pcidev_open(vf_bdf);
+        if (d < 0)
+                return d;
+        /* echo > /sys/bus/pci/devices/$bdf/driver_override (a lone newline clears it) */
+        int r = sysfs_write_at(d, ATTR_DRIVER_OVERRIDE, "\n");
+        if (r < 0)
+                return r;
+        char cur[DRIVER_NAME_MAX];
+        r = current_driver_at(d, cur, sizeof(cur));
+        if (r < 0 || !cur[0])
+                return r;
+        /* echo $bdf > /sys/bus/pci/devices/$bdf/driver/unbind */
+        r = sysfs_write_at(d, LINK_DRIVER "/" ATTR_UNBIND, vf_bdf);
+        return r == -ENOENT ? 0 : r; /* ENOENT: already unbound in between */
+}
+
+int pf_bind_driver(const char *pf_bdf, const char *driver) {
+        if (!driver || !*driver || strchr(driver, '/'))
+                return -EINVAL;
+        _cleanup_close_ int d = pcidev_open(pf_bdf);
+        if (d < 0)
+                return d;
+        return bind_to(d, pf_bdf, driver);
+}
+
+int vfio_group_in_use(int group) {
+        char p[MX_PATH_MAX];
+        if (group < 0)
+                return -EINVAL;
+        int r = mx_path(p, sizeof(p), DEV_VFIO "/%d", group);
+        if (r < 0)
+                return r;
+        /* A VFIO group node admits one opener: EBUSY means a VM (or another tool) holds it. */
+        _cleanup_close_ int fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == EBUSY ? 1 : negative_errno();
+        return 0;
+}
+
+int pci_function_reset(const char *bdf) {
+        _cleanup_close_ int d = pcidev_open(bdf);
+        if (d < 0)
+                return d;
+        /* echo 1 > /sys/bus/pci/devices/$bdf/reset */
+        return sysfs_write_at(d, ATTR_RESET, "1");
+}
