@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* The GPU-IOV capability of one PF, read and programmed through a register window (hardware.md 3-4):
+ * framebuffer partition, scheduler blocks and commands. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "mxgpu/gpuiov.h"
+#include "mxgpu/regio.h"
+
+#define GPUIOV_MAX_VFS          16
+#define GPUIOV_MAX_SCHED_BLOCKS (MI300_GFX_BLOCKS + MI300_MM_BLOCKS)
+/* The main command window: Tonga cap+0x0c; MI300 has none of its own and uses scheduler block 0. */
+#define GPUIOV_WINDOW_MAIN      (-1)
+
+/* An open capability. Plain data; the register window stays the caller's (not closed here). */
+struct gpuiov_dev {
+        struct regio io;
+        uint16_t cap;                      /* config offset of the capability */
+        enum gpuiov_layout layout;
+        const struct gpuiov_regs *regs;
+        uint16_t cap_len;                  /* from the VSEC header */
+        uint32_t fb_available_mib;         /* TOTAL_FB_AVAILABLE, in MiB */
+        unsigned n_sched, n_gfx_sched;     /* scheduler blocks (graphics first); 0 = none advertised */
+        uint16_t sched[GPUIOV_MAX_SCHED_BLOCKS]; /* each block's offset from the capability */
+        uint8_t last_status;               /* CMD_STATUS of the last command that completed */
+};
+
+/* A framebuffer range in MiB. */
+struct gpuiov_fb {
+        uint32_t offset_mib, size_mib;
+};
+
+struct gpuiov_partition {
+        uint32_t fb_available_mib, fb_consumed_mib;
+        uint32_t pf_reserve_mib;           /* available - consumed */
+        struct gpuiov_fb context;          /* CNTXT */
+        unsigned n_vfs;
+        struct gpuiov_fb vf[GPUIOV_MAX_VFS];
+};
+
+/* One scheduler block as read back. The mode (solid/liquid) is not readable from the hardware:
+ * the daemon keeps the mode it programmed in its state file. */
+struct gpuiov_sched_block {
+        uint16_t offset;                   /* from the capability */
+        bool gfx;                          /* graphics (else multimedia) */
+        uint8_t quanta_ms[SCH_QUANTA_ENTRIES];
+        uint8_t vf_index[GPUIOV_MAX_VFS];  /* 0-3 into quanta_ms */
+        uint8_t pf_index;
+        uint32_t active;                   /* ACTIVE_FUNCTIONS: bit n = VF n, bit 31 = PF */
+        uint32_t busy;                     /* VM_BUSY_STATUS */
+        uint32_t active_function_id;
+};
+
+struct gpuiov_sched {
+        unsigned n_blocks;
+        struct gpuiov_sched_block block[GPUIOV_MAX_SCHED_BLOCKS];
+};
+
+/* What gpuiov_write_sched() programs into every scheduler block. */
+struct gpuiov_sched_cfg {
+        enum gpuiov_sched_mode mode;       /* GPUIOV_SCHED_SOLID or GPUIOV_SCHED_LIQUID */
+        uint8_t quanta_ms[SCH_QUANTA_ENTRIES]; /* at most four distinct slices per scheduler */
+        unsigned n_vfs;
+        uint8_t vf_index[GPUIOV_MAX_VFS];  /* VF n's slice is quanta_ms[vf_index[n]] */
+        uint8_t pf_index;
+        uint32_t active;                   /* bit n = VF n (n < n_vfs), SCH_ACTIVE_PF_BIT = PF */
+};
+
+/* The capability at config offset `cap`, for the card's layout. Checks the extended capability ID
+ * (0x000b), the VSEC ID (0x0002) and length, TOTAL_FB_AVAILABLE and the scheduler block offsets.
+ * Returns 0, -EINVAL (bad arguments or layout GPUIOV_NONE), -EBADMSG (the registers do not look like
+ * this layout), or the window's -errno. */
+int gpuiov_open(const struct regio *io, uint16_t cap, enum gpuiov_layout layout, struct gpuiov_dev *ret);
+/* Walk the extended capability list from 0x100 for the GPU-IOV capability. 0 or -ENOENT, -errno. */
+int gpuiov_find_cap(const struct regio *io, uint16_t *ret);
+
+/* The framebuffer layout of the first n_vfs VFs. */
+int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_partition *ret);
+/* Program the partition in hardware.md 4's order: TOTAL_FB_CONSUMED (= available - pf_reserve),
+ * CNTXT, then each VF's entry; each write is read back (-EIO when it did not stick). Entries of VFs
+ * >= n_vfs are left as they are. Checks encodability only (16 MiB alignment, inside the
+ * framebuffer, register widths) with -EINVAL, n_vfs > the layout's maximum with -ERANGE; overlap
+ * and minimum-size rules are the allocator's. Only safe while no VF is assigned to a running guest. */
+int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const struct gpuiov_fb *context,
+                           const struct gpuiov_fb *vfs, unsigned n_vfs);
+
+/* Every scheduler block, read back. */
+int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret);
+/* Program every scheduler block (quanta options, per-VF and PF index, active bitmap, each read back),
+ * then on each block's own window CONFIG_AUTO_HW_SCHED_MODE (mode in NXT_FCN_ID) and
+ * ENABLE_AUTO_HW_SWITCH. -EOPNOTSUPP when the card advertises no scheduler block; -EINVAL for a bad
+ * config; command errors as gpuiov_command(). */
+int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg);
+
+/* Issue one command on a window (GPUIOV_WINDOW_MAIN or a scheduler block index) and wait for it:
+ * cmd | EXECUTE | func << 8 | next << 16, poll until EXECUTE clears (timeout_ms; 0 = the layout's:
+ * Tonga 2 s, 3 s for INIT_GPU, MI300 500 ms), then CMD_STATUS must be 0.
+ * Returns 0; -ETIMEDOUT when EXECUTE never cleared; -EIO when CMD_STATUS != 0 (in d->last_status, name
+ * it with gpuiov_status_name(): 0x0e graphics hang, 0x0f SDMA hang); -EBUSY when a previous command is
+ * still in flight on that window; -EINVAL for a bad window; or the window's -errno. */
+int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_t func, uint8_t next,
+                   unsigned timeout_ms);
+/* CLEAR_VF_STATE for VF n on the main window (clears its framebuffer before reuse). */
+int gpuiov_clear_vf(struct gpuiov_dev *d, unsigned vf);

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+// Reading and programming a PF's GPU-IOV capability (partition, scheduler blocks, commands) through a regio window.
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "mxgpu/cards.h"
+#include "mxgpu/gpuiov_io.h"
+#include "mxgpu/macro.h"
+
+#define EXT_CAP_START 0x100
+#define EXT_CAP_ID_VNDR 0x000b
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Register accessors relative to the capability. */
+static int rd8(struct gpuiov_dev *d, unsigned off, uint8_t *v) { return regio_read8(&d->io, d->cap + off, v); }
+static int rd16(struct gpuiov_dev *d, unsigned off, uint16_t *v) { return regio_read16(&d->io, d->cap + off, v); }
+static int rd32(struct gpuiov_dev *d, unsigned off, uint32_t *v) { return regio_read32(&d->io, d->cap + off, v); }
+
+/* Write, then read back: a register that does not keep the value is -EIO. */
+static int wr16_verify(struct gpuiov_dev *d, unsigned off, uint16_t v) {
+        uint16_t back;
+        int r = regio_write16(&d->io, d->cap + off, v);
+        if (r >= 0)
+                r = rd16(d, off, &back);
+        return r < 0 ? r : back == v ? 0 : -EIO;
+}
+
+static int wr32_verify(struct gpuiov_dev *d, unsigned off, uint32_t v) {
+        uint32_t back;
+        int r = regio_write32(&d->io, d->cap + off, v);
+        if (r >= 0)
+                r = rd32(d, off, &back);
+        return r < 0 ? r : back == v ? 0 : -EIO;
+}
+
+int gpuiov_find_cap(const struct regio *io, uint16_t *ret) {
+        unsigned off = EXT_CAP_START;
+        /* Each capability takes at least 4 bytes: more hops than that means a loop in the list. */
+        for (unsigned hops = 0; hops < (REGIO_CONFIG_SIZE - EXT_CAP_START) / 4; hops++) {
+                uint32_t hdr;
+                int r = regio_read32(io, off, &hdr);
+                if (r < 0)
+                        return r;
+                if (hdr == 0 || hdr == 0xffffffff)
+                        return -ENOENT;
+                if ((hdr & 0xffff) == EXT_CAP_ID_VNDR) {
+                        uint32_t vsec;
+                        r = regio_read32(io, off + GPUIOV_VSEC_HDR, &vsec);
+                        if (r < 0)
+                                return r;
+                        if ((vsec & 0xffff) == GPUIOV_VSEC_ID) {
+                                *ret = (uint16_t)off;
+                                return 0;
+                        }
+                }
+                unsigned next = hdr >> 20;
+                if (next < EXT_CAP_START || next % 4)
+                        return -ENOENT;
+                off = next;
+        }
+        return -ENOENT;
+}
+
+/* Block offsets: Tonga's one block at AUTO_SCH (inferred layout, hardware.md 3); MI300's blocks from
+ * MI300_SCH_OFFSET, graphics then multimedia, SCH_BLOCK_STRIDE apart (docs/gpuiov.md). */
+static int read_sched_blocks(struct gpuiov_dev *d) {
+        uint8_t first, gfx = 1, mm = 0;
+        int r = rd8(d, d->layout == GPUIOV_TONGA ? TONGA_AUTO_SCH_OFFSET : MI300_SCH_OFFSET, &first);
+        if (r < 0)
+                return r;
+        if (d->layout == GPUIOV_MI300) {
+                r = rd8(d, MI300_SCH_GFX_COUNT, &gfx);
+                if (r >= 0)
+                        r = rd8(d, MI300_SCH_MM_COUNT, &mm);
+                if (r < 0)
+                        return r;
+        }
+        d->n_sched = d->n_gfx_sched = 0;
+        if (first == 0) /* no scheduler block advertised (GIM1 never used one) */
+                return 0;
+        if ((unsigned)gfx + mm > GPUIOV_MAX_SCHED_BLOCKS)
+                return -EBADMSG;
+        for (unsigned i = 0; i < (unsigned)gfx + mm; i++) {
+                unsigned off = ((unsigned)first << 4) + i * SCH_BLOCK_STRIDE;
+                /* inside the capability, clear of the layout's fixed registers */
+                if (off < d->regs->cap_len || off + SCH_BLOCK_LEN > d->cap_len)
+                        return -EBADMSG;
+                d->sched[i] = (uint16_t)off;
+        }
+        d->n_sched = (unsigned)gfx + mm;
+        d->n_gfx_sched = gfx;
+        return 0;
+}
+
+int gpuiov_open(const struct regio *io, uint16_t cap, enum gpuiov_layout layout, struct gpuiov_dev *ret) {
+        const struct gpuiov_regs *regs = gpuiov_regs(layout);
+        if (!io || !io->ops || !regs || cap < EXT_CAP_START || cap % 4 || cap + regs->cap_len > REGIO_CONFIG_SIZE)
+                return -EINVAL;
+        struct gpuiov_dev d = { .io = *io, .cap = cap, .layout = layout, .regs = regs };
+        uint32_t hdr, vsec;
+        int r = rd32(&d, 0, &hdr);
+        if (r >= 0)
+                r = rd32(&d, GPUIOV_VSEC_HDR, &vsec);
+        if (r < 0)
+                return r;
+        if ((hdr & 0xffff) != EXT_CAP_ID_VNDR || (vsec & 0xffff) != GPUIOV_VSEC_ID)
+                return -EBADMSG;
+        d.cap_len = vsec >> 20;
+        if (d.cap_len < regs->cap_len || cap + d.cap_len > REGIO_CONFIG_SIZE)
+                return -EBADMSG;
+
+        uint16_t avail;
+        r = rd16(&d, regs->fb_available, &avail);
+        if (r < 0)
+                return r;
+        if (avail == 0 || avail == 0xffff) /* no memory, or a device that stopped answering */
+                return -EBADMSG;
+        d.fb_available_mib = (uint32_t)avail * regs->fb_total_unit_mib;
+
+        r = read_sched_blocks(&d);
+        if (r < 0)
+                return r;
+        *ret = d;
+        return 0;
+}
+
+int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_partition *ret) {
+        if (n_vfs > d->regs->max_vfs)
+                return -ERANGE;
+        struct gpuiov_partition p = { .n_vfs = n_vfs };
+        uint16_t avail, consumed;
+        uint32_t cntxt;
+        int r = rd16(d, d->regs->fb_available, &avail);
+        if (r >= 0)
+                r = rd16(d, d->regs->fb_consumed, &consumed);
+        if (r >= 0)
+                r = rd32(d, d->regs->cntxt, &cntxt);
+        if (r < 0)
+                return r;
+        p.fb_available_mib = (uint32_t)avail * d->regs->fb_total_unit_mib;
+        p.fb_consumed_mib = (uint32_t)consumed * d->regs->fb_total_unit_mib;
+        p.pf_reserve_mib = p.fb_available_mib >= p.fb_consumed_mib ? p.fb_available_mib - p.fb_consumed_mib : 0;
+        gpuiov_cntxt_decode(cntxt, &p.context.offset_mib, &p.context.size_mib);
+        for (unsigned n = 0; n < n_vfs; n++) {
+                uint32_t raw;
+                r = rd32(d, d->regs->vf_fb0 + 4 * n, &raw);
+                if (r < 0)
+                        return r;
+                gpuiov_fb_decode(d->layout, raw, &p.vf[n].offset_mib, &p.vf[n].size_mib);
+        }
+        *ret = p;
+        return 0;
+}
+
+static bool fb_encodable(const struct gpuiov_dev *d, const struct gpuiov_fb *f) {
+        uint64_t end = (uint64_t)f->offset_mib + f->size_mib;
+        return f->size_mib >= FB_ALIGN_MIB && f->offset_mib % FB_ALIGN_MIB == 0 && f->size_mib % FB_ALIGN_MIB == 0 &&
+               end <= d->fb_available_mib && f->offset_mib / FB_ALIGN_MIB <= 0xffff &&
+               f->size_mib / FB_ALIGN_MIB <= 0xffff;
+}
+
+int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const struct gpuiov_fb *context,
+                           const struct gpuiov_fb *vfs, unsigned n_vfs) {
+        const struct gpuiov_regs *regs = d->regs;
+        if (n_vfs > regs->max_vfs)
+                return -ERANGE;
+        if (!context || (n_vfs && !vfs) || pf_reserve_mib > d->fb_available_mib)
+                return -EINVAL;
+        uint32_t consumed = d->fb_available_mib - pf_reserve_mib;
+        if (consumed % regs->fb_total_unit_mib) /* MI300 counts 16 MiB units */
+                return -EINVAL;
+        /* CNTXT holds 7 bits of size and 22 bits of offset in 256 KiB units. */
+        uint32_t per_mib = 1024 / GPUIOV_CNTXT_UNIT_KIB;
+        if (context->size_mib * per_mib > 0x7f || (uint64_t)context->offset_mib * per_mib > 0x3fffff ||
+            (uint64_t)context->offset_mib + context->size_mib > d->fb_available_mib)
+                return -EINVAL;
+        for (unsigned n = 0; n < n_vfs; n++)
+                if (!fb_encodable(d, &vfs[n]))
+                        return -EINVAL;
+
+        /* hardware.md 4: TOTAL_FB_CONSUMED, CNTXT, then each VF's size/offset. */
+        int r = wr16_verify(d, regs->fb_consumed, (uint16_t)(consumed / regs->fb_total_unit_mib));
+        if (r < 0)
+                return r;
+        r = wr32_verify(d, regs->cntxt, gpuiov_cntxt_encode(context->offset_mib, context->size_mib));
+        if (r < 0)
+                return r;
+        for (unsigned n = 0; n < n_vfs; n++) {
+                r = wr32_verify(d, regs->vf_fb0 + 4 * n,
+                                gpuiov_fb_encode(d->layout, vfs[n].offset_mib, vfs[n].size_mib));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret) {
+        struct gpuiov_sched s = { .n_blocks = d->n_sched };
+        for (unsigned i = 0; i < d->n_sched; i++) {
+                struct gpuiov_sched_block *b = &s.block[i];
+                unsigned o = d->sched[i];
+                uint32_t options, per_vf, pf;
+                int r = rd32(d, o + SCH_TIME_QUANTA_OPTION, &options);
+                if (r >= 0)
+                        r = rd32(d, o + SCH_TIME_QUANTA_PER_VF, &per_vf);
+                if (r >= 0)
+                        r = rd32(d, o + SCH_PF_QUANTA, &pf);
+                if (r >= 0)
+                        r = rd32(d, o + SCH_ACTIVE_FUNCTIONS, &b->active);
+                if (r >= 0)
+                        r = rd32(d, o + SCH_VM_BUSY_STATUS, &b->busy);
+                if (r >= 0)
+                        r = rd32(d, o + SCH_ACTIVE_FUNCTION_ID, &b->active_function_id);
+                if (r < 0)
+                        return r;
+                b->offset = (uint16_t)o;
+                b->gfx = i < d->n_gfx_sched;
+                for (unsigned q = 0; q < SCH_QUANTA_ENTRIES; q++)
+                        b->quanta_ms[q] = (options >> (8 * q)) & 0xff;
+                for (unsigned n = 0; n < GPUIOV_MAX_VFS; n++)
+                        b->vf_index[n] = (per_vf >> (2 * n)) & 3;
+                b->pf_index = pf >> 30;
+        }
+        *ret = s;
+        return 0;
+}
+
+int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg) {
+        if (d->n_sched == 0)
+                return -EOPNOTSUPP;
+        if (!cfg || (cfg->mode != GPUIOV_SCHED_SOLID && cfg->mode != GPUIOV_SCHED_LIQUID) ||
+            cfg->n_vfs > GPUIOV_MAX_VFS || cfg->pf_index >= SCH_QUANTA_ENTRIES)
+                return -EINVAL;
+        uint32_t vf_bits = cfg->n_vfs >= 32 ? ~0u : (1u << cfg->n_vfs) - 1;
+        if (cfg->active & ~(vf_bits | SCH_ACTIVE_PF_BIT))
+                return -EINVAL;
+        uint32_t options = 0, per_vf = 0;
+        for (unsigned q = 0; q < SCH_QUANTA_ENTRIES; q++)
+                options |= (uint32_t)cfg->quanta_ms[q] << (8 * q);
+        for (unsigned n = 0; n < cfg->n_vfs; n++) {
+                if (cfg->vf_index[n] >= SCH_QUANTA_ENTRIES)
+                        return -EINVAL;
+                per_vf |= (uint32_t)cfg->vf_index[n] << (2 * n);
+        }
+
+        for (unsigned i = 0; i < d->n_sched; i++) {
+                unsigned o = d->sched[i];
+                uint32_t pf;
+                int r = wr32_verify(d, o + SCH_TIME_QUANTA_OPTION, options);
+                if (r >= 0)
+                        r = wr32_verify(d, o + SCH_TIME_QUANTA_PER_VF, per_vf);
+                if (r >= 0)
+                        r = rd32(d, o + SCH_PF_QUANTA, &pf);
+                if (r >= 0) /* the PF's index is bits 31:30; the rest of the dword is kept */
+                        r = wr32_verify(d, o + SCH_PF_QUANTA, (pf & 0x3fffffffu) | (uint32_t)cfg->pf_index << 30);
+                if (r >= 0)
+                        r = wr32_verify(d, o + SCH_ACTIVE_FUNCTIONS, cfg->active);
+                if (r < 0)
+                        return r;
+        }
+        /* Each scheduler runs on its own: every block gets the mode, then the switch-on. */
+        for (unsigned i = 0; i < d->n_sched; i++) {
+                int r = gpuiov_command(d, (int)i, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF,
+                                       (uint8_t)cfg->mode, 0);
+                if (r >= 0)
+                        r = gpuiov_command(d, (int)i, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, GPUIOV_FUNC_PF, 0, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int window_regs(const struct gpuiov_dev *d, int window, unsigned *cmd_off, unsigned *status_off) {
+        if (window == GPUIOV_WINDOW_MAIN && d->regs->cmd_control) {
+                *cmd_off = d->regs->cmd_control;
+                *status_off = d->regs->cmd_status;
+                return 0;
+        }
+        if (window == GPUIOV_WINDOW_MAIN) /* MI300: scheduler block 0 */
+                window = 0;
+        if (window < 0 || (unsigned)window >= d->n_sched)
+                return d->n_sched == 0 ? -EOPNOTSUPP : -EINVAL;
+        *cmd_off = d->sched[window] + SCH_CMD_CONTROL;
+        *status_off = d->sched[window] + SCH_CMD_STATUS;
+        return 0;
+}
+
+static unsigned default_timeout_ms(const struct gpuiov_dev *d, enum gpuiov_cmd cmd) {
+        if (d->layout == GPUIOV_MI300)
+                return GPUIOV_TIMEOUT_MI300_MS;
+        return cmd == GPUIOV_CMD_INIT_GPU ? GPUIOV_TIMEOUT_TONGA_INIT_MS : GPUIOV_TIMEOUT_TONGA_MS;
+}
+
+int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_t func, uint8_t next,
+                   unsigned timeout_ms) {
+        unsigned cmd_off, status_off;
+        int r = window_regs(d, window, &cmd_off, &status_off);
+        if (r < 0)
+                return r;
+        if ((unsigned)cmd > 0xf)
+                return -EINVAL;
+        uint8_t ctl, status;
+        r = rd8(d, cmd_off, &ctl);
+        if (r < 0)
+                return r;
+        if (ctl & GPUIOV_CMD_EXECUTE) /* the card ignores a new command while one is in flight */
+                return -EBUSY;
+
+        uint64_t deadline = now_ns() + (uint64_t)(timeout_ms ? timeout_ms : default_timeout_ms(d, cmd)) * 1000000u;
+        r = regio_write32(&d->io, d->cap + cmd_off, gpuiov_cmd_word(cmd, func, next));
+        if (r < 0)
+                return r;
+        /* Poll with short sleeps that grow to 1 ms: most commands finish within microseconds. */
+        for (long delay_ns = 10000;; delay_ns = MIN(delay_ns * 2, 1000000L)) {
+                bool late = now_ns() >= deadline; /* sampled before the read: one last look after the deadline */
+                r = rd8(d, cmd_off, &ctl);
+                if (r < 0)
+                        return r;
+                if (!(ctl & GPUIOV_CMD_EXECUTE))
+                        break;
+                if (late)
+                        return -ETIMEDOUT;
+                struct timespec ts = { 0, delay_ns };
+                nanosleep(&ts, NULL);
+        }
+        r = rd8(d, status_off, &status);
+        if (r < 0)
+                return r;
+        d->last_status = status;
+        return status == GPUIOV_STATUS_OK ? 0 : -EIO;
+}
+
+int gpuiov_clear_vf(struct gpuiov_dev *d, unsigned vf) {
+        if (vf >= GPUIOV_MAX_VFS)
+                return -EINVAL;
+        return gpuiov_command(d, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_CLEAR_VF_STATE, GPUIOV_FUNC_VF(vf), 0, 0);
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// Unit tests for gpuiov_io against the simulated card, both layouts: partition, scheduler blocks, commands, faults.
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mxgpu/cards.h"
+#include "mxgpu/gpuiov_io.h"
+#include "mxgpu/macro.h"
+#include "regio-sim.h"
+
+struct fx {
+        struct regio io;
+        struct regio_sim *sim;
+        struct gpuiov_dev dev;
+};
+
+static struct fx *fx_open(enum gpuiov_layout layout, uint32_t fb_mib, unsigned total_vfs, uint64_t latency_ns) {
+        struct fx *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        f->io = regio_sim_new(layout, fb_mib, total_vfs, latency_ns, &f->sim);
+        uint16_t cap = 0;
+        assert_int_equal(gpuiov_find_cap(&f->io, &cap), 0);
+        assert_int_equal(cap, REGIO_SIM_CAP);
+        assert_int_equal(gpuiov_open(&f->io, cap, layout, &f->dev), 0);
+        return f;
+}
+
+static void fx_close(struct fx *f) {
+        regio_close(&f->io);
+        free(f);
+}
+
+/* A value from the card's own decoded view (sim_card_status), by a path of object keys and array indexes. */
+static struct json_object *card_status(struct fx *f) {
+        return sim_card_status(f->sim->card, f->sim->config);
+}
+
+static int64_t status_int(struct json_object *st, const char *key, int vf, const char *sub, const char *subsub) {
+        struct json_object *o = st, *v;
+        if (vf >= 0) {
+                assert_true(json_object_object_get_ex(o, "vfs", &v));
+                o = json_object_array_get_idx(v, (size_t)vf);
+        }
+        assert_true(json_object_object_get_ex(o, key, &o));
+        if (sub)
+                assert_true(json_object_object_get_ex(o, sub, &o));
+        if (subsub)
+                assert_true(json_object_object_get_ex(o, subsub, &o));
+        return json_object_get_int64(o);
+}
+
+static void open_tonga(void **state) {
+        struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 0);
+        assert_int_equal(f->dev.fb_available_mib, 8192);
+        assert_int_equal(f->dev.n_sched, 1);
+        assert_int_equal(f->dev.n_gfx_sched, 1);
+        assert_int_equal(f->dev.sched[0], TONGA_SCH_BLOCK);
+        /* the SR-IOV capability is not a GPU-IOV one; GPUIOV_NONE has no registers */
+        struct gpuiov_dev d;
+        assert_int_equal(gpuiov_open(&f->io, REGIO_SIM_SRIOV_CAP, GPUIOV_TONGA, &d), -EBADMSG);
+        assert_int_equal(gpuiov_open(&f->io, REGIO_SIM_CAP, GPUIOV_NONE, &d), -EINVAL);
+        assert_int_equal(gpuiov_open(&f->io, 0x40, GPUIOV_TONGA, &d), -EINVAL);
+        f->sim->fail_errno = -ENODEV; /* the window's errno comes back unchanged */
+        assert_int_equal(gpuiov_open(&f->io, REGIO_SIM_CAP, GPUIOV_TONGA, &d), -ENODEV);
+        f->sim->fail_errno = 0;
+        fx_close(f);
+}
+
+static void open_mi300(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 196608, 8, 0);
+        assert_int_equal(f->dev.fb_available_mib, 196608); /* 16 MiB units on this layout */
+        assert_int_equal(f->dev.n_sched, MI300_GFX_BLOCKS + MI300_MM_BLOCKS);
+        assert_int_equal(f->dev.n_gfx_sched, MI300_GFX_BLOCKS);
+        for (unsigned i = 0; i < f->dev.n_sched; i++)
+                assert_int_equal(f->dev.sched[i], MI300_SCH_FIRST_BLOCK + i * SCH_BLOCK_STRIDE);
+        fx_close(f);
+}
+
+/* hardware.md 4's real S7150 example: 16 VFs x 480 MiB from 272 MiB. */
+static void tonga_default_partition(void **state) {
+        struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 0);
+        struct gpuiov_fb ctx = { 256, 8 }, vfs[16];
+        for (unsigned n = 0; n < 16; n++)
+                vfs[n] = (struct gpuiov_fb){ 272 + 480 * n, 480 };
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 16), 0);
+
+        uint32_t raw;
+        assert_int_equal(regio_read32(&f->io, REGIO_SIM_CAP + TONGA_VF_FB(0), &raw), 0);
+        assert_int_equal(raw, (480 / 16 - 1) | (272 / 16) << 16);
+        uint16_t consumed;
+        assert_int_equal(regio_read16(&f->io, REGIO_SIM_CAP + TONGA_TOTAL_FB_CONSUMED, &consumed), 0);
+        assert_int_equal(consumed, 8192 - 256);
+
+        struct gpuiov_partition p;
+        assert_int_equal(gpuiov_read_partition(&f->dev, 16, &p), 0);
+        assert_int_equal(p.fb_available_mib, 8192);
+        assert_int_equal(p.pf_reserve_mib, 256);
+        assert_int_equal(p.context.offset_mib, 256);
+        assert_int_equal(p.context.size_mib, 8);
+        assert_int_equal(p.vf[0].offset_mib, 272);
+        assert_int_equal(p.vf[15].offset_mib, 272 + 15 * 480);
+        assert_int_equal(p.vf[15].size_mib, 480);
+
+        /* and as the card itself decodes it */
+        sim_card_set_numvfs(f->sim->card, 16);
+        struct json_object *st = card_status(f);
+        assert_int_equal(status_int(st, "pf_reserve_mib", -1, NULL, NULL), 256);
+        assert_int_equal(status_int(st, "fb", 15, "offset_mib", NULL), 272 + 15 * 480);
+        assert_int_equal(status_int(st, "fb", 15, "size_mib", NULL), 480);
+        json_object_put(st);
+        fx_close(f);
+}
+
+static void mi300_partition(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 196608, 8, 0);
+        uint32_t each = ALIGN_DOWN((196608 - 272) / 8, 16);
+        struct gpuiov_fb ctx = { 256, 8 }, vfs[8];
+        for (unsigned n = 0; n < 8; n++)
+                vfs[n] = (struct gpuiov_fb){ 272 + each * n, each };
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 8), 0);
+        uint32_t raw;
+        assert_int_equal(regio_read32(&f->io, REGIO_SIM_CAP + MI300_VF_FB(7), &raw), 0);
+        assert_int_equal(raw, (each / 16) | ((272 + 7 * each) / 16) << 16); /* no minus one */
+        uint16_t consumed;
+        assert_int_equal(regio_read16(&f->io, REGIO_SIM_CAP + MI300_TOTAL_FB_CONSUMED, &consumed), 0);
+        assert_int_equal(consumed, (196608 - 256) / 16);
+
+        struct gpuiov_partition p;
+        assert_int_equal(gpuiov_read_partition(&f->dev, 8, &p), 0);
+        assert_int_equal(p.pf_reserve_mib, 256);
+        assert_int_equal(p.fb_consumed_mib, 196608 - 256);
+        assert_int_equal(p.vf[7].offset_mib, 272 + 7 * each);
+        assert_int_equal(p.vf[7].size_mib, each);
+        fx_close(f);
+}
+
+static void partition_rejected(void **state) {
+        struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 0);
+        struct gpuiov_fb ctx = { 256, 8 }, vfs[17];
+        for (unsigned n = 0; n < 17; n++)
+                vfs[n] = (struct gpuiov_fb){ 272 + 256 * n, 256 };
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 17), -ERANGE);
+        vfs[1].size_mib = 250; /* not 16 MiB aligned */
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 2), -EINVAL);
+        vfs[1] = (struct gpuiov_fb){ 8192 - 128, 256 }; /* past the end */
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 2), -EINVAL);
+        assert_int_equal(gpuiov_write_partition(&f->dev, 9000, &ctx, vfs, 1), -EINVAL);
+        struct gpuiov_fb big_ctx = { 256, 64 }; /* CNTXT size holds < 32 MiB */
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &big_ctx, vfs, 1), -EINVAL);
+        assert_int_equal(f->sim->writes, 0); /* nothing was written */
+
+        /* a register that does not keep its value is found by the read-back */
+        vfs[1] = (struct gpuiov_fb){ 528, 256 };
+        f->sim->drop_write_off = REGIO_SIM_CAP + TONGA_VF_FB(1);
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 2), -EIO);
+        fx_close(f);
+}
+
+static void mi300_partition_units(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 28672, 12, 0);
+        struct gpuiov_fb ctx = { 264, 8 };
+        /* the consumed amount must be a whole number of 16 MiB units */
+        assert_int_equal(gpuiov_write_partition(&f->dev, 264, &ctx, NULL, 0), -EINVAL);
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, NULL, 0), 0);
+        fx_close(f);
+}
+
+static void sched_every_block(enum gpuiov_layout layout, uint32_t fb, unsigned vfs) {
+        struct fx *f = fx_open(layout, fb, vfs, 0);
+        sim_card_set_numvfs(f->sim->card, vfs);
+        struct gpuiov_sched_cfg cfg = {
+                .mode = GPUIOV_SCHED_LIQUID, .quanta_ms = { 6, 10, 20, 255 }, .n_vfs = vfs,
+                .pf_index = 1, .active = SCH_ACTIVE_PF_BIT | ((1u << vfs) - 1),
+        };
+        for (unsigned n = 0; n < vfs; n++)
+                cfg.vf_index[n] = n % 4;
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), 0);
+
+        struct gpuiov_sched s;
+        assert_int_equal(gpuiov_read_sched(&f->dev, &s), 0);
+        assert_int_equal(s.n_blocks, f->dev.n_sched);
+        for (unsigned i = 0; i < s.n_blocks; i++) {
+                assert_memory_equal(s.block[i].quanta_ms, cfg.quanta_ms, 4);
+                for (unsigned n = 0; n < vfs; n++)
+                        assert_int_equal(s.block[i].vf_index[n], n % 4);
+                assert_int_equal(s.block[i].pf_index, 1);
+                assert_int_equal(s.block[i].active, cfg.active);
+        }
+        /* the card ran both commands on every block */
+        struct json_object *st = card_status(f), *blocks, *b, *v;
+        assert_true(json_object_object_get_ex(st, "schedulers", &blocks));
+        assert_int_equal(json_object_array_length(blocks), f->dev.n_sched);
+        for (unsigned i = 0; i < f->dev.n_sched; i++) {
+                b = json_object_array_get_idx(blocks, i);
+                assert_true(json_object_object_get_ex(b, "mode", &v));
+                assert_string_equal(json_object_get_string(v), "liquid");
+                assert_true(json_object_object_get_ex(b, "running", &v));
+                assert_true(json_object_get_boolean(v));
+        }
+        assert_int_equal(status_int(st, "time_quantum_ms", 3, NULL, NULL), 255);
+        json_object_put(st);
+
+        cfg.mode = 3;
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), -EINVAL);
+        cfg.mode = GPUIOV_SCHED_SOLID;
+        cfg.vf_index[0] = 4;
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), -EINVAL);
+        cfg.vf_index[0] = 0;
+        cfg.active = 1u << vfs; /* a VF that does not exist */
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), -EINVAL);
+        fx_close(f);
+}
+
+static void sched_tonga(void **state) { sched_every_block(GPUIOV_TONGA, 8192, 16); }
+static void sched_mi300(void **state) { sched_every_block(GPUIOV_MI300, 196608, 8); }
+
+static void command_with_latency(void **state) {
+        struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 2000000); /* 2 ms per command */
+        sim_card_set_numvfs(f->sim->card, 2);
+        assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_INIT_GPU, GPUIOV_FUNC_VF(1), 0, 0), 0);
+        struct json_object *st = card_status(f), *vfs, *v;
+        assert_true(json_object_object_get_ex(st, "vfs", &vfs));
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(vfs, 1), "initialized", &v));
+        assert_true(json_object_get_boolean(v));
+        json_object_put(st);
+        /* a command for a VF that is not enabled: CMD_STATUS INVALID */
+        assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_RUN_GPU, GPUIOV_FUNC_VF(5), 0, 0), -EIO);
+        assert_int_equal(f->dev.last_status, GPUIOV_STATUS_INVALID);
+        assert_int_equal(gpuiov_command(&f->dev, 7, GPUIOV_CMD_RUN_GPU, 0, 0, 0), -EINVAL); /* no block 7 */
+        fx_close(f);
+}
+
+static void command_stuck(enum gpuiov_layout layout, uint32_t fb, unsigned timeout_ms) {
+        struct fx *f = fx_open(layout, fb, 8, 0);
+        sim_card_fault(f->sim->card, SIM_CARD_FAULT_STUCK, 1);
+        assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_IDLE_GPU, GPUIOV_FUNC_PF, 0, timeout_ms),
+                         -ETIMEDOUT);
+        /* still in flight: a new command on the window is refused, not silently lost */
+        assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_RUN_GPU, GPUIOV_FUNC_PF, 0, 20), -EBUSY);
+        sim_card_fault(f->sim->card, SIM_CARD_FAULT_STUCK, 0); /* released: ends as a hang */
+        assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_RUN_GPU, GPUIOV_FUNC_PF, 0, 0), 0);
+        fx_close(f);
+}
+
+static void stuck_tonga(void **state) { command_stuck(GPUIOV_TONGA, 8192, 30); }
+/* MI300 with the layout's own 500 ms timeout */
+static void stuck_mi300(void **state) { command_stuck(GPUIOV_MI300, 196608, 0); }
+
+static void command_hang(void **state) {
+        struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 0);
+        sim_card_fault(f->sim->card, SIM_CARD_FAULT_HANG, 1);
+        assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_IDLE_GPU, GPUIOV_FUNC_PF, 0, 0), -EIO);
+        assert_int_equal(f->dev.last_status, GPUIOV_STATUS_GFX_HANG);
+        assert_string_equal(gpuiov_status_name(f->dev.last_status), "graphics engine hang");
+        /* a hang during the scheduler set-up fails it with the same status */
+        sim_card_fault(f->sim->card, SIM_CARD_FAULT_HANG, 1);
+        struct gpuiov_sched_cfg cfg = { .mode = GPUIOV_SCHED_SOLID, .quanta_ms = { 6, 6, 6, 6 } };
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), -EIO);
+        assert_int_equal(f->dev.last_status, GPUIOV_STATUS_GFX_HANG);
+        fx_close(f);
+}
+
+static void clear_vf(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 196608, 8, 0);
+        sim_card_set_numvfs(f->sim->card, 8);
+        sim_card_vf_used(f->sim->card, 2);
+        struct json_object *st = card_status(f), *vfs, *v;
+        assert_true(json_object_object_get_ex(st, "vfs", &vfs));
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(vfs, 2), "fb_cleared", &v));
+        assert_false(json_object_get_boolean(v));
+        json_object_put(st);
+
+        assert_int_equal(gpuiov_clear_vf(&f->dev, 2), 0); /* MI300: on scheduler block 0's window */
+        st = card_status(f);
+        assert_true(json_object_object_get_ex(st, "vfs", &vfs));
+        assert_true(json_object_object_get_ex(json_object_array_get_idx(vfs, 2), "fb_cleared", &v));
+        assert_true(json_object_get_boolean(v));
+        json_object_put(st);
+        assert_int_equal(gpuiov_clear_vf(&f->dev, 16), -EINVAL);
+        fx_close(f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(open_tonga),
+                cmocka_unit_test(open_mi300),
+                cmocka_unit_test(tonga_default_partition),
+                cmocka_unit_test(mi300_partition),
+                cmocka_unit_test(partition_rejected),
+                cmocka_unit_test(mi300_partition_units),
+                cmocka_unit_test(sched_tonga),
+                cmocka_unit_test(sched_mi300),
+                cmocka_unit_test(command_with_latency),
+                cmocka_unit_test(stuck_tonga),
+                cmocka_unit_test(stuck_mi300),
+                cmocka_unit_test(command_hang),
+                cmocka_unit_test(clear_vf),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+// Unit tests for the state file: round trip, atomic replacement across a crash, corrupt files kept aside.
+// WRAP: rename
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fake-sysfs.h"
+#include "mxgpu/state.h"
+
+/* rename() is the commit point of a save: failing it stands for a crash just before it. */
+int __real_rename(const char *from, const char *to);
+int __wrap_rename(const char *from, const char *to);
+static bool crash_before_rename;
+int __wrap_rename(const char *from, const char *to) {
+        if (crash_before_rename)
+                return errno = EIO, -1;
+        return __real_rename(from, to);
+}
+
+static int setup(void **state) {
+        crash_before_rename = false;
+        return fake_setup(state);
+}
+
+static void fill(struct mx_state *s) {
+        state_init(s);
+        struct state_pf *pf = state_pf_add(s, "03:00.0");
+        assert_non_null(pf);
+        snprintf(pf->card, sizeof(pf->card), "s7150");
+        pf->phase = STATE_PHASE_APPLIED;
+        pf->generation = 3;
+        pf->num_vfs = 2;
+        snprintf(pf->pf_driver, sizeof(pf->pf_driver), "pci-pf-stub");
+        pf->pf_reserve_mib = 256;
+        pf->context_offset_mib = 256;
+        pf->context_size_mib = 8;
+        pf->sched_mode = 2;
+        memcpy(pf->quanta_ms, (uint8_t[]){ 6, 10, 20, 40 }, 4);
+        struct state_vf vfs[2] = {
+                { .index = 0, .addr = "0000:03:02.0", .fb_offset_mib = 272, .fb_size_mib = 3952,
+                  .quanta_index = 1, .driver = "vfio-pci", .bound_by_us = true },
+                { .index = 1, .addr = "0000:03:02.1", .fb_offset_mib = 4224, .fb_size_mib = 3952 },
+        };
+        assert_int_equal(state_pf_set_vfs(pf, vfs, 2), 0);
+        pf = state_pf_add(s, "0000:04:00.0");
+        assert_non_null(pf);
+        pf->phase = STATE_PHASE_APPLYING;
+}
+
+static void missing_is_empty(void **state) {
+        struct mx_state s;
+        assert_int_equal(state_load(fake_root, &s, NULL), 0);
+        assert_int_equal(s.n_pfs, 0);
+        assert_int_equal(s.version, STATE_VERSION);
+        state_done(&s);
+        assert_int_equal(state_load("/nonexistent-mxgpu-dir", &s, NULL), -ENOENT);
+}
+
+static void round_trip(void **state) {
+        struct mx_state s, t;
+        fill(&s);
+        assert_int_equal(state_save(fake_root, &s), 0);
+        assert_int_equal(s.generation, 1);
+        assert_int_equal(state_save(fake_root, &s), 0);
+        assert_int_equal(s.generation, 2);
+
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_int_equal(t.generation, 2);
+        assert_int_equal(t.n_pfs, 2);
+        struct state_pf *pf = state_pf_get(&t, "0000:03:00.0");
+        assert_non_null(pf);
+        assert_string_equal(pf->card, "s7150");
+        assert_int_equal(pf->phase, STATE_PHASE_APPLIED);
+        assert_int_equal(pf->generation, 3);
+        assert_string_equal(pf->pf_driver, "pci-pf-stub");
+        assert_int_equal(pf->sched_mode, 2);
+        assert_int_equal(pf->quanta_ms[3], 40);
+        assert_int_equal(pf->n_vfs, 2);
+        assert_string_equal(pf->vfs[0].addr, "0000:03:02.0");
+        assert_int_equal(pf->vfs[0].fb_size_mib, 3952);
+        assert_int_equal(pf->vfs[0].quanta_index, 1);
+        assert_true(pf->vfs[0].bound_by_us);
+        assert_false(pf->vfs[1].bound_by_us);
+        assert_string_equal(pf->vfs[1].driver, "");
+        assert_int_equal(state_pf_get(&t, "0000:04:00.0")->phase, STATE_PHASE_APPLYING);
+
+        assert_int_equal(state_pf_remove(&t, "0000:03:00.0"), 0);
+        assert_int_equal(state_pf_remove(&t, "0000:03:00.0"), -ENOENT);
+        assert_int_equal(t.n_pfs, 1);
+        assert_string_equal(t.pfs[0].addr, "0000:04:00.0");
+        assert_null(state_pf_add(&t, "bogus"));
+        state_done(&s);
+        state_done(&t);
+}
+
+static unsigned count_files(const char *prefix) {
+        DIR *d = opendir(fake_root);
+        assert_non_null(d);
+        unsigned n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void crash_keeps_old_file(void **state) {
+        struct mx_state s, t;
+        fill(&s);
+        assert_int_equal(state_save(fake_root, &s), 0);
+        char before[8192], after[8192];
+        fake_read("state.json", before, sizeof(before));
+
+        s.pfs[0].phase = STATE_PHASE_TEARING_DOWN;
+        crash_before_rename = true;
+        assert_int_equal(state_save(fake_root, &s), -EIO);
+        assert_int_equal(s.generation, 1); /* not bumped: not written */
+        assert_string_equal(fake_read("state.json", after, sizeof(after)), before);
+        assert_int_equal(count_files(".state.json."), 0); /* its temporary file is gone */
+
+        /* a real crash leaves the temporary file behind: load ignores and removes it */
+        fake_file(".state.json.Ab12Cd", "{ half a fil");
+        crash_before_rename = false;
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_int_equal(t.pfs[0].phase, STATE_PHASE_APPLIED);
+        assert_int_equal(count_files(".state.json."), 0);
+        state_done(&s);
+        state_done(&t);
+}
+
+static void corrupt_moved_aside(const char *content) {
+        struct mx_state s;
+        char *moved = NULL, buf[256];
+        fake_file("state.json", "%s", content);
+        s.n_pfs = 12345; /* untouched on failure */
+        assert_int_equal(state_load(fake_root, &s, &moved), -EBADMSG);
+        assert_int_equal(s.n_pfs, 12345);
+        assert_non_null(moved);
+        assert_non_null(strstr(moved, "/state.json.corrupt-"));
+        assert_false(fake_exists("state.json"));
+        assert_string_equal(fake_read(moved + strlen(fake_root), buf, sizeof(buf)), content);
+        free(moved);
+        /* then the next load starts empty */
+        assert_int_equal(state_load(fake_root, &s, NULL), 0);
+        assert_int_equal(s.n_pfs, 0);
+        state_done(&s);
+}
+
+static void corrupt_files(void **state) {
+        corrupt_moved_aside("{ \"version\": 1, \"generation\": 4, \"pfs\": [");       /* truncated */
+        corrupt_moved_aside("");                                                     /* empty */
+        corrupt_moved_aside("{ \"version\": 1, \"generation\": 4, \"pfs\": [ { \"address\": \"x\" } ] }");
+        corrupt_moved_aside("{ \"version\": 1, \"generation\": -1, \"pfs\": [] }");
+        corrupt_moved_aside("{ \"version\": 1, \"generation\": 1, \"pfs\": [] } trailing");
+        corrupt_moved_aside("[ 1, 2 ]");
+        /* two in the same second get distinct names */
+        assert_true(count_files("state.json.corrupt-") >= 2);
+}
+
+static void newer_version_left_alone(void **state) {
+        struct mx_state s;
+        fake_file("state.json", "{ \"version\": 99, \"generation\": 1, \"pfs\": [] }");
+        assert_int_equal(state_load(fake_root, &s, NULL), -EPROTONOSUPPORT);
+        assert_true(fake_exists("state.json"));
+}
+
+static void phase_names(void **state) {
+        for (int p = 0; p < _STATE_PHASE_MAX; p++)
+                assert_int_equal(state_phase_from_name(state_phase_name(p)), p);
+        assert_int_equal(state_phase_from_name("applying"), STATE_PHASE_APPLYING);
+        assert_int_equal(state_phase_from_name("x"), -EINVAL);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_teardown)
+        const struct CMUnitTest tests[] = {
+                T(missing_is_empty), T(round_trip), T(crash_keeps_old_file), T(corrupt_files),
+                T(newer_version_left_alone), T(phase_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
