@@ -347,6 +347,14 @@ int mx_config_resolve(const struct mx_config *cfg, const struct pf_facts *facts,
                 if (!c.sections[0] && !c.sections[1] && !c.sections[2])
                         goto unmanaged;
         } else {
+                const struct mx_section *gpu = mx_config_find_section(cfg, MX_SECTION_GPU_ADDR, NULL, &facts->addr, 0);
+                if (gpu) {
+                        struct origin o = section_origin(gpu);
+                        err_at(&c, &o, "[gpu %s]: %s (%04x:%04x) is not a supported MxGPU: a generic SR-IOV device "
+                               "goes in [device %s] (VF count and binding only)", c.dev, c.dev, facts->vendor,
+                               facts->device, c.dev);
+                        return -EINVAL;
+                }
                 if (!dev)
                         goto unmanaged;
                 merge(&c, dev);

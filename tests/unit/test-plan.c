@@ -265,6 +265,11 @@ static void card_level_errors(void **state) {
         expect_diag(&fx.d, AT(&fx, 1), "needs vfs = N", "0 to 32");
         fx_done(&fx);
 
+        fx_load(&fx, "[gpu *]\n[gpu 0000:01:00.0]\nvfs = 2\n", NULL);
+        resolve_bad(&fx, &n);
+        expect_diag(&fx.d, AT(&fx, 2), "is not a supported MxGPU", "[device 0000:01:00.0]");
+        fx_done(&fx);
+
         fx_load(&fx, "[device 0000:01:00.0]\nvfs = 33\n", NULL);
         resolve_bad(&fx, &n);
         expect_diag(&fx.d, AT(&fx, 2), "vfs = 33: ", "at most 32 VFs");
