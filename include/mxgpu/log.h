@@ -25,6 +25,7 @@ int mx_log_full(int level, int err, const char *dev, int vf, const char *fmt, ..
 #define log_error_errno(r, ...)        mx_log_full(LOG_ERR, r, NULL, -1, __VA_ARGS__)
 #define log_warning_errno(r, ...)      mx_log_full(LOG_WARNING, r, NULL, -1, __VA_ARGS__)
 
+#define log_oom()                      mx_log_full(LOG_ERR, -ENOMEM, NULL, -1, "out of memory")
 #define log_dev(l, dev, ...)           mx_log_full(l, 0, dev, -1, __VA_ARGS__)
 #define log_dev_errno(l, dev, r, ...)  mx_log_full(l, r, dev, -1, __VA_ARGS__)
 #define log_vf(l, dev, vf, ...)        mx_log_full(l, 0, dev, vf, __VA_ARGS__)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The manager: one sd-event loop with signals, readiness and watchdog notifications to systemd.
+// The manager: one sd-event loop with signals, the apply cycle, readiness and watchdog notifications to systemd.
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
@@ -10,49 +11,175 @@
 #include "mxgpu/log.h"
 #include "mxgpu/macro.h"
 
+static void notify_status(struct manager *m, bool ready) {
+        char summary[256];
+        manager_summary(m, summary, sizeof(summary));
+        sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", summary);
+}
 
-struct manager {
-        const struct mxgpud_options *opt;
-        sd_event *event;
-        int exit_code;
-};
+/* Read the config and apply it. At start-up a bad config is fatal; on reload the old one stays. */
+static int reload(struct manager *m, bool initial) {
+        struct mx_diags diags = {};
+        struct mx_config *cfg = NULL;
+        int r = manager_load_config(m, &cfg, &diags);
+        if (r >= 0)
+                r = manager_cycle(m, cfg, false, &diags);
+        if (r == -EINVAL || mx_diags_has_errors(&diags)) {
+                for (size_t i = 0; i < diags.n; i++) {
+                        _cleanup_free_ char *line = mx_diag_format(&diags.items[i]);
+                        log_full(diags.items[i].severity == MX_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s", line ? line : "?");
+                }
+                log_error("%s: the config is not valid; %s", m->opt->config,
+                          initial ? "nothing was changed" : "keeping the previous config, nothing was changed");
+                mx_config_free(cfg);
+                mx_diags_clear(&diags);
+                return -EINVAL;
+        }
+        mx_diags_clear(&diags);
+        if (r < 0) {
+                mx_config_free(cfg);
+                return r;
+        }
+        mx_config_free(m->config);
+        m->config = cfg;
+        return 0;
+}
 
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
         /* VFs stay as they are: running VMs keep their devices. */
         log_info("received %s, exiting; VFs are left in place", strsignal((int)si->ssi_signo));
         sd_notify(0, "STOPPING=1");
-        return sd_event_exit(m->event, m->exit_code);
+        return sd_event_exit(m->event, MXGPUD_EXIT_OK);
 }
 
-static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
         log_info("received SIGHUP, re-reading the config");
         sd_notify(0, "RELOADING=1");
-        sd_notify(0, "READY=1");
+        (void)reload(m, false);
+        notify_status(m, true);
+        return 0;
+}
+
+static int check_config(struct manager *m) {
+        struct mx_diags diags = {};
+        _cleanup_(mx_config_freep) struct mx_config *cfg = NULL;
+        int r = manager_load_config(m, &cfg, &diags);
+        if (r >= 0)
+                r = manager_cycle(m, cfg, true, &diags);
+        mx_diags_print(&diags, stderr);
+        bool bad = r < 0 || mx_diags_has_errors(&diags);
+        mx_diags_clear(&diags);
+        if (bad) {
+                fprintf(stderr, "%s: the config has problems; nothing was changed\n", m->opt->config);
+                return MXGPUD_EXIT_CONFIG;
+        }
+        for (size_t i = 0; i < m->n_runs; i++) {
+                const struct pf_run *run = &m->runs[i];
+                if (run->state == PF_UNMANAGED)
+                        continue;
+                printf("%s: %s%s%s\n", run->pf.addr, run->actions.n ? "would change" : "as configured",
+                       run->reason[0] ? ": " : "", run->reason);
+                for (size_t k = 0; k < run->actions.n; k++)
+                        printf("  %s\n", run->actions.a[k].what);
+        }
+        printf("%s: config OK\n", m->opt->config);
+        return MXGPUD_EXIT_OK;
+}
+
+static void manager_done(struct manager *m) {
+        mx_config_free(m->config);
+        state_done(&m->state);
+        free(m->runs);
+        sd_event_unref(m->event);
+}
+
+static int open_state(struct manager *m, const struct mx_config *cfg) {
+        m->state_dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
+        if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "cannot create the state folder %s", m->state_dir);
+        _cleanup_free_ char *corrupt = NULL;
+        int r = state_load(m->state_dir, &m->state, &corrupt);
+        if (r == -EBADMSG) {
+                log_warning("%s/%s was damaged; kept it as %s and starting from what the hardware has", m->state_dir,
+                            STATE_FILE, corrupt ? corrupt : "?");
+                state_init(&m->state);
+        } else if (r < 0)
+                return log_error_errno(r, "cannot read the state in %s", m->state_dir);
         return 0;
 }
 
 int manager_main(const struct mxgpud_options *opt) {
         struct manager m = { .opt = opt };
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
-        int r = sd_event_new(&e);
-        if (r < 0)
-                return log_error_errno(r, "cannot create the event loop"), MXGPUD_EXIT_ENV;
-        m.event = e;
-        if (opt->check_config || opt->once)
-                return MXGPUD_EXIT_OK;
-        const int sigs[] = { SIGTERM, SIGINT };
-        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
-                r = sd_event_add_signal(e, NULL, sigs[i] | SD_EVENT_SIGNAL_PROCMASK, on_terminate, &m);
-                if (r < 0)
-                        return log_error_errno(r, "cannot watch signal %d", sigs[i]), MXGPUD_EXIT_ENV;
+        int r, exit_code;
+        state_init(&m.state);
+        if (opt->check_config) {
+                exit_code = check_config(&m);
+                manager_done(&m);
+                return exit_code;
         }
-        r = sd_event_add_signal(e, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload, &m);
-        if (r < 0)
-                return log_error_errno(r, "cannot watch SIGHUP"), MXGPUD_EXIT_ENV;
+
+        /* The state folder comes from the config: peek at it first, without applying. */
+        {
+                struct mx_diags diags = {};
+                _cleanup_(mx_config_freep) struct mx_config *cfg = NULL;
+                r = manager_load_config(&m, &cfg, &diags);
+                if (r < 0) {
+                        for (size_t i = 0; i < diags.n; i++) {
+                                _cleanup_free_ char *line = mx_diag_format(&diags.items[i]);
+                                log_error("%s", line ? line : "?");
+                        }
+                        mx_diags_clear(&diags);
+                        log_error("%s: the config is not valid; nothing was changed", opt->config);
+                        manager_done(&m);
+                        return MXGPUD_EXIT_CONFIG;
+                }
+                mx_diags_clear(&diags);
+                r = open_state(&m, cfg);
+                if (r < 0) {
+                        manager_done(&m);
+                        return MXGPUD_EXIT_ENV;
+                }
+        }
+
+        r = reload(&m, true);
+        if (r < 0) {
+                manager_done(&m);
+                return r == -EINVAL ? MXGPUD_EXIT_CONFIG : MXGPUD_EXIT_ENV;
+        }
+        char summary[256];
+        manager_summary(&m, summary, sizeof(summary));
+        log_info("%s", summary);
+        if (opt->once) {
+                exit_code = manager_all_ready(&m) ? MXGPUD_EXIT_OK : MXGPUD_EXIT_DEGRADED;
+                manager_done(&m);
+                return exit_code;
+        }
+
+        r = sd_event_new(&m.event);
+        if (r < 0) {
+                log_error_errno(r, "cannot create the event loop");
+                manager_done(&m);
+                return MXGPUD_EXIT_ENV;
+        }
+        const int sigs[] = { SIGTERM, SIGINT };
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                if ((r = sd_event_add_signal(m.event, NULL, sigs[i] | SD_EVENT_SIGNAL_PROCMASK, on_terminate, &m)) < 0)
+                        break;
+        if (r >= 0)
+                r = sd_event_add_signal(m.event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_hup, &m);
+        if (r < 0) {
+                log_error_errno(r, "cannot watch signals");
+                manager_done(&m);
+                return MXGPUD_EXIT_ENV;
+        }
         /* Pings systemd's watchdog from the loop when WatchdogSec= is set. */
-        (void)sd_event_set_watchdog(e, true);
-        sd_notify(0, "READY=1\nSTATUS=running");
-        r = sd_event_loop(e);
-        return r < 0 ? MXGPUD_EXIT_ENV : r;
+        (void)sd_event_set_watchdog(m.event, true);
+        /* Every configured PF has reached a final state here: ready, degraded or failed. */
+        notify_status(&m, true);
+        r = sd_event_loop(m.event);
+        exit_code = r < 0 ? MXGPUD_EXIT_ENV : r;
+        manager_done(&m);
+        return exit_code;
 }

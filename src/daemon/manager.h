@@ -1,8 +1,39 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's manager: the event loop, signals, readiness and the per-PF work it drives. */
+/* The daemon's manager: the event loop, signals, readiness, and the apply cycle it drives. */
 #pragma once
 
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "apply.h"
+#include "mxgpu/config.h"
+#include "mxgpu/diags.h"
+#include "mxgpu/state.h"
 #include "options.h"
+
+struct manager {
+        const struct mxgpud_options *opt;
+        sd_event *event;
+        struct mx_config *config;
+        const char *state_dir;
+        struct mx_state state;
+        struct pf_run *runs;       /* the last cycle's result per PF, by address */
+        size_t n_runs;
+        unsigned cycles;
+};
+
+/* Read the config (main file + drop-ins). Every problem goes to diags. */
+int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_diags *diags);
+
+/* One cycle: discover PFs, resolve the config against each, and (unless dry_run) apply the
+ * difference on every managed PF in parallel, then record the result in the state file.
+ * A config that fails validation on any PF touches nothing: -EINVAL with every problem in diags.
+ * Returns 0 or -errno; the per-PF outcome is in m->runs. */
+int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags);
+
+/* "3 PFs: 2 ready, 1 degraded" */
+void manager_summary(const struct manager *m, char *buf, size_t size);
+bool manager_all_ready(const struct manager *m);
 
 /* Run mxgpud with parsed options; returns the process exit code (daemon.h). */
 int manager_main(const struct mxgpud_options *opt);

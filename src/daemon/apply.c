@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+// Carry out one PF's actions in bring-up order (hardware.md 6) and judge the result: ready, degraded or failed.
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "apply.h"
+#include "mxgpu/log.h"
+#include "mxgpu/names.h"
+#include "mxgpu/sysfs.h"
+#include "mxgpu/vfio.h"
+
+const char *pf_state_name(enum pf_state s) {
+        static const char *const names[] = {
+                [PF_UNMANAGED] = "unmanaged", [PF_PENDING] = "pending", [PF_APPLYING] = "applying",
+                [PF_READY] = "ready", [PF_DEGRADED] = "degraded", [PF_FAILED] = "failed", [PF_GONE] = "gone",
+        };
+        return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+static void set_state(struct pf_run *run, enum pf_state s, int err, const char *fmt, ...) _printf_(4, 5);
+static void set_state(struct pf_run *run, enum pf_state s, int err, const char *fmt, ...) {
+        run->state = s;
+        if (err && !run->error)
+                run->error = err;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(run->reason, sizeof(run->reason), fmt, ap);
+        va_end(ap);
+}
+
+/* "Device or resource busy (VFs are already enabled; ...)" */
+static const char *explain(const char *attr, int err, char *buf, size_t size) {
+        const char *hint = sysfs_errno_hint(attr, err);
+        snprintf(buf, size, "%s%s%s%s", strerror(-err), hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+        return buf;
+}
+
+static const char *bind_error(int err, const char *driver, char *buf, size_t size) {
+        switch (err) {
+        case -ENOPKG: snprintf(buf, size, "the %s driver is not loaded: modprobe %s", driver, driver); break;
+        case -ENXIO:  snprintf(buf, size, "no IOMMU group: turn the IOMMU on (intel_iommu=on or amd_iommu=on, and VT-d/AMD-Vi in the firmware)"); break;
+        case -EBUSY:  snprintf(buf, size, "another driver took the device"); break;
+        case -EIO:    snprintf(buf, size, "the %s driver refused the device", driver); break;
+        case -ETIMEDOUT: snprintf(buf, size, "bound, but its /dev/vfio node did not appear"); break;
+        default:      explain(NULL, err, buf, size);
+        }
+        return buf;
+}
+
+static int open_gpuiov(const struct pci_pf *pf, struct regio *io, struct gpuiov_dev *d) {
+        int r = regio_sysfs_open(pf->addr, io);
+        if (r < 0)
+                return r;
+        r = gpuiov_open(io, pf->gpuiov_cap, pf->layout, d);
+        if (r < 0)
+                regio_close(io);
+        return r;
+}
+
+static const char *gpuiov_error(int err, const struct gpuiov_dev *d, char *buf, size_t size) {
+        if (err == -ETIMEDOUT)
+                snprintf(buf, size, "the card did not complete the command in time (EXECUTE never cleared)");
+        else if (err == -EIO && d)
+                snprintf(buf, size, "the card reported status 0x%02x (%s)", d->last_status, gpuiov_status_name(d->last_status));
+        else
+                explain(NULL, err, buf, size);
+        return buf;
+}
+
+static int program_partition(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
+        const struct pf_desired *want = &run->desired;
+        struct gpuiov_fb context = { want->context_offset_mib, want->context_size_mib };
+        struct gpuiov_fb vfs[GPUIOV_MAX_VFS];
+        for (unsigned i = 0; i < n && i < GPUIOV_MAX_VFS; i++)
+                vfs[i] = (struct gpuiov_fb){ want->vf[i].fb_offset_mib, want->vf[i].fb_size_mib };
+        return gpuiov_write_partition(d, want->pf_reserve_mib, &context, vfs, MIN(n, GPUIOV_MAX_VFS));
+}
+
+static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
+        const struct pf_desired *want = &run->desired;
+        struct gpuiov_sched_cfg cfg = {
+                .mode = want->scheduler,
+                .n_vfs = MIN(n, GPUIOV_MAX_VFS),
+                .active = n >= 32 ? 0xffffffffu : (1u << n) - 1,
+        };
+        memcpy(cfg.quanta_ms, want->quanta_options, sizeof(cfg.quanta_ms));
+        for (unsigned i = 0; i < cfg.n_vfs; i++)
+                cfg.vf_index[i] = want->vf[i].quanta_index;
+        return gpuiov_write_sched(d, &cfg);
+}
+
+void pf_apply(struct pf_run *run) {
+        const char *addr = run->pf.addr;
+        char why[PF_REASON_MAX / 2];
+        struct pf_observed o;
+
+        run->state = PF_APPLYING;
+        int r = pf_observe(&run->pf, &o);
+        if (r < 0) {
+                set_state(run, r == -ENODEV ? PF_GONE : PF_FAILED, r, "cannot read the PF's state: %s",
+                          explain(NULL, r, why, sizeof(why)));
+                log_dev_errno(LOG_ERR, addr, r, "cannot read the PF's state");
+                return;
+        }
+        pf_diff(&run->pf, &run->desired, &o, run->mode_known, run->mode, &run->actions);
+        struct pf_actions *acts = &run->actions;
+        run->num_vfs = acts->num_vfs;
+        if (acts->refused[0]) {
+                /* What the PF has now stays as it is: still usable when it has VFs. */
+                set_state(run, o.num_vfs > 0 ? PF_DEGRADED : PF_FAILED, -EBUSY, "config not applied: %s", acts->refused);
+                log_dev(LOG_ERR, addr, "%s", run->reason);
+                pf_observed_done(&o);
+                return;
+        }
+        pf_observed_done(&o);
+        if (run->dry_run) {
+                run->state = PF_PENDING;
+                return;
+        }
+
+        const char *want_drv = run->desired.pf_driver == MX_PF_DRIVER_GIM ? DRV_GIM : DRV_PCI_PF_STUB;
+        struct regio io = {};
+        struct gpuiov_dev gd;
+        bool gd_open = false;
+        struct vf_ref *vfs = NULL;
+        size_t n_vfs = 0;
+        bool listed = false;
+        unsigned bind_failed = 0, n = acts->num_vfs;
+        char first_bind_error[PF_REASON_MAX] = "";
+
+        for (size_t i = 0; i < acts->n; i++) {
+                const struct action *a = &acts->a[i];
+                log_dev(LOG_INFO, addr, "%s", a->what);
+                switch (a->kind) {
+                case ACT_PF_BIND:
+                        r = pf_bind_driver(addr, want_drv);
+                        if (r < 0) {
+                                set_state(run, PF_FAILED, r, "cannot bind the PF to %s: %s", want_drv,
+                                          bind_error(r, want_drv, why, sizeof(why)));
+                                goto fail;
+                        }
+                        break;
+                case ACT_AUTOPROBE_OFF:
+                        r = sriov_set_autoprobe(addr, false);
+                        if (r < 0) {
+                                set_state(run, PF_FAILED, r, "cannot turn sriov_drivers_autoprobe off: %s",
+                                          explain(ATTR_SRIOV_AUTOPROBE, r, why, sizeof(why)));
+                                goto fail;
+                        }
+                        break;
+                case ACT_SET_NUMVFS:
+                        r = sriov_change_numvfs(addr, n);
+                        if (r < 0) {
+                                set_state(run, PF_FAILED, r, "cannot set sriov_numvfs to %u: %s", n,
+                                          explain(ATTR_SRIOV_NUMVFS, r, why, sizeof(why)));
+                                goto fail;
+                        }
+                        break;
+                case ACT_PARTITION:
+                case ACT_SCHED:
+                        if (!gd_open) {
+                                r = open_gpuiov(&run->pf, &io, &gd);
+                                if (r < 0) {
+                                        set_state(run, PF_FAILED, r, "cannot open the GPU-IOV capability: %s",
+                                                  gpuiov_error(r, NULL, why, sizeof(why)));
+                                        goto fail;
+                                }
+                                gd_open = true;
+                        }
+                        r = a->kind == ACT_PARTITION ? program_partition(run, &gd, n) : program_sched(run, &gd, n);
+                        if (r < 0) {
+                                set_state(run, PF_FAILED, r, "cannot program the %s: %s",
+                                          a->kind == ACT_PARTITION ? "framebuffer partition" : "scheduler",
+                                          gpuiov_error(r, &gd, why, sizeof(why)));
+                                goto fail;
+                        }
+                        break;
+                case ACT_VF_BIND: {
+                        if (!listed) {
+                                r = sriov_list_vfs(addr, &vfs, &n_vfs);
+                                if (r < 0) {
+                                        set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));
+                                        goto fail;
+                                }
+                                listed = true;
+                        }
+                        const struct vf_ref *v = NULL;
+                        for (size_t k = 0; k < n_vfs; k++)
+                                if ((int)vfs[k].index == a->vf)
+                                        v = &vfs[k];
+                        if (!v)
+                                break; /* missing VFs are counted below */
+                        r = vfio_bind(v->addr);
+                        if (r < 0) {
+                                bind_failed++;
+                                log_vf_errno(LOG_ERR, addr, a->vf, r, "%s: cannot bind to vfio-pci: %s", v->addr,
+                                             bind_error(r, DRV_VFIO_PCI, why, sizeof(why)));
+                                if (!first_bind_error[0])
+                                        snprintf(first_bind_error, sizeof(first_bind_error), "VF %d (%s): %s", a->vf,
+                                                 v->addr, why);
+                        }
+                        break;
+                }
+                }
+        }
+
+        /* Judge by what the hardware has now, not by what we did. */
+        free(vfs);
+        vfs = NULL;
+        r = sriov_list_vfs(addr, &vfs, &n_vfs);
+        if (r < 0) {
+                set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));
+                goto fail;
+        }
+        unsigned present = 0, bound = 0;
+        int first_missing = -1;
+        bool seen[PF_MAX_VFS] = {};
+        for (size_t k = 0; k < n_vfs; k++) {
+                if (vfs[k].index < PF_MAX_VFS)
+                        seen[vfs[k].index] = true;
+                if (vfs[k].index < n)
+                        present++;
+                if (vfs[k].index < n && streq(vfs[k].driver, DRV_VFIO_PCI))
+                        bound++;
+        }
+        for (unsigned i = 0; i < n && i < PF_MAX_VFS; i++)
+                if (!seen[i]) {
+                        first_missing = (int)i;
+                        break;
+                }
+        run->num_vfs = present;
+        run->vfs_bound = bound;
+        if (first_missing >= 0)
+                set_state(run, present ? PF_DEGRADED : PF_FAILED, -ENODEV,
+                          "%u of %u VFs appeared (VF %d is missing)", present, n, first_missing);
+        else if (run->desired.vfio && bound < n)
+                set_state(run, bound ? PF_DEGRADED : PF_FAILED, -EIO, "%u of %u VFs on vfio-pci; %s", bound, n,
+                          first_bind_error[0] ? first_bind_error : "the others are held by another driver");
+        else if (acts->degraded[0])
+                set_state(run, PF_DEGRADED, 0, "%s", acts->degraded);
+        else {
+                run->state = PF_READY;
+                run->reason[0] = 0;
+        }
+        if (run->state == PF_READY)
+                log_dev(LOG_INFO, addr, "ready: %u VFs%s", present, run->desired.vfio ? " on vfio-pci" : "");
+        else
+                log_dev(LOG_WARNING, addr, "%s: %s", pf_state_name(run->state), run->reason);
+        goto done;
+fail:
+        log_dev(LOG_ERR, addr, "failed: %s", run->reason);
+done:
+        free(vfs);
+        if (gd_open)
+                regio_close(&io);
+}

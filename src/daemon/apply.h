@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Apply one PF's actions through the hardware layer and decide the state it ends in. */
+#pragma once
+
+#include "pf.h"
+
+/* One PF's work, run on its own thread: PFs proceed in parallel and a failure stays with its PF. */
+struct pf_run {
+        /* in */
+        struct pci_pf pf;
+        struct pf_desired desired;
+        bool mode_known;                  /* mode: the scheduler mode last programmed (state file) */
+        enum gpuiov_sched_mode mode;
+        bool dry_run;                     /* compute the actions only */
+        /* out */
+        struct pf_actions actions;
+        enum pf_state state;
+        char reason[PF_REASON_MAX];       /* why degraded or failed */
+        unsigned num_vfs;                 /* VFs present after the run */
+        unsigned vfs_bound;               /* of which on vfio-pci */
+        int error;                        /* the first -errno that failed the PF, or 0 */
+};
+
+/* Observe, diff and (unless dry_run) execute. Logs each action and each failure once, with the PF
+ * in the line. Always ends with run->state final. */
+void pf_apply(struct pf_run *run);

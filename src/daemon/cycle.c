@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+// One apply cycle: discover, resolve the config against every PF, apply each PF on its own thread, save state.
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "manager.h"
+#include "mxgpu/log.h"
+#include "mxgpu/names.h"
+#include "mxgpu/paths.h"
+
+int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_diags *diags) {
+        int r = mx_config_load(m->opt->config, m->opt->config_dir, ret, diags);
+        if (r == -ENOENT)
+                mx_diags_add(diags, MX_DIAG_ERROR, m->opt->config, 0, NULL, NULL, NULL,
+                             "no such file (and no drop-in in %s): write a config, see mxgpu.conf(5)",
+                             m->opt->config_dir);
+        else if (r < 0 && r != -EINVAL)
+                mx_diags_add(diags, MX_DIAG_ERROR, m->opt->config, 0, NULL, NULL, NULL, "cannot read: %s", strerror(-r));
+        return r;
+}
+
+/* What resolve needs to know about a PF, read from discovery and the card's own registers. */
+static int pf_facts_from(const struct pci_pf *pf, struct pf_facts *ret) {
+        struct pf_facts f = {
+                .vendor = pf->vendor, .device = pf->device, .card = pf->card, .total_vfs = pf->total_vfs,
+                .pf_bar0_mib = (uint32_t)(pf->bar0_size >> 20), .layout = pf->layout,
+                .driver = pf->driver[0] ? pf->driver : NULL,
+        };
+        int r = pci_addr_parse(pf->addr, &f.addr);
+        if (r < 0)
+                return r;
+        if (pf->card && pf->gpuiov_cap && pf->layout != GPUIOV_NONE) {
+                struct regio io = {};
+                struct gpuiov_dev d;
+                r = regio_sysfs_open(pf->addr, &io);
+                if (r < 0)
+                        return r;
+                r = gpuiov_open(&io, pf->gpuiov_cap, pf->layout, &d);
+                regio_close(&io);
+                if (r < 0)
+                        return r;
+                f.fb_available_mib = d.fb_available_mib;
+        } else if (pf->card) {
+                /* A known card without its GPU-IOV capability: manage it as a generic device. */
+                f.card = NULL;
+                f.layout = GPUIOV_NONE;
+        }
+        *ret = f;
+        return 0;
+}
+
+static void *run_thread(void *p) {
+        pf_apply(p);
+        return NULL;
+}
+
+static void record(struct mx_state *st, const struct pf_run *run) {
+        struct state_pf *sp = state_pf_add(st, run->pf.addr);
+        if (!sp)
+                return;
+        const struct pf_desired *d = &run->desired;
+        if (!sp->orig_pf_driver[0] && sp->phase == STATE_PHASE_NONE)
+                snprintf(sp->orig_pf_driver, sizeof(sp->orig_pf_driver), "%s", run->pf.driver);
+        snprintf(sp->card, sizeof(sp->card), "%s", run->pf.card && !d->generic ? run->pf.card->model : "");
+        sp->phase = run->state == PF_READY || run->state == PF_DEGRADED ? STATE_PHASE_APPLIED : STATE_PHASE_FAILED;
+        if (run->error == 0 || run->state != PF_FAILED) {
+                sp->num_vfs = run->num_vfs;
+                snprintf(sp->pf_driver, sizeof(sp->pf_driver), "%s",
+                         d->pf_driver == MX_PF_DRIVER_GIM ? DRV_GIM : d->pf_driver == MX_PF_DRIVER_KEEP ? run->pf.driver : DRV_PCI_PF_STUB);
+                if (!d->generic) {
+                        sp->pf_reserve_mib = d->pf_reserve_mib;
+                        sp->context_offset_mib = d->context_offset_mib;
+                        sp->context_size_mib = d->context_size_mib;
+                        sp->sched_mode = d->scheduler;
+                        memcpy(sp->quanta_ms, d->quanta_options, sizeof(sp->quanta_ms));
+                }
+                struct state_vf vfs[MX_MAX_GPU_VFS] = {};
+                size_t n = MIN(d->num_vfs, MX_MAX_GPU_VFS);
+                for (size_t i = 0; i < n; i++) {
+                        vfs[i].index = (unsigned)i;
+                        if (!d->generic) {
+                                vfs[i].fb_offset_mib = d->vf[i].fb_offset_mib;
+                                vfs[i].fb_size_mib = d->vf[i].fb_size_mib;
+                                vfs[i].quanta_index = d->vf[i].quanta_index;
+                        }
+                        if (d->vfio) {
+                                snprintf(vfs[i].driver, sizeof(vfs[i].driver), DRV_VFIO_PCI);
+                                vfs[i].bound_by_us = true;
+                        }
+                }
+                state_pf_set_vfs(sp, vfs, n);
+        }
+}
+
+static bool pf_may_apply(const struct pf_run *run) {
+        return run->desired.managed;
+}
+
+int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags) {
+        _cleanup_free_ struct pci_pf *pfs = NULL;
+        size_t n = 0;
+        int r = pci_pf_scan(&pfs, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot scan the PCI bus below %s/sys/bus/pci", mx_root());
+        if (r > 0)
+                log_warning("%d PCI function(s) could not be read during the scan and were skipped: %s", r, pci_pf_last_error());
+
+        _cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
+        if (!runs)
+                return log_oom();
+
+        /* Resolve everything first: a config that fails on any PF touches nothing. */
+        for (size_t i = 0; i < n; i++) {
+                struct pf_run *run = &runs[i];
+                struct pf_facts facts;
+                run->pf = pfs[i];
+                run->state = PF_UNMANAGED;
+                r = pf_facts_from(&pfs[i], &facts);
+                if (r < 0) {
+                        log_dev_errno(LOG_ERR, pfs[i].addr, r, "cannot read the card's registers; leaving the PF alone");
+                        run->state = PF_FAILED;
+                        snprintf(run->reason, sizeof(run->reason), "cannot read the card's GPU-IOV registers: %s", strerror(-r));
+                        continue;
+                }
+                r = mx_config_resolve(cfg, &facts, &run->desired, diags);
+                if (r < 0 && r != -EINVAL)
+                        return log_dev_errno(LOG_ERR, pfs[i].addr, r, "cannot resolve the config");
+        }
+        if (mx_diags_has_errors(diags))
+                return -EINVAL;
+
+        for (size_t i = 0; i < n; i++) {
+                struct pf_run *run = &runs[i];
+                run->dry_run = dry_run;
+                struct state_pf *sp = state_pf_get(&m->state, run->pf.addr);
+                if (sp && sp->sched_mode) {
+                        run->mode_known = true;
+                        run->mode = (enum gpuiov_sched_mode)sp->sched_mode;
+                }
+                if (run->state != PF_FAILED && pf_may_apply(run))
+                        run->state = PF_PENDING;
+        }
+
+        /* Mark what is about to change, so a restart after a crash knows what was in flight. */
+        if (!dry_run) {
+                for (size_t i = 0; i < n; i++)
+                        if (runs[i].state == PF_PENDING) {
+                                struct state_pf *sp = state_pf_add(&m->state, runs[i].pf.addr);
+                                if (sp) {
+                                        if (sp->phase == STATE_PHASE_NONE)
+                                                snprintf(sp->orig_pf_driver, sizeof(sp->orig_pf_driver), "%s", runs[i].pf.driver);
+                                        sp->phase = STATE_PHASE_APPLYING;
+                                }
+                        }
+                r = state_save(m->state_dir, &m->state);
+                if (r < 0)
+                        log_error_errno(r, "cannot save the state in %s; applying anyway", m->state_dir);
+        }
+
+        /* PFs proceed in parallel; one failing never stops the others. */
+        pthread_t *threads = calloc(n ? n : 1, sizeof(pthread_t));
+        bool *started = calloc(n ? n : 1, sizeof(bool));
+        if (!threads || !started) {
+                free(threads);
+                free(started);
+                return log_oom();
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (runs[i].state != PF_PENDING)
+                        continue;
+                if (pthread_create(&threads[i], NULL, run_thread, &runs[i]) == 0)
+                        started[i] = true;
+                else
+                        pf_apply(&runs[i]); /* no thread: do it here */
+        }
+        for (size_t i = 0; i < n; i++)
+                if (started[i])
+                        pthread_join(threads[i], NULL);
+        free(threads);
+        free(started);
+
+        if (!dry_run) {
+                for (size_t i = 0; i < n; i++)
+                        if (runs[i].desired.managed && runs[i].state != PF_UNMANAGED)
+                                record(&m->state, &runs[i]);
+                r = state_save(m->state_dir, &m->state);
+                if (r < 0)
+                        log_error_errno(r, "cannot save the state in %s", m->state_dir);
+        }
+        free(m->runs);
+        m->runs = TAKE_PTR(runs);
+        m->n_runs = n;
+        m->cycles++;
+        return 0;
+}
+
+void manager_summary(const struct manager *m, char *buf, size_t size) {
+        unsigned count[PF_GONE + 1] = {}, managed = 0;
+        for (size_t i = 0; i < m->n_runs; i++) {
+                count[m->runs[i].state]++;
+                managed += m->runs[i].state != PF_UNMANAGED;
+        }
+        int len = snprintf(buf, size, "%u managed PF%s", managed, managed == 1 ? "" : "s");
+        for (int s = PF_PENDING; s <= PF_GONE && len > 0 && (size_t)len < size; s++)
+                if (count[s])
+                        len += snprintf(buf + len, size - (size_t)len, ", %u %s", count[s], pf_state_name((enum pf_state)s));
+}
+
+bool manager_all_ready(const struct manager *m) {
+        for (size_t i = 0; i < m->n_runs; i++)
+                if (m->runs[i].state != PF_READY && m->runs[i].state != PF_UNMANAGED)
+                        return false;
+        return true;
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// Read what one PF has now: driver, SR-IOV state, its VFs and their use, and the GPU-IOV registers.
+#include <string.h>
+
+#include "mxgpu/macro.h"
+#include "mxgpu/sysfs.h"
+#include "mxgpu/vfio.h"
+#include "pf.h"
+
+void pf_observed_done(struct pf_observed *o) {
+        free(o->vfs);
+        o->vfs = NULL;
+        o->n_vfs = 0;
+}
+
+int pf_observe(const struct pci_pf *pf, struct pf_observed *ret) {
+        struct pf_observed o = {};
+        int r = pcidev_link(pf->addr, "driver", o.driver, sizeof(o.driver));
+        if (r == -ENOENT)
+                o.driver[0] = 0;
+        else if (r < 0)
+                return r;
+        r = sriov_read(pf->addr, &o.num_vfs, &o.total_vfs, &o.autoprobe);
+        if (r < 0)
+                return r;
+        r = sriov_list_vfs(pf->addr, &o.vfs, &o.n_vfs);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < o.n_vfs; i++)
+                if (o.vfs[i].index < PF_MAX_VFS && o.vfs[i].iommu_group >= 0)
+                        o.vf_in_use[o.vfs[i].index] = vfio_group_in_use(o.vfs[i].iommu_group) == 1;
+
+        if (pf->gpuiov_cap && pf->layout != GPUIOV_NONE) {
+                struct regio io = {};
+                r = regio_sysfs_open(pf->addr, &io);
+                if (r >= 0) {
+                        struct gpuiov_dev d;
+                        r = gpuiov_open(&io, pf->gpuiov_cap, pf->layout, &d);
+                        if (r >= 0)
+                                r = gpuiov_read_partition(&d, MIN(pf->total_vfs, GPUIOV_MAX_VFS), &o.part);
+                        if (r >= 0)
+                                r = gpuiov_read_sched(&d, &o.sched);
+                        regio_close(&io);
+                }
+                if (r < 0) {
+                        pf_observed_done(&o);
+                        return r;
+                }
+                o.have_gpuiov = true;
+        }
+        *ret = o;
+        return 0;
+}
