@@ -10,6 +10,7 @@
 #include "manager.h"
 #include "mxgpu/log.h"
 #include "mxgpu/macro.h"
+#include "udev.h"
 
 static void notify_status(struct manager *m, bool ready) {
         char summary[256];
@@ -43,6 +44,25 @@ static int reload(struct manager *m, bool initial) {
         mx_config_free(m->config);
         m->config = cfg;
         return 0;
+}
+
+int manager_reapply(struct manager *m) {
+        int r = reload(m, false);
+        manager_status_changed(m);
+        return r;
+}
+
+void manager_pf_gone(struct manager *m, const char *addr) {
+        if (state_pf_remove(&m->state, addr) >= 0) {
+                int r = state_save(m->state_dir, &m->state);
+                if (r < 0)
+                        log_error_errno(r, "cannot save the state in %s", m->state_dir);
+        }
+        manager_status_changed(m);
+}
+
+void manager_status_changed(struct manager *m) {
+        notify_status(m, false);
 }
 
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -89,6 +109,7 @@ static int check_config(struct manager *m) {
 }
 
 static void manager_done(struct manager *m) {
+        manager_udev_stop(m);
         mx_config_free(m->config);
         state_done(&m->state);
         free(m->runs);
@@ -173,6 +194,11 @@ int manager_main(const struct mxgpud_options *opt) {
                 log_error_errno(r, "cannot watch signals");
                 manager_done(&m);
                 return MXGPUD_EXIT_ENV;
+        }
+        if (m.config->daemon.udev) {
+                r = manager_udev_start(&m);
+                if (r < 0)
+                        log_warning_errno(r, "cannot watch udev events; hotplugged cards are configured on SIGHUP only");
         }
         /* Pings systemd's watchdog from the loop when WatchdogSec= is set. */
         (void)sd_event_set_watchdog(m.event, true);

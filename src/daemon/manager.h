@@ -20,6 +20,9 @@ struct manager {
         struct pf_run *runs;       /* the last cycle's result per PF, by address */
         size_t n_runs;
         unsigned cycles;
+        struct udev *udev;
+        struct udev_monitor *udev_monitor;
+        sd_event_source *udev_source, *hotplug_timer;
 };
 
 /* Read the config (main file + drop-ins). Every problem goes to diags. */
@@ -34,6 +37,13 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
 /* "3 PFs: 2 ready, 1 degraded" */
 void manager_summary(const struct manager *m, char *buf, size_t size);
 bool manager_all_ready(const struct manager *m);
+
+/* Apply the current config again (hotplug, `mxgpuctl apply`); logs and reports itself. */
+int manager_reapply(struct manager *m);
+/* A PF left the bus: drop it from the state file. */
+void manager_pf_gone(struct manager *m, const char *addr);
+/* A PF's state changed outside a cycle: tell systemd (STATUS=) and monitors. */
+void manager_status_changed(struct manager *m);
 
 /* Run mxgpud with parsed options; returns the process exit code (daemon.h). */
 int manager_main(const struct mxgpud_options *opt);
