@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+// The diagnostics list: collect every problem of a config or plan, then print it or hand it out as JSON.
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "mxgpu/diags.h"
+
+void mx_diags_init(struct mx_diags *d) {
+        *d = (struct mx_diags){};
+}
+
+static void diag_free(struct mx_diag *diag) {
+        free(diag->file);
+        free(diag->key);
+        free(diag->value);
+        free(diag->device);
+        free(diag->message);
+}
+
+void mx_diags_clear(struct mx_diags *d) {
+        for (size_t i = 0; i < d->n; i++)
+                diag_free(&d->items[i]);
+        free(d->items);
+        *d = (struct mx_diags){};
+}
+
+static int strdup_opt(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int mx_diags_add(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
+                 const char *value, const char *device, const char *fmt, ...) {
+        if (!d)
+                return 0;
+        if (sev == MX_DIAG_ERROR)
+                d->n_errors++;
+        if (d->n == d->allocated) {
+                size_t n = d->allocated ? d->allocated * 2 : 8;
+                struct mx_diag *items = realloc(d->items, n * sizeof(*items));
+                if (!items)
+                        return -ENOMEM;
+                d->items = items;
+                d->allocated = n;
+        }
+        struct mx_diag diag = { .severity = sev, .line = line };
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&diag.message, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                diag.message = NULL;
+                return -ENOMEM;
+        }
+        if (strdup_opt(file, &diag.file) < 0 || strdup_opt(key, &diag.key) < 0 ||
+            strdup_opt(value, &diag.value) < 0 || strdup_opt(device, &diag.device) < 0) {
+                diag_free(&diag);
+                return -ENOMEM;
+        }
+        d->items[d->n++] = diag;
+        return 0;
+}
+
+char *mx_diag_format(const struct mx_diag *diag) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        if (diag->file) {
+                fputs(diag->file, f);
+                if (diag->line)
+                        fprintf(f, ":%u", diag->line);
+                fputs(": ", f);
+        }
+        else if (diag->device)
+                fprintf(f, "%s: ", diag->device);  /* with a file, the message names the device itself */
+        if (diag->key) {
+                fputs(diag->key, f);
+                if (diag->value)
+                        fprintf(f, " = %s", diag->value);
+                fputs(": ", f);
+        }
+        if (diag->severity == MX_DIAG_WARNING)
+                fputs("warning: ", f);
+        fputs(diag->message, f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+void mx_diags_print(const struct mx_diags *d, FILE *f) {
+        for (size_t i = 0; i < d->n; i++) {
+                _cleanup_free_ char *s = mx_diag_format(&d->items[i]);
+                fprintf(f, "%s\n", s ? s : d->items[i].message);
+        }
+}
+
+static int add_str(struct json_object *o, const char *name, const char *s) {
+        if (!s)
+                return 0;
+        struct json_object *v = json_object_new_string(s);
+        if (!v)
+                return -ENOMEM;
+        json_object_object_add(o, name, v);
+        return 0;
+}
+
+struct json_object *mx_diags_to_json(const struct mx_diags *d) {
+        struct json_object *arr = json_object_new_array();
+        if (!arr)
+                return NULL;
+        for (size_t i = 0; i < d->n; i++) {
+                const struct mx_diag *diag = &d->items[i];
+                struct json_object *o = json_object_new_object();
+                if (!o || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(arr);
+                        return NULL;
+                }
+                if (add_str(o, "severity", diag->severity == MX_DIAG_ERROR ? "error" : "warning") < 0 ||
+                    add_str(o, "file", diag->file) < 0 || add_str(o, "key", diag->key) < 0 ||
+                    add_str(o, "value", diag->value) < 0 || add_str(o, "device", diag->device) < 0 ||
+                    add_str(o, "message", diag->message) < 0) {
+                        json_object_put(arr);
+                        return NULL;
+                }
+                if (diag->file && diag->line)
+                        json_object_object_add(o, "line", json_object_new_int64(diag->line));
+        }
+        return arr;
+}
+
+bool mx_diags_contains(const struct mx_diags *d, const char *needle) {
+        for (size_t i = 0; i < d->n; i++) {
+                _cleanup_free_ char *s = mx_diag_format(&d->items[i]);
+                if (s && strstr(s, needle))
+                        return true;
+        }
+        return false;
+}

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+// Unit tests for loading mxgpu.conf: syntax, drop-ins, merging, every syntax-level problem, the shipped example and man page.
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <syslog.h>
+
+#include "conftest.h"
+#include "mxgpu/names.h"
+
+static const char *example =
+        "[daemon]\n"
+        "state_dir = /var/lib/mxgpu\n"
+        "libvirt_uri = qemu:///system\n"
+        "\n"
+        "[gpu *]                  ; every supported card; [gpu s7150] by model; [gpu 0000:03:00.0] by address\n"
+        "vfs = 4\n"
+        "vf_memory = auto         ; even split; or a size: 2048M, 2G\n"
+        "time_slice = 6ms\n"
+        "scheduler = solid        ; solid | liquid\n"
+        "pf_driver = pci-pf-stub  ; or gim\n"
+        "vfio = yes\n"
+        "pool = default\n"
+        "\n"
+        "[vf 0000:03:00.0 2]      ; VF index 2 of that PF\n"
+        "vf_memory = 4G\n"
+        "time_slice = 12ms\n";
+
+static void example_parses(void **state) {
+        struct tmpconf t;
+        tc_init(&t);
+        tc_write(&t, NULL, example);
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(t.main, t.dropin, &cfg, &d), 0);
+        assert_int_equal(d.n, 0);
+        assert_string_equal(cfg->daemon.state_dir, "/var/lib/mxgpu");
+        assert_string_equal(cfg->daemon.socket_path, DEFAULT_SOCKET);
+        assert_null(cfg->daemon.socket_group);
+        assert_true(cfg->daemon.udev);
+        const struct mx_section *all = mx_config_find_section(cfg, MX_SECTION_GPU_ALL, NULL, NULL, 0);
+        assert_non_null(all);
+        assert_int_equal(all->settings[MX_KEY_VFS].u, 4);
+        assert_int_equal(all->settings[MX_KEY_VFS].line, 6);
+        assert_string_equal(all->settings[MX_KEY_VFS].file, t.main);
+        assert_int_equal(all->settings[MX_KEY_VF_MEMORY].u, MX_SIZE_AUTO);
+        assert_int_equal(all->settings[MX_KEY_TIME_SLICE].u, 6000);
+        struct pci_addr a;
+        pci_addr_parse("03:00.0", &a);
+        const struct mx_section *vf = mx_config_find_section(cfg, MX_SECTION_VF, NULL, &a, 2);
+        assert_non_null(vf);
+        assert_int_equal(vf->settings[MX_KEY_VF_MEMORY].u, 4096);
+        assert_int_equal(vf->settings[MX_KEY_VF_MEMORY].line, 15);
+        assert_null(mx_config_find_section(cfg, MX_SECTION_VF, NULL, &a, 1));
+        char name[MX_SECTION_NAME_MAX];
+        assert_string_equal(mx_section_name(vf, name), "[vf 0000:03:00.0 2]");
+        mx_config_free(cfg);
+        tc_cleanup(&t);
+}
+
+static void dropins_override_key_by_key(void **state) {
+        struct tmpconf t;
+        tc_init(&t);
+        tc_write(&t, NULL, "[gpu *]\nvfs = 4\ntime_slice = 6ms\n[daemon]\nlog_level = info\n");
+        /* 20 is read after 10 (lexical order, not creation order) */
+        const char *p20 = strdupa(tc_write(&t, "20-late.conf", "[gpu *]\nvfs = 8\n[daemon]\nudev = no\n"));
+        tc_write(&t, "10-early.conf", "[gpu *]\nvfs = 2\ntime_slice = 9ms\n");
+        tc_write(&t, "05-ignored.txt", "garbage that would fail\n");
+        tc_write(&t, ".hidden.conf", "garbage that would fail\n");
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(t.main, t.dropin, &cfg, &d), 0);
+        const struct mx_section *all = mx_config_find_section(cfg, MX_SECTION_GPU_ALL, NULL, NULL, 0);
+        assert_int_equal(all->settings[MX_KEY_VFS].u, 8);
+        assert_string_equal(all->settings[MX_KEY_VFS].file, p20);
+        assert_int_equal(all->settings[MX_KEY_TIME_SLICE].u, 9000); /* 10-early overrode, 20-late kept it */
+        assert_false(cfg->daemon.udev);
+        assert_int_equal(cfg->daemon.log_level, LOG_INFO);
+        assert_int_equal(cfg->n_files, 3);
+        mx_config_free(cfg);
+        tc_cleanup(&t);
+}
+
+static void missing_files(void **state) {
+        struct tmpconf t;
+        tc_init(&t);
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        /* nothing at all: an error naming the main file */
+        assert_int_equal(mx_config_load(t.main, t.dropin, &cfg, &d), -ENOENT);
+        assert_null(cfg);
+        expect_diag(&d, t.main, "cannot open");
+        mx_diags_clear(&d);
+        /* only a drop-in: fine */
+        tc_write(&t, "50-x.conf", "[gpu s7150]\nvfs = 2\n");
+        assert_int_equal(mx_config_load(t.main, t.dropin, &cfg, &d), 0);
+        assert_non_null(mx_config_find_section(cfg, MX_SECTION_GPU_MODEL, mx_card_by_model("s7150"), NULL, 0));
+        mx_config_free(cfg);
+        /* main file and no drop-in dir: fine */
+        tc_write(&t, NULL, "[gpu *]\n");
+        assert_int_equal(mx_config_load(t.main, "/nonexistent/mxgpu.conf.d", &cfg, &d), 0);
+        assert_string_equal(cfg->daemon.libvirt_uri, DEFAULT_LIBVIRT_URI);
+        mx_config_free(cfg);
+        assert_int_equal(d.n, 0);
+        tc_cleanup(&t);
+}
+
+static void model_alias_merges(void **state) {
+        struct tmpconf t;
+        tc_init(&t);
+        tc_write(&t, NULL, "[gpu s7150]\nvfs = 2\n[gpu S7150X2]\nvfio = no\n[gpu 03:00.0]\nvfs = 1\n[gpu 0000:03:00.0]\npool = x\n");
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(t.main, NULL, &cfg, &d), 0);
+        assert_int_equal(cfg->n_sections, 2); /* alias and short address merge into one identity each */
+        const struct mx_section *m = mx_config_find_section(cfg, MX_SECTION_GPU_MODEL, mx_card_by_model("s7150"), NULL, 0);
+        assert_int_equal(m->settings[MX_KEY_VFS].u, 2);
+        assert_int_equal(m->settings[MX_KEY_VFIO].u, 0);
+        mx_config_free(cfg);
+        tc_cleanup(&t);
+}
+
+/* Load text as the main file; expect failure and return the diags. */
+static void load_bad(struct tmpconf *t, const char *text, struct mx_diags *d) {
+        tc_init(t);
+        tc_write(t, NULL, text);
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(t->main, t->dropin, &cfg, d), -EINVAL);
+        assert_null(cfg);
+        assert_true(d->n_errors > 0);
+}
+
+#define BAD(text, ...)                                        \
+        do {                                                  \
+                struct tmpconf t;                             \
+                struct mx_diags d = {};                       \
+                char at[160];                                 \
+                load_bad(&t, text, &d);                       \
+                (void)at;                                     \
+                __VA_ARGS__;                                  \
+                mx_diags_clear(&d);                           \
+                tc_cleanup(&t);                               \
+        } while (0)
+#define AT(line) (snprintf(at, sizeof(at), "%s:%d: ", t.main, line), at)
+
+static void invalid_values(void **state) {
+        BAD("[gpu *]\nvf_memory = 2048\n", expect_diag(&d, AT(2), "vf_memory = 2048: ", "needs a unit", "2G"));
+        BAD("[gpu *]\nvf_memory = 100M\n", expect_diag(&d, AT(2), "vf_memory = 100M: ", "at least 256M", "16M"));
+        BAD("[gpu *]\nvf_memory = 300M\n", expect_diag(&d, AT(2), "vf_memory = 300M: ", "steps of 16M"));
+        BAD("[gpu *]\nvf_memory = 2X\n", expect_diag(&d, AT(2), "vf_memory = 2X: ", "unknown size unit", "K, M, G or T"));
+        BAD("[gpu *]\n\ntime_slice = 0ms\n", expect_diag(&d, AT(3), "time_slice = 0ms: ", "1ms to 255ms"));
+        BAD("[gpu *]\ntime_slice = 256ms\n", expect_diag(&d, AT(2), "time_slice = 256ms: ", "1ms to 255ms"));
+        BAD("[gpu *]\ntime_slice = 1500us\n", expect_diag(&d, AT(2), "time_slice = 1500us: ", "whole milliseconds", "e.g. 1ms"));
+        BAD("[gpu *]\ntime_slice = 6\n", expect_diag(&d, AT(2), "time_slice = 6: ", "needs a unit", "us, ms or s"));
+        BAD("[gpu *]\nscheduler = fast\n", expect_diag(&d, AT(2), "scheduler = fast: ", "solid", "liquid"));
+        BAD("[gpu *]\npf_driver = amdgpu\n", expect_diag(&d, AT(2), "pf_driver = amdgpu: ", "pci-pf-stub or gim"));
+        BAD("[device 0000:01:00.0]\npf_driver = gim\n", expect_diag(&d, AT(2), "pf_driver = gim: ", "pci-pf-stub or keep"));
+        BAD("[gpu *]\nvfio = maybe\n", expect_diag(&d, AT(2), "vfio = maybe: ", "yes or no"));
+        BAD("[gpu *]\nvfs = -1\n", expect_diag(&d, AT(2), "vfs = -1: ", "whole number of VFs"));
+        BAD("[gpu *]\nvfs = 99999999\n", expect_diag(&d, AT(2), "vfs = 99999999: ", "too many VFs"));
+        BAD("[gpu *]\npf_reserve = 100M\n", expect_diag(&d, AT(2), "pf_reserve = 100M: ", "multiple of 16M"));
+        BAD("[gpu *]\npool = my pool\n", expect_diag(&d, AT(2), "pool = my pool: ", "letters, digits"));
+        BAD("[daemon]\nstate_dir = var/lib\n", expect_diag(&d, AT(2), "state_dir = var/lib: ", "absolute path"));
+        BAD("[daemon]\nlog_level = loud\n", expect_diag(&d, AT(2), "log_level = loud: ", "err, warning, notice, info or debug"));
+        BAD("[daemon]\nsocket_group = -x\n", expect_diag(&d, AT(2), "socket_group = -x: ", "group name"));
+}
+
+static void invalid_structure(void **state) {
+        BAD("[gpu *]\nvf_mem = 2G\n", expect_diag(&d, AT(2), "vf_mem = 2G: ", "unknown key in [gpu *]", "vf_memory"));
+        BAD("[gpus *]\nvfs = 2\n", expect_diag(&d, AT(1), "unknown section [gpus *]", "[gpu ADDRESS]"));
+        BAD("[gpu 0000:3:00.0]\nvfs = 2\n", expect_diag(&d, AT(1), "\"0000:3:00.0\" is not a PCI address", "0000:03:00.0"));
+        BAD("[gpu rx7900]\n", expect_diag(&d, AT(1), "unknown card model \"rx7900\"", "s7150", "mi300x"));
+        BAD("[vf 0000:03:00.0 x]\n", expect_diag(&d, AT(1), "\"x\" is not a VF index", "0 (VF 0) to 255"));
+        BAD("[vf 0000:03:00.0]\n", expect_diag(&d, AT(1), "unknown section [vf 0000:03:00.0]"));
+        BAD("vfs = 2\n", expect_diag(&d, AT(1), "vfs = 2: ", "outside any section"));
+        BAD("[gpu *]\nthis is not a setting\n", expect_diag(&d, AT(2), "not a section header or key = value"));
+        BAD("[gpu *\nvfs = 2\n", expect_diag(&d, AT(1), "closing ]"));
+        BAD("[device 0000:01:00.0]\nvf_memory = 2G\n",
+            expect_diag(&d, AT(2), "vf_memory = 2G: ", "not allowed in [device 0000:01:00.0]", "[gpu] and [vf]"));
+        BAD("[vf 0000:03:00.0 1]\nvfs = 2\n", expect_diag(&d, AT(2), "vfs = 2: ", "not allowed in [vf", "[gpu] and [device]"));
+        BAD("[daemon]\nvfs = 2\n", expect_diag(&d, AT(2), "vfs = 2: ", "not allowed in [daemon]"));
+        BAD("[gpu 0000:01:00.0]\nvfs = 2\n[device 01:00.0]\nvfs = 2\n",
+            expect_diag(&d, AT(3), "[device 01:00.0] conflicts with [gpu 0000:01:00.0]", ":1", "either a gpu or a device"));
+}
+
+static void all_problems_collected(void **state) {
+        BAD("[gpu *]\nvfs = x\nvf_memory = 1\n[nope]\nfoo = 1\n[gpu *]\nscheduler = x\n", {
+                /* the key in the broken [nope] section is not reported on its own */
+                assert_int_equal(d.n_errors, 4);
+                expect_diag(&d, AT(2), "vfs = x");
+                expect_diag(&d, AT(3), "vf_memory = 1");
+                expect_diag(&d, AT(4), "[nope]");
+                expect_diag(&d, AT(7), "scheduler = x");
+        });
+}
+
+static void errors_in_dropins_name_their_file(void **state) {
+        struct tmpconf t;
+        tc_init(&t);
+        tc_write(&t, NULL, "[gpu *]\n");
+        const char *p = strdupa(tc_write(&t, "30-bad.conf", "; comment\n\n[gpu *]\nvfio = perhaps\n"));
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(t.main, t.dropin, &cfg, &d), -EINVAL);
+        char want[256];
+        snprintf(want, sizeof(want), "%s:4: vfio = perhaps: ", p);
+        expect_diag(&d, want, "yes or no");
+        /* JSON form */
+        struct json_object *j = mx_diags_to_json(&d);
+        assert_non_null(j);
+        assert_int_equal(json_object_array_length(j), 1);
+        struct json_object *e = json_object_array_get_idx(j, 0), *v;
+        assert_true(json_object_object_get_ex(e, "line", &v));
+        assert_int_equal(json_object_get_int(v), 4);
+        assert_true(json_object_object_get_ex(e, "key", &v));
+        assert_string_equal(json_object_get_string(v), "vfio");
+        assert_true(json_object_object_get_ex(e, "severity", &v));
+        assert_string_equal(json_object_get_string(v), "error");
+        json_object_put(j);
+        mx_diags_clear(&d);
+        tc_cleanup(&t);
+}
+
+static const char *src_dir(void) {
+        const char *s = getenv("MXGPU_SRC");
+        return s ? s : ".";
+}
+
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "re");
+        assert_non_null(f);
+        char *buf = NULL;
+        size_t n = 0;
+        assert_true(getdelim(&buf, &n, 0, f) > 0);
+        fclose(f);
+        return buf;
+}
+
+static void shipped_example_loads_and_is_documented(void **state) {
+        char conf[512], man[512];
+        snprintf(conf, sizeof(conf), "%s/conf/mxgpu.conf", src_dir());
+        snprintf(man, sizeof(man), "%s/man/mxgpu.conf.5", src_dir());
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(conf, NULL, &cfg, &d), 0);
+        assert_int_equal(d.n, 0);
+        /* its defaults resolve on an S7150 to the reference layout */
+        struct pf_facts f = facts_s7150();
+        struct pf_desired p;
+        assert_int_equal(mx_config_resolve(cfg, &f, &p, &d), 0);
+        assert_int_equal(p.num_vfs, 16);
+        assert_int_equal(p.vf[15].fb_size_mib, 480);
+        mx_config_free(cfg);
+
+        char *conf_text = slurp(conf), *man_text = slurp(man);
+        /* every key the example sets or shows commented out is documented */
+        unsigned seen = 0;
+        for (char *save = NULL, *l = strtok_r(conf_text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char key[64];
+                if (l[0] == '#')
+                        l++;
+                if (sscanf(l, "%63[a-z_] =", key) != 1 || !strstr(l, "="))
+                        continue;
+                char want[96];
+                snprintf(want, sizeof(want), "\n.B %s\n", key);
+                if (!strstr(man_text, want))
+                        fail_msg("key %s from conf/mxgpu.conf is not documented as '.B %s' in man/mxgpu.conf.5", key, key);
+                seen++;
+        }
+        assert_true(seen >= 15);
+        /* and so is every key the parser knows */
+        for (unsigned k = 0; k < _MX_KEY_MAX; k++) {
+                char want[96];
+                snprintf(want, sizeof(want), "\n.B %s\n", mx_key_info(k)->name);
+                if (!strstr(man_text, want))
+                        fail_msg("key %s is not documented in man/mxgpu.conf.5", mx_key_info(k)->name);
+        }
+        free(conf_text);
+        free(man_text);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(example_parses),
+                cmocka_unit_test(dropins_override_key_by_key),
+                cmocka_unit_test(missing_files),
+                cmocka_unit_test(model_alias_merges),
+                cmocka_unit_test(invalid_values),
+                cmocka_unit_test(invalid_structure),
+                cmocka_unit_test(all_problems_collected),
+                cmocka_unit_test(errors_in_dropins_name_their_file),
+                cmocka_unit_test(shipped_example_loads_and_is_documented),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
