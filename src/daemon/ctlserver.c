@@ -347,7 +347,7 @@ static void call_run(struct ctl_conn *c, struct ctl_call *call, struct mx_reques
                 else if (call->n_ref <= 2 && !call->subscribed) {
                         /* Neither replied nor kept: the client would wait forever. */
                         log_error("control: handler of %s returned without replying or keeping the call", m->name);
-                        ctl_call_error(call, -EIO, "internal error: no reply");
+                        error_with(call, MX_ERROR_FAILED, NULL, NULL, "internal error: the handler did not reply");
                 }
         }
         ctl_call_unref(call);
