@@ -168,23 +168,31 @@ int ctl_main(int argc, char **argv) {
                 return MX_EXIT_USAGE;
         }
 
-        if (verb->needs_daemon) {
-                int r = ctl_client_connect(ctx.socket_path, &ctx.client);
-                if (r < 0) {
-                        char buf[512];
-                        fprintf(stderr, "mxgpuctl: %s\n", ctl_client_connect_hint(ctx.socket_path, r, buf, sizeof(buf)));
-                        return MX_EXIT_UNREACHABLE;
-                }
-        }
         int r = verb->run(&ctx, n, args);
         ctl_client_free(ctx.client);
         fflush(stdout);
         return r;
 }
 
+/* Connected on the first call, so that a verb checks its arguments before the daemon is needed. */
+static int ctl_connect(struct ctl_context *ctx) {
+        if (ctx->client)
+                return MX_EXIT_OK;
+        int r = ctl_client_connect(ctx->socket_path, &ctx->client);
+        if (r < 0) {
+                char buf[512];
+                fprintf(stderr, "mxgpuctl: %s\n", ctl_client_connect_hint(ctx->socket_path, r, buf, sizeof(buf)));
+                return MX_EXIT_UNREACHABLE;
+        }
+        return MX_EXIT_OK;
+}
+
 int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params, struct ctl_reply *ret) {
         struct ctl_reply reply;
-        int r = ctl_client_call(ctx->client, method, params, &reply);
+        int r = ctl_connect(ctx);
+        if (r != MX_EXIT_OK)
+                return r;
+        r = ctl_client_call(ctx->client, method, params, &reply);
         if (r < 0) {
                 const char *what = r == -ETIMEDOUT ? "no answer in time" :
                                    r == -EBADMSG || r == -EMSGSIZE ? "the answer is not a valid Varlink reply" :

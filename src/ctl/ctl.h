@@ -14,7 +14,7 @@ struct ctl_context {
         const char *root;         /* --root, for verbs that work without the daemon */
         bool json;                /* --json: machine-readable output */
         bool color;               /* stdout is a terminal and NO_COLOR is unset */
-        struct ctl_client *client;/* connected before run() when the verb needs_daemon */
+        struct ctl_client *client;/* connected by the first ctl_call(), after the verb checked its arguments */
 };
 
 struct ctl_verb {
@@ -23,7 +23,7 @@ struct ctl_verb {
         const char *usage;        /* arguments after the verb, e.g. "PF|VF" ("" = none) */
         const char *help;         /* further lines for `mxgpuctl VERB --help`, or NULL */
         int (*run)(struct ctl_context *ctx, int argc, char **argv); /* argv[0] is the verb; returns an exit code */
-        bool needs_daemon;
+        bool needs_daemon;        /* false: works without mxgpud (with --root), e.g. doctor */
 };
 
 /* The command table: adding a verb is a file src/ctl/verb-NAME.c defining `const struct ctl_verb
