@@ -68,16 +68,16 @@ enum mx_exit mx_exit_from_error_name(const char *name) {
 
 /* Parameter schemas. The lead's verbs own the drafts below (Plan .. Resize); change them here and in
  * the interface description and docs/protocol.md together. */
-static const struct mx_param p_interface[] = { { "interface", MX_PARAM_STRING, true }, { NULL } };
-static const struct mx_param p_device[] = { { "device", MX_PARAM_STRING, true }, { NULL } };
-static const struct mx_param p_apply[] = { { "dry_run", MX_PARAM_BOOL, false }, { NULL } };
+static const struct mx_param p_interface[] = { { "interface", MX_PARAM_STRING, true }, {} };
+static const struct mx_param p_device[] = { { "device", MX_PARAM_STRING, true }, {} };
+static const struct mx_param p_apply[] = { { "dry_run", MX_PARAM_BOOL, false }, {} };
 static const struct mx_param p_set_vfs[] = {
-        { "device", MX_PARAM_STRING, true }, { "count", MX_PARAM_INT, true }, { NULL } };
+        { "device", MX_PARAM_STRING, true }, { "count", MX_PARAM_INT, true }, {} };
 static const struct mx_param p_resize[] = {
         { "device", MX_PARAM_STRING, true },
         { "memory_mib", MX_PARAM_INT, false },
         { "share_percent", MX_PARAM_INT, false },
-        { NULL } };
+        {} };
 
 static const struct mx_method methods[] = {
         { VARLINK_SERVICE ".GetInfo",                 MX_METHOD_READ_ONLY, NULL },

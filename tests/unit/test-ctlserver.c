@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
+#include <systemd/sd-daemon.h>
 
 #include "mxgpu/ctlclient.h"
 #include "mxgpu/log.h"
@@ -674,6 +675,46 @@ static void socket_directory_checks(void **state) {
         assert_int_equal(ctl_server_new(e, path, (gid_t)-1, bogus, 1, NULL, &s), -EINVAL);
 }
 
+/* systemd's socket: used as passed, and left in place on exit. In a child, which may clobber fd 3. */
+static int activation_child(void) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s/activated.sock", T.dir);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, path);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)
+                return 1;
+        if (fd != SD_LISTEN_FDS_START && (dup2(fd, SD_LISTEN_FDS_START) < 0 || close(fd) < 0))
+                return 2;
+        struct stat before, after;
+        if (stat(path, &before) < 0 || chmod(T.dir, 0777) < 0) /* a bad directory does not matter then */
+                return 3;
+        char pid[32];
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        setenv("LISTEN_PID", pid, 1);
+        setenv("LISTEN_FDS", "1", 1);
+        sd_event *e;
+        struct ctl_server *s;
+        if (sd_event_new(&e) < 0 || ctl_server_new(e, path, (gid_t)-1, NULL, 0, NULL, &s) < 0)
+                return 4;
+        if (stat(path, &after) < 0 || after.st_ino != before.st_ino)
+                return 5;
+        ctl_server_free(s);
+        sd_event_unref(e);
+        return stat(path, &after) == 0 ? 0 : 6;
+}
+
+static void socket_activation(void **state) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(activation_child());
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void) {
         mx_log_set_level(LOG_CRIT); /* the refusals above are logged by design */
         const struct CMUnitTest tests[] = {
@@ -694,6 +735,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(peer_credentials, setup, teardown),
                 cmocka_unit_test_setup_teardown(client_library, setup, teardown),
                 cmocka_unit_test_setup_teardown(socket_directory_checks, setup, teardown),
+                cmocka_unit_test_setup_teardown(socket_activation, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
