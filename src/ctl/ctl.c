@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+// mxgpuctl's framework: global options (anywhere before "--"), help generated from the command table,
+// the connection to mxgpud, and the error handling every verb shares.
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mxgpu/log.h"
+#include "mxgpu/names.h"
+#include "mxgpu/paths.h"
+#include "ctl.h"
+
+#define CTL_VERB_ENTRY(n) &verb_##n,
+static const struct ctl_verb *const verbs[] = { CTL_VERBS(CTL_VERB_ENTRY) };
+
+static void print_help(void) {
+        printf("Usage: mxgpuctl [OPTIONS] VERB [ARGS]\n\n"
+               "Inspect and control mxgpud, the MxGPU SR-IOV daemon.\n\n"
+               "Verbs:\n");
+        int w = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                w = MAX(w, (int)(strlen(verbs[i]->name) + strlen(verbs[i]->usage) + 1));
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+                char head[128];
+                snprintf(head, sizeof(head), "%s %s", verbs[i]->name, verbs[i]->usage);
+                printf("  %-*s  %s\n", w, head, verbs[i]->summary);
+        }
+        printf("\nOptions (also accepted after the verb):\n"
+               "  --socket PATH  talk to mxgpud at PATH (default $" ENV_SOCKET " or " DEFAULT_SOCKET ")\n"
+               "  --root DIR     look for sysfs and /dev below DIR (verbs that work without the daemon)\n"
+               "  --json         print JSON for scripts instead of tables\n"
+               "  -h, --help     this help, or a verb's help after the verb\n"
+               "  --version      print mxgpuctl's version\n\n"
+               "Exit codes: 0 ok, 1 failed, 2 usage or invalid value, 3 daemon unreachable or incompatible,\n"
+               "4 permission denied, 5 not found, 6 in use or exists, 7 does not fit. See mxgpuctl(8).\n");
+}
+
+void ctl_print_verb_help(const struct ctl_verb *v) {
+        printf("Usage: mxgpuctl [OPTIONS] %s %s\n\n%s\n", v->name, v->usage, v->summary);
+        if (v->help)
+                printf("\n%s\n", v->help);
+}
+
+bool ctl_wants_help(int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "--"))
+                        break;
+                if (streq(argv[i], "-h") || streq(argv[i], "--help"))
+                        return true;
+        }
+        return false;
+}
+
+int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("mxgpuctl: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nUsage: mxgpuctl %s %s\n", v->name, v->usage);
+        return MX_EXIT_USAGE;
+}
+
+static const struct ctl_verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                if (streq(verbs[i]->name, name))
+                        return verbs[i];
+        return NULL;
+}
+
+/* Take a global option at argv[*i] (and its value); false if argv[*i] is not one. */
+static int global_option(struct ctl_context *ctx, int argc, char **argv, int *i, bool *help, bool *version) {
+        const char *a = argv[*i];
+        const char *const with_value[] = { "--socket", "--root" };
+        for (size_t k = 0; k < ARRAY_SIZE(with_value); k++) {
+                size_t n = strlen(with_value[k]);
+                const char *value = NULL;
+                if (streq(a, with_value[k])) {
+                        if (*i + 1 >= argc) {
+                                fprintf(stderr, "mxgpuctl: %s needs a value\n", a);
+                                return -EINVAL;
+                        }
+                        value = argv[++*i];
+                } else if (strncmp(a, with_value[k], n) == 0 && a[n] == '=')
+                        value = a + n + 1;
+                else
+                        continue;
+                if (!*value) {
+                        fprintf(stderr, "mxgpuctl: %s needs a non-empty value\n", with_value[k]);
+                        return -EINVAL;
+                }
+                if (k == 0)
+                        ctx->socket_path = value;
+                else
+                        ctx->root = value;
+                return 1;
+        }
+        if (streq(a, "--json"))
+                ctx->json = true;
+        else if (streq(a, "-h") || streq(a, "--help"))
+                *help = true;
+        else if (streq(a, "--version"))
+                *version = true;
+        else
+                return 0;
+        return 1;
+}
+
+int ctl_main(int argc, char **argv);
+int ctl_main(int argc, char **argv) {
+        struct ctl_context ctx = {};
+        bool help = false, version = false, dashdash = false;
+        mx_log_set_ident("mxgpuctl");
+        const char *nc = getenv("NO_COLOR");
+        ctx.color = isatty(STDOUT_FILENO) && !(nc && *nc);
+
+        /* Global options may stand anywhere before "--"; everything else goes to the verb. */
+        _cleanup_free_ char **args = calloc(argc + 1, sizeof(char *));
+        if (!args)
+                return MX_EXIT_FAILED;
+        int n = 0;
+        const struct ctl_verb *verb = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (!dashdash && streq(argv[i], "--")) {
+                        dashdash = true;
+                        args[n++] = argv[i];
+                        continue;
+                }
+                bool verb_help = false;
+                int r = dashdash ? 0 : global_option(&ctx, argc, argv, &i, verb ? &verb_help : &help, &version);
+                if (r < 0)
+                        return MX_EXIT_USAGE;
+                if (verb_help)
+                        args[n++] = argv[i]; /* the verb prints its own help */
+                else if (r == 0) {
+                        if (!verb && argv[i][0] == '-') {
+                                fprintf(stderr, "mxgpuctl: unknown option %s (see mxgpuctl --help)\n", argv[i]);
+                                return MX_EXIT_USAGE;
+                        }
+                        if (!verb) {
+                                verb = verb_find(argv[i]);
+                                if (!verb) {
+                                        fprintf(stderr, "mxgpuctl: unknown verb '%s' (see mxgpuctl --help)\n", argv[i]);
+                                        return MX_EXIT_USAGE;
+                                }
+                        }
+                        args[n++] = argv[i];
+                }
+        }
+        if (version) {
+                printf("mxgpuctl %s (protocol %s, version %d)\n", MXGPU_VERSION, MX_INTERFACE, MX_PROTOCOL_VERSION);
+                return MX_EXIT_OK;
+        }
+        if (help || !verb) {
+                print_help();
+                if (!verb && !help) {
+                        fprintf(stderr, "mxgpuctl: no verb given\n");
+                        return MX_EXIT_USAGE;
+                }
+                return MX_EXIT_OK;
+        }
+        if (ctl_wants_help(n, args)) {
+                ctl_print_verb_help(verb);
+                return MX_EXIT_OK;
+        }
+        if (ctx.root && mx_root_set(ctx.root) < 0) {
+                fprintf(stderr, "mxgpuctl: --root %s: must be an absolute path of a directory\n", ctx.root);
+                return MX_EXIT_USAGE;
+        }
+
+        int r = verb->run(&ctx, n, args);
+        ctl_client_free(ctx.client);
+        fflush(stdout);
+        return r;
+}
+
+/* Connected on the first call, so that a verb checks its arguments before the daemon is needed. */
+static int ctl_connect(struct ctl_context *ctx) {
+        if (ctx->client)
+                return MX_EXIT_OK;
+        int r = ctl_client_connect(ctx->socket_path, &ctx->client);
+        if (r < 0) {
+                char buf[512];
+                fprintf(stderr, "mxgpuctl: %s\n", ctl_client_connect_hint(ctx->socket_path, r, buf, sizeof(buf)));
+                return MX_EXIT_UNREACHABLE;
+        }
+        return MX_EXIT_OK;
+}
+
+int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params, struct ctl_reply *ret) {
+        struct ctl_reply reply;
+        int r = ctl_connect(ctx);
+        if (r != MX_EXIT_OK)
+                return r;
+        r = ctl_client_call(ctx->client, method, params, &reply);
+        if (r < 0) {
+                const char *what = r == -ETIMEDOUT ? "no answer in time" :
+                                   r == -EBADMSG || r == -EMSGSIZE ? "the answer is not a valid Varlink reply" :
+                                   strerror(-r);
+                fprintf(stderr, "mxgpuctl: calling %s at %s failed: %s\n", method, ctl_client_path(ctx->client), what);
+                return MX_EXIT_UNREACHABLE;
+        }
+        if (reply.error) {
+                int code = ctl_reply_exit_code(&reply);
+                if (ctx->json)
+                        ctl_print_json(reply.root);
+                const struct mx_error *e = mx_error_from_name(reply.error);
+                fprintf(stderr, "mxgpuctl: %s (%s)\n", reply.message ?: e ? e->meaning : "failed", reply.error);
+                if (streq(reply.error, VARLINK_ERROR_METHOD_NOT_FOUND) || streq(reply.error, VARLINK_ERROR_INTERFACE_NOT_FOUND))
+                        fprintf(stderr, "mxgpuctl: mxgpud does not know %s: are mxgpuctl and mxgpud the same version?\n", method);
+                ctl_reply_done(&reply);
+                return code;
+        }
+        *ret = reply;
+        return MX_EXIT_OK;
+}
+
+void ctl_print_json(struct json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+const char *ctl_json_str(struct json_object *o, const char *key, const char *fallback) {
+        struct json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !v || !json_object_is_type(v, json_type_string))
+                return fallback;
+        const char *s = json_object_get_string(v);
+        return *s ? s : fallback;
+}
+
+long long ctl_json_int(struct json_object *o, const char *key, long long fallback) {
+        struct json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !v || !json_object_is_type(v, json_type_int))
+                return fallback;
+        return (long long)json_object_get_int64(v);
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// Human rendering of the PF and VF objects that io.mxgpu.Manager.List and Show return.
+#include <string.h>
+
+#include "devices.h"
+
+static const char *const columns[] = { "DEVICE", "FUNCTION", "STATE", "DRIVER", "VFS", "MEMORY MiB", "TIME", "MODEL / VM" };
+
+struct ctl_table *devices_table_new(void) {
+        return ctl_table_new(ARRAY_SIZE(columns), columns);
+}
+
+static void state_cell(char *buf, size_t size, struct json_object *o, bool color) {
+        const char *state = ctl_json_str(o, "state", "unknown");
+        const char *on = ctl_state_color(state, color);
+        snprintf(buf, size, "%s%s%s", on, state, *on ? CTL_COLOR_RESET : "");
+}
+
+void devices_table_add_pf(struct ctl_table *t, struct json_object *pf, bool color) {
+        char state[64], vfs[32], mem[64];
+        state_cell(state, sizeof(state), pf, color);
+        snprintf(vfs, sizeof(vfs), "%lld/%lld", ctl_json_int(pf, "num_vfs", 0), ctl_json_int(pf, "total_vfs", 0));
+        struct json_object *m = json_object_object_get(pf, "memory");
+        long long total = ctl_json_int(m, "total_mib", -1), free_mib = ctl_json_int(m, "free_mib", -1);
+        if (total < 0)
+                snprintf(mem, sizeof(mem), "-");
+        else if (free_mib < 0)
+                snprintf(mem, sizeof(mem), "%lld", total);
+        else
+                snprintf(mem, sizeof(mem), "%lld (%lld free)", total, free_mib);
+        const char *cells[] = {
+                ctl_json_str(pf, "address", "?"), "PF", state, ctl_json_str(pf, "driver", NULL), vfs, mem,
+                ctl_json_str(pf, "scheduler", NULL), ctl_json_str(pf, "model", NULL),
+        };
+        ctl_table_add(t, cells);
+}
+
+void devices_table_add_vf(struct ctl_table *t, struct json_object *vf, bool color) {
+        char state[64], fn[32], mem[64], time[64];
+        state_cell(state, sizeof(state), vf, color);
+        snprintf(fn, sizeof(fn), "VF%lld", ctl_json_int(vf, "index", -1));
+        long long size = ctl_json_int(vf, "memory_size_mib", -1), off = ctl_json_int(vf, "memory_offset_mib", -1);
+        if (size < 0)
+                snprintf(mem, sizeof(mem), "-");
+        else
+                snprintf(mem, sizeof(mem), "%lld @ %lld", size, off);
+        long long slice = ctl_json_int(vf, "time_slice_ms", -1), share = ctl_json_int(vf, "share_percent", -1);
+        if (slice < 0 && share < 0)
+                snprintf(time, sizeof(time), "-");
+        else
+                snprintf(time, sizeof(time), "%lld ms, %lld%%", slice, share);
+        const char *cells[] = {
+                ctl_json_str(vf, "address", "?"), fn, state, ctl_json_str(vf, "driver", NULL), NULL, mem, time,
+                ctl_json_str(vf, "vm", NULL),
+        };
+        ctl_table_add(t, cells);
+}
+
+static void print_reason(struct json_object *o, FILE *f) {
+        const char *state = ctl_json_str(o, "state", NULL), *reason = ctl_json_str(o, "reason", NULL);
+        if (reason && state && !streq(state, "ready"))
+                fprintf(f, "%s: %s: %s\n", ctl_json_str(o, "address", "?"), state, reason);
+}
+
+void devices_print_reasons(struct json_object *pf, FILE *f) {
+        print_reason(pf, f);
+        struct json_object *vfs = json_object_object_get(pf, "vfs");
+        for (size_t i = 0; vfs && i < json_object_array_length(vfs); i++)
+                print_reason(json_object_array_get_idx(vfs, i), f);
+}
+
+static void field(const char *label, const char *value) {
+        printf("%-14s %s\n", label, value ? value : "-");
+}
+
+static void field_int(const char *label, long long v, const char *unit) {
+        char buf[64];
+        if (v < 0)
+                snprintf(buf, sizeof(buf), "-");
+        else
+                snprintf(buf, sizeof(buf), "%lld%s", v, unit);
+        field(label, buf);
+}
+
+static void field_state(struct json_object *o, bool color) {
+        char state[64];
+        state_cell(state, sizeof(state), o, color);
+        field("state:", state);
+        if (ctl_json_str(o, "reason", NULL))
+                field("reason:", ctl_json_str(o, "reason", NULL));
+}
+
+void devices_print_pf(struct json_object *pf, bool color) {
+        char vfs[32];
+        field("address:", ctl_json_str(pf, "address", NULL));
+        field("model:", ctl_json_str(pf, "model", NULL));
+        field_state(pf, color);
+        field("driver:", ctl_json_str(pf, "driver", NULL));
+        snprintf(vfs, sizeof(vfs), "%lld of %lld", ctl_json_int(pf, "num_vfs", 0), ctl_json_int(pf, "total_vfs", 0));
+        field("vfs:", vfs);
+        struct json_object *m = json_object_object_get(pf, "memory");
+        field_int("memory:", ctl_json_int(m, "total_mib", -1), " MiB");
+        field_int("  reserved:", ctl_json_int(m, "reserved_mib", -1), " MiB");
+        field_int("  for VFs:", ctl_json_int(m, "vf_mib", -1), " MiB");
+        field_int("  free:", ctl_json_int(m, "free_mib", -1), " MiB");
+        field("scheduler:", ctl_json_str(pf, "scheduler", NULL));
+        struct json_object *list = json_object_object_get(pf, "vfs");
+        if (list && json_object_array_length(list) > 0) {
+                putchar('\n');
+                struct ctl_table *t = devices_table_new();
+                for (size_t i = 0; i < json_object_array_length(list); i++)
+                        devices_table_add_vf(t, json_object_array_get_idx(list, i), color);
+                ctl_table_print(t, stdout, color);
+                ctl_table_free(t);
+        }
+}
+
+void devices_print_vf(struct json_object *vf, const char *parent, bool color) {
+        field("address:", ctl_json_str(vf, "address", NULL));
+        field("pf:", parent);
+        field_int("index:", ctl_json_int(vf, "index", -1), "");
+        field_state(vf, color);
+        field("driver:", ctl_json_str(vf, "driver", NULL));
+        field_int("memory:", ctl_json_int(vf, "memory_size_mib", -1), " MiB");
+        field_int("  offset:", ctl_json_int(vf, "memory_offset_mib", -1), " MiB");
+        field_int("time slice:", ctl_json_int(vf, "time_slice_ms", -1), " ms");
+        field_int("share:", ctl_json_int(vf, "share_percent", -1), "%");
+        field("vm:", ctl_json_str(vf, "vm", NULL));
+        field("vfio group:", ctl_json_str(vf, "vfio_group", NULL));
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+// Tests of the mxgpuctl program (built next to this test) against an in-process control server that
+// serves canned List and Show replies: tables, --json, exit codes, socket selection.
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "mxgpu/log.h"
+#include "mxgpu/protocol.h"
+#include "../../src/daemon/ctlserver.h"
+
+static const char pf_json[] =
+        "{\"address\":\"0000:03:00.0\",\"model\":\"FirePro S7150x2\",\"state\":\"degraded\","
+        "\"reason\":\"VF 1 is not bound to vfio-pci\",\"driver\":\"gim\",\"num_vfs\":2,\"total_vfs\":16,"
+        "\"memory\":{\"total_mib\":8192,\"reserved_mib\":272,\"vf_mib\":7680,\"free_mib\":240},"
+        "\"scheduler\":\"round-robin\",\"vfs\":["
+        "{\"index\":0,\"address\":\"0000:03:02.0\",\"driver\":\"vfio-pci\",\"memory_offset_mib\":272,"
+        "\"memory_size_mib\":3840,\"time_slice_ms\":6,\"share_percent\":50,\"state\":\"ready\",\"reason\":null,"
+        "\"vm\":\"web01\",\"vfio_group\":\"/dev/vfio/27\"},"
+        "{\"index\":1,\"address\":\"0000:03:02.1\",\"driver\":null,\"memory_offset_mib\":4112,"
+        "\"memory_size_mib\":3840,\"time_slice_ms\":6,\"share_percent\":50,\"state\":\"degraded\","
+        "\"reason\":\"not bound to vfio-pci\",\"vm\":null,\"vfio_group\":null}]}";
+
+static struct {
+        char dir[64], path[128], ctl[512];
+        sd_event *e;
+        struct ctl_server *server;
+} T;
+
+static struct json_object *pf_object(void) {
+        struct json_object *o;
+        assert_int_equal(mx_json_parse(pf_json, strlen(pf_json), &o), 0);
+        return o;
+}
+
+static int h_list(struct ctl_call *call, struct json_object *params, void *userdata) {
+        struct json_object *p = json_object_new_object(), *a = json_object_new_array();
+        json_object_array_add(a, pf_object());
+        json_object_object_add(p, "pfs", a);
+        return ctl_call_reply(call, p);
+}
+
+static int h_show(struct ctl_call *call, struct json_object *params, void *userdata) {
+        const char *dev = json_object_get_string(json_object_object_get(params, "device"));
+        struct json_object *p = json_object_new_object(), *pf = pf_object();
+        if (streq(dev, "0000:03:00.0")) {
+                json_object_object_add(p, "pf", pf);
+                return ctl_call_reply(call, p);
+        }
+        json_object_put(p);
+        if (streq(dev, "0000:03:02.1")) {
+                struct json_object *vf = json_object_get(json_object_array_get_idx(json_object_object_get(pf, "vfs"), 1));
+                json_object_put(pf);
+                p = json_object_new_object();
+                json_object_object_add(p, "vf", vf);
+                json_object_object_add(p, "parent", json_object_new_string("0000:03:00.0"));
+                return ctl_call_reply(call, p);
+        }
+        json_object_put(pf);
+        return ctl_call_errorf(call, -ENODEV, "%s is not a PCI function of an MxGPU card", dev);
+}
+
+static const struct ctl_method methods[] = {
+        { MX_INTERFACE ".List", h_list },
+        { MX_INTERFACE ".Show", h_show },
+};
+
+static int setup(void **state) {
+        memset(&T, 0, sizeof(T));
+        ssize_t n = readlink("/proc/self/exe", T.ctl, sizeof(T.ctl) - 16);
+        if (n < 0)
+                return -1;
+        T.ctl[n] = 0;
+        strcpy(strrchr(T.ctl, '/'), "/../mxgpuctl");
+        strcpy(T.dir, "/tmp/mxgpu-ctl-XXXXXX");
+        if (!mkdtemp(T.dir) || chmod(T.dir, 0755) < 0)
+                return -1;
+        snprintf(T.path, sizeof(T.path), "%s/mxgpud.sock", T.dir);
+        if (sd_event_new(&T.e) < 0 ||
+            ctl_server_new(T.e, T.path, (gid_t)-1, methods, ARRAY_SIZE(methods), NULL, &T.server) < 0)
+                return -1;
+        return 0;
+}
+
+static int teardown(void **state) {
+        ctl_server_free(T.server);
+        sd_event_unref(T.e);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", T.dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+struct run {
+        int status;
+        char out[16384], err[4096];
+        size_t n_out, n_err;
+};
+
+static void drain(int fd, char *buf, size_t size, size_t *n) {
+        for (;;) {
+                ssize_t k = read(fd, buf + *n, size - 1 - *n);
+                if (k <= 0)
+                        break;
+                *n += (size_t)k;
+        }
+        buf[*n] = 0;
+}
+
+/* Run mxgpuctl with args (NULL-terminated) as uid (0 = as we are), serving its calls meanwhile. */
+static struct run *run_ctl(uid_t uid, const char *env_socket, ...) {
+        const char *argv[16] = { "mxgpuctl" };
+        va_list ap;
+        va_start(ap, env_socket);
+        for (size_t i = 1; i < ARRAY_SIZE(argv) - 1 && (argv[i] = va_arg(ap, const char *)); i++)
+                ;
+        va_end(ap);
+        int out[2], err[2];
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                dup2(out[1], 1);
+                dup2(err[1], 2);
+                if (uid != 0 && (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0))
+                        _exit(99);
+                if (env_socket)
+                        setenv("MXGPU_SOCKET", env_socket, 1);
+                else
+                        unsetenv("MXGPU_SOCKET");
+                unsetenv("NO_COLOR");
+                execv(T.ctl, (char **)argv);
+                _exit(98);
+        }
+        close(out[1]);
+        close(err[1]);
+        fcntl(out[0], F_SETFL, O_NONBLOCK);
+        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        struct run *r = calloc(1, sizeof(*r));
+        int status;
+        while (waitpid(pid, &status, WNOHANG) != pid) {
+                assert_true(sd_event_run(T.e, 10 * 1000) >= 0);
+                drain(out[0], r->out, sizeof(r->out), &r->n_out);
+                drain(err[0], r->err, sizeof(r->err), &r->n_err);
+        }
+        drain(out[0], r->out, sizeof(r->out), &r->n_out);
+        drain(err[0], r->err, sizeof(r->err), &r->n_err);
+        close(out[0]);
+        close(err[0]);
+        assert_true(WIFEXITED(status));
+        r->status = WEXITSTATUS(status);
+        if (getenv("TEST_VERBOSE")) /* to look at the output */
+                fprintf(stderr, "%s%s", r->out, r->err);
+        return r;
+}
+
+#define SOCK "--socket", T.path
+
+static void list_table(void **state) {
+        struct run *r = run_ctl(0, NULL, SOCK, "list", NULL);
+        assert_int_equal(r->status, 0);
+        /* Columns line up: every line has the state column at the header's offset. */
+        const char *header = r->out;
+        const char *state_col = strstr(header, "STATE");
+        assert_non_null(state_col);
+        size_t off = (size_t)(state_col - header);
+        const char *pf = strstr(r->out, "\n0000:03:00.0");
+        const char *vf1 = strstr(r->out, "\n0000:03:02.1");
+        assert_non_null(pf);
+        assert_non_null(vf1);
+        assert_memory_equal(pf + 1 + off, "degraded", 8);
+        assert_memory_equal(vf1 + 1 + off, "degraded", 8);
+        assert_non_null(strstr(r->out, "FirePro S7150x2"));
+        assert_non_null(strstr(r->out, "3840 @ 272"));
+        assert_non_null(strstr(r->out, "2/16"));
+        assert_non_null(strstr(r->out, "web01"));
+        /* Not a terminal: no escape sequences. */
+        assert_null(strchr(r->out, '\033'));
+        assert_non_null(strstr(r->out, "0000:03:00.0: degraded: VF 1 is not bound to vfio-pci\n"));
+        free(r);
+}
+
+static void list_json(void **state) {
+        struct run *r = run_ctl(0, T.path, "list", "--json", NULL); /* the socket from $MXGPU_SOCKET */
+        assert_int_equal(r->status, 0);
+        struct json_object *o;
+        assert_int_equal(mx_json_parse(r->out, strlen(r->out) - 1, &o), 0);
+        struct json_object *pf = json_object_array_get_idx(json_object_object_get(o, "pfs"), 0);
+        struct json_object *want = pf_object();
+        assert_true(json_object_equal(pf, want));
+        json_object_put(want);
+        json_object_put(o);
+        free(r);
+}
+
+static void show_pf_and_vf(void **state) {
+        struct run *r = run_ctl(0, NULL, SOCK, "show", "03:00.0", NULL);
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "model:         FirePro S7150x2\n"));
+        assert_non_null(strstr(r->out, "reason:        VF 1 is not bound to vfio-pci\n"));
+        assert_non_null(strstr(r->out, "0000:03:02.0"));
+        free(r);
+        r = run_ctl(0, NULL, "show", "0000:03:02.1", SOCK, NULL);
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "pf:            0000:03:00.0\n"));
+        assert_non_null(strstr(r->out, "vm:            -\n"));
+        free(r);
+}
+
+static void exit_codes(void **state) {
+        struct run *r = run_ctl(0, NULL, SOCK, "show", "0000:09:00.0", NULL);
+        assert_int_equal(r->status, MX_EXIT_NOT_FOUND);
+        assert_non_null(strstr(r->err, "0000:09:00.0 is not a PCI function of an MxGPU card (io.mxgpu.Manager.NoSuchDevice)"));
+        free(r);
+        r = run_ctl(0, NULL, SOCK, "show", "not-an-address", NULL);
+        assert_int_equal(r->status, MX_EXIT_USAGE);
+        free(r);
+        r = run_ctl(0, NULL, SOCK, "frobnicate", NULL);
+        assert_int_equal(r->status, MX_EXIT_USAGE);
+        free(r);
+        r = run_ctl(0, NULL, "--socket", "/nonexistent/mxgpud.sock", "list", NULL);
+        assert_int_equal(r->status, MX_EXIT_UNREACHABLE);
+        assert_non_null(strstr(r->err, "cannot reach mxgpud at /nonexistent/mxgpud.sock: No such file or directory - is mxgpud running?"));
+        free(r);
+        if (geteuid() == 0) {
+                r = run_ctl(65534, NULL, SOCK, "list", NULL);
+                assert_int_equal(r->status, MX_EXIT_PERMISSION);
+                assert_non_null(strstr(r->err, "PermissionDenied"));
+                free(r);
+        }
+}
+
+static void ping_version_help(void **state) {
+        struct run *r = run_ctl(0, NULL, SOCK, "ping", NULL);
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "mxgpud " MXGPU_VERSION " at "));
+        free(r);
+        r = run_ctl(0, NULL, SOCK, "version", "--json", NULL);
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "\"protocol\": 1"));
+        free(r);
+        r = run_ctl(0, NULL, "--help", NULL);
+        assert_int_equal(r->status, 0);
+        /* Help is generated from the command table. */
+        assert_non_null(strstr(r->out, "  show PF|VF  Show one GPU"));
+        assert_non_null(strstr(r->out, "  version "));
+        free(r);
+        r = run_ctl(0, NULL, "show", "--help", NULL);
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "Usage: mxgpuctl [OPTIONS] show PF|VF"));
+        free(r);
+        r = run_ctl(0, NULL, NULL);
+        assert_int_equal(r->status, MX_EXIT_USAGE);
+        free(r);
+}
+
+int main(void) {
+        mx_log_set_level(LOG_CRIT);
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(list_table, setup, teardown),
+                cmocka_unit_test_setup_teardown(list_json, setup, teardown),
+                cmocka_unit_test_setup_teardown(show_pf_and_vf, setup, teardown),
+                cmocka_unit_test_setup_teardown(exit_codes, setup, teardown),
+                cmocka_unit_test_setup_teardown(ping_version_help, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
