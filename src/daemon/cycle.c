@@ -75,19 +75,29 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                         sp->sched_mode = d->scheduler;
                         memcpy(sp->quanta_ms, d->quanta_options, sizeof(sp->quanta_ms));
                 }
+                /* Record the VFs that exist, with their addresses as the kernel numbered them. */
+                _cleanup_free_ struct vf_ref *present = NULL;
+                size_t n_present = 0;
+                if (sriov_list_vfs(run->pf.addr, &present, &n_present) < 0)
+                        n_present = 0;
                 struct state_vf vfs[MX_MAX_GPU_VFS] = {};
-                size_t n = MIN(d->num_vfs, MX_MAX_GPU_VFS);
-                for (size_t i = 0; i < n; i++) {
-                        vfs[i].index = (unsigned)i;
+                size_t n = 0;
+                for (size_t k = 0; k < n_present && n < MX_MAX_GPU_VFS; k++) {
+                        size_t i = present[k].index;
+                        if (i >= d->num_vfs || i >= MX_MAX_GPU_VFS)
+                                continue;
+                        vfs[n].index = (unsigned)i;
+                        snprintf(vfs[n].addr, sizeof(vfs[n].addr), "%s", present[k].addr);
                         if (!d->generic) {
-                                vfs[i].fb_offset_mib = d->vf[i].fb_offset_mib;
-                                vfs[i].fb_size_mib = d->vf[i].fb_size_mib;
-                                vfs[i].quanta_index = d->vf[i].quanta_index;
+                                vfs[n].fb_offset_mib = d->vf[i].fb_offset_mib;
+                                vfs[n].fb_size_mib = d->vf[i].fb_size_mib;
+                                vfs[n].quanta_index = d->vf[i].quanta_index;
                         }
-                        if (d->vfio) {
-                                snprintf(vfs[i].driver, sizeof(vfs[i].driver), DRV_VFIO_PCI);
-                                vfs[i].bound_by_us = true;
+                        if (d->vfio && streq(present[k].driver, DRV_VFIO_PCI)) {
+                                snprintf(vfs[n].driver, sizeof(vfs[n].driver), DRV_VFIO_PCI);
+                                vfs[n].bound_by_us = true;
                         }
+                        n++;
                 }
                 state_pf_set_vfs(sp, vfs, n);
         }

@@ -86,8 +86,13 @@ static int check_config(struct manager *m) {
         struct mx_diags diags = {};
         _cleanup_(mx_config_freep) struct mx_config *cfg = NULL;
         int r = manager_load_config(m, &cfg, &diags);
-        if (r >= 0)
+        if (r >= 0) {
+                /* The state file says which scheduler mode is programmed; read it, never write it. */
+                const char *dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
+                if (state_load(dir, &m->state, NULL) < 0)
+                        state_init(&m->state);
                 r = manager_cycle(m, cfg, true, &diags);
+        }
         mx_diags_print(&diags, stderr);
         bool bad = r < 0 || mx_diags_has_errors(&diags);
         mx_diags_clear(&diags);
@@ -113,11 +118,14 @@ static void manager_done(struct manager *m) {
         mx_config_free(m->config);
         state_done(&m->state);
         free(m->runs);
+        free(m->state_dir);
         sd_event_unref(m->event);
 }
 
 static int open_state(struct manager *m, const struct mx_config *cfg) {
-        m->state_dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
+        m->state_dir = strdup(m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir);
+        if (!m->state_dir)
+                return log_oom();
         if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "cannot create the state folder %s", m->state_dir);
         _cleanup_free_ char *corrupt = NULL;

@@ -15,7 +15,7 @@ struct manager {
         const struct mxgpud_options *opt;
         sd_event *event;
         struct mx_config *config;
-        const char *state_dir;
+        char *state_dir;
         struct mx_state state;
         struct pf_run *runs;       /* the last cycle's result per PF, by address */
         size_t n_runs;
