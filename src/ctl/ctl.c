@@ -227,6 +227,14 @@ const char *ctl_json_str(struct json_object *o, const char *key, const char *fal
         return *s ? s : fallback;
 }
 
+double ctl_json_double(struct json_object *o, const char *key, double fallback) {
+        struct json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !v ||
+            !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+                return fallback;
+        return json_object_get_double(v);
+}
+
 long long ctl_json_int(struct json_object *o, const char *key, long long fallback) {
         struct json_object *v;
         if (!o || !json_object_object_get_ex(o, key, &v) || !v || !json_object_is_type(v, json_type_int))

@@ -52,6 +52,8 @@ void ctl_print_verb_help(const struct ctl_verb *v);
 /* JSON accessors that tolerate missing members: the reply shape grows over time. */
 const char *ctl_json_str(struct json_object *o, const char *key, const char *fallback);
 long long ctl_json_int(struct json_object *o, const char *key, long long fallback);
+/* A number (integer or not) at key, or fallback. */
+double ctl_json_double(struct json_object *o, const char *key, double fallback);
 
 /* An aligned text table: columns as wide as their widest cell, two spaces apart. */
 struct ctl_table;

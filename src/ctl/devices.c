@@ -44,11 +44,14 @@ void devices_table_add_vf(struct ctl_table *t, struct json_object *vf, bool colo
                 snprintf(mem, sizeof(mem), "-");
         else
                 snprintf(mem, sizeof(mem), "%lld @ %lld", size, off);
-        long long slice = ctl_json_int(vf, "time_slice_ms", -1), share = ctl_json_int(vf, "share_percent", -1);
-        if (slice < 0 && share < 0)
+        long long slice = ctl_json_int(vf, "time_slice_ms", -1);
+        double share = ctl_json_double(vf, "share_percent", -1);
+        if (slice < 0)
                 snprintf(time, sizeof(time), "-");
+        else if (share < 0)
+                snprintf(time, sizeof(time), "%lld ms", slice);
         else
-                snprintf(time, sizeof(time), "%lld ms, %lld%%", slice, share);
+                snprintf(time, sizeof(time), "%lld ms, %.1f%%", slice, share);
         const char *cells[] = {
                 ctl_json_str(vf, "address", "?"), fn, state, ctl_json_str(vf, "driver", NULL), NULL, mem, time,
                 ctl_json_str(vf, "vm", NULL),
@@ -124,7 +127,11 @@ void devices_print_vf(struct json_object *vf, const char *parent, bool color) {
         field_int("memory:", ctl_json_int(vf, "memory_size_mib", -1), " MiB");
         field_int("  offset:", ctl_json_int(vf, "memory_offset_mib", -1), " MiB");
         field_int("time slice:", ctl_json_int(vf, "time_slice_ms", -1), " ms");
-        field_int("share:", ctl_json_int(vf, "share_percent", -1), "%");
+        double share = ctl_json_double(vf, "share_percent", -1);
+        if (share >= 0)
+                fprintf(stdout, "%-15s%.1f %%\n", "share:", share);
+        else
+                fprintf(stdout, "%-15s-\n", "share:");
         field("vm:", ctl_json_str(vf, "vm", NULL));
         field("vfio group:", ctl_json_str(vf, "vfio_group", NULL));
 }

@@ -107,7 +107,8 @@ static bool pf_may_apply(const struct pf_run *run) {
         return run->desired.managed;
 }
 
-int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags) {
+int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags,
+                  struct pf_run **ret_runs, size_t *ret_n) {
         _cleanup_free_ struct pci_pf *pfs = NULL;
         size_t n = 0;
         int r = pci_pf_scan(&pfs, &n);
@@ -198,10 +199,10 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
                 if (r < 0)
                         log_error_errno(r, "cannot save the state in %s", m->state_dir);
         }
-        free(m->runs);
-        m->runs = TAKE_PTR(runs);
-        m->n_runs = n;
-        m->cycles++;
+        if (!dry_run)
+                m->cycles++;
+        *ret_runs = TAKE_PTR(runs);
+        *ret_n = n;
         return 0;
 }
 

@@ -11,6 +11,8 @@
 #include "mxgpu/log.h"
 #include "mxgpu/macro.h"
 #include "udev.h"
+#include "control.h"
+#include "ctlserver.h"
 
 static void notify_status(struct manager *m, bool ready) {
         char summary[256];
@@ -18,38 +20,81 @@ static void notify_status(struct manager *m, bool ready) {
         sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", summary);
 }
 
-/* Read the config and apply it. At start-up a bad config is fatal; on reload the old one stays. */
-static int reload(struct manager *m, bool initial) {
-        struct mx_diags diags = {};
+/* Tell monitors about every PF whose state changed between two cycles. */
+static void announce(struct manager *m, const struct pf_run *old, size_t n_old) {
+        for (size_t i = 0; i < m->n_runs; i++) {
+                const struct pf_run *now = &m->runs[i], *before = NULL;
+                for (size_t k = 0; k < n_old; k++)
+                        if (streq(old[k].pf.addr, now->pf.addr))
+                                before = &old[k];
+                if (now->state == PF_UNMANAGED)
+                        continue;
+                if (before && before->state == now->state && streq(before->reason, now->reason) && now->actions.n == 0)
+                        continue;
+                struct json_object *e = json_object_new_object();
+                json_object_object_add(e, "state", json_object_new_string(pf_state_name(now->state)));
+                json_object_object_add(e, "reason", now->reason[0] ? json_object_new_string(now->reason) : NULL);
+                json_object_object_add(e, "num_vfs", json_object_new_int((int)now->num_vfs));
+                manager_event(m, "pf-state", now->pf.addr, -1, e);
+        }
+}
+
+static void log_diags(const struct mx_diags *diags) {
+        for (size_t i = 0; i < diags->n; i++) {
+                _cleanup_free_ char *line = mx_diag_format(&diags->items[i]);
+                log_full(diags->items[i].severity == MX_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s", line ? line : "?");
+        }
+}
+
+int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
+        struct mx_diags local = {}, *diags = ret_diags ? ret_diags : &local;
         struct mx_config *cfg = NULL;
-        int r = manager_load_config(m, &cfg, &diags);
+        struct pf_run *runs = NULL;
+        size_t n = 0;
+        int r = 0;
+        if (reread || !m->config)
+                r = manager_load_config(m, &cfg, diags);
         if (r >= 0)
-                r = manager_cycle(m, cfg, false, &diags);
-        if (r == -EINVAL || mx_diags_has_errors(&diags)) {
-                for (size_t i = 0; i < diags.n; i++) {
-                        _cleanup_free_ char *line = mx_diag_format(&diags.items[i]);
-                        log_full(diags.items[i].severity == MX_DIAG_ERROR ? LOG_ERR : LOG_WARNING, "%s", line ? line : "?");
-                }
+                r = manager_cycle(m, cfg ? cfg : m->config, false, diags, &runs, &n);
+        if (r == -EINVAL || mx_diags_has_errors(diags)) {
+                if (!ret_diags)
+                        log_diags(diags);
                 log_error("%s: the config is not valid; %s", m->opt->config,
-                          initial ? "nothing was changed" : "keeping the previous config, nothing was changed");
+                          m->config ? "keeping the previous config, nothing was changed" : "nothing was changed");
                 mx_config_free(cfg);
-                mx_diags_clear(&diags);
+                mx_diags_clear(&local);
+                free(runs);
                 return -EINVAL;
         }
-        mx_diags_clear(&diags);
+        if (!ret_diags)
+                log_diags(diags); /* warnings */
+        mx_diags_clear(&local);
         if (r < 0) {
                 mx_config_free(cfg);
                 return r;
         }
-        mx_config_free(m->config);
-        m->config = cfg;
+        if (cfg) {
+                mx_config_free(m->config);
+                m->config = cfg;
+        }
+        struct pf_run *old = m->runs;
+        size_t n_old = m->n_runs;
+        m->runs = runs;
+        m->n_runs = n;
+        announce(m, old, n_old);
+        free(old);
+        notify_status(m, false);
         return 0;
 }
 
+void manager_set_runs(struct manager *m, struct pf_run *runs, size_t n) {
+        free(m->runs);
+        m->runs = runs;
+        m->n_runs = n;
+}
+
 int manager_reapply(struct manager *m) {
-        int r = reload(m, false);
-        manager_status_changed(m);
-        return r;
+        return manager_apply(m, false, NULL);
 }
 
 void manager_pf_gone(struct manager *m, const char *addr) {
@@ -77,7 +122,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
         struct manager *m = userdata;
         log_info("received SIGHUP, re-reading the config");
         sd_notify(0, "RELOADING=1");
-        (void)reload(m, false);
+        (void)manager_apply(m, true, NULL);
         notify_status(m, true);
         return 0;
 }
@@ -91,7 +136,11 @@ static int check_config(struct manager *m) {
                 const char *dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
                 if (state_load(dir, &m->state, NULL) < 0)
                         state_init(&m->state);
-                r = manager_cycle(m, cfg, true, &diags);
+                struct pf_run *runs = NULL;
+                size_t n = 0;
+                r = manager_cycle(m, cfg, true, &diags, &runs, &n);
+                if (r >= 0)
+                        manager_set_runs(m, runs, n);
         }
         mx_diags_print(&diags, stderr);
         bool bad = r < 0 || mx_diags_has_errors(&diags);
@@ -114,6 +163,7 @@ static int check_config(struct manager *m) {
 }
 
 static void manager_done(struct manager *m) {
+        manager_control_stop(m);
         manager_udev_stop(m);
         mx_config_free(m->config);
         state_done(&m->state);
@@ -172,7 +222,7 @@ int manager_main(const struct mxgpud_options *opt) {
                 }
         }
 
-        r = reload(&m, true);
+        r = manager_apply(&m, true, NULL);
         if (r < 0) {
                 manager_done(&m);
                 return r == -EINVAL ? MXGPUD_EXIT_CONFIG : MXGPUD_EXIT_ENV;
@@ -200,6 +250,12 @@ int manager_main(const struct mxgpud_options *opt) {
                 r = sd_event_add_signal(m.event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_hup, &m);
         if (r < 0) {
                 log_error_errno(r, "cannot watch signals");
+                manager_done(&m);
+                return MXGPUD_EXIT_ENV;
+        }
+        r = manager_control_start(&m);
+        if (r < 0) {
+                /* ctl_server_new logged the precise cause. */
                 manager_done(&m);
                 return MXGPUD_EXIT_ENV;
         }

@@ -11,6 +11,8 @@
 #include "mxgpu/state.h"
 #include "options.h"
 
+struct ctl_server;
+
 struct manager {
         const struct mxgpud_options *opt;
         sd_event *event;
@@ -23,6 +25,7 @@ struct manager {
         struct udev *udev;
         struct udev_monitor *udev_monitor;
         sd_event_source *udev_source, *hotplug_timer;
+        struct ctl_server *control;
 };
 
 /* Read the config (main file + drop-ins). Every problem goes to diags. */
@@ -31,14 +34,20 @@ int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_dia
 /* One cycle: discover PFs, resolve the config against each, and (unless dry_run) apply the
  * difference on every managed PF in parallel, then record the result in the state file.
  * A config that fails validation on any PF touches nothing: -EINVAL with every problem in diags.
- * Returns 0 or -errno; the per-PF outcome is in m->runs. */
-int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags);
+ * Returns 0 with the per-PF outcome in *ret_runs (malloc'ed, one per PF found), or -errno. */
+int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags,
+                  struct pf_run **ret_runs, size_t *ret_n);
+/* Replace the last cycle's outcome (takes runs). */
+void manager_set_runs(struct manager *m, struct pf_run *runs, size_t n);
 
 /* "3 PFs: 2 ready, 1 degraded" */
 void manager_summary(const struct manager *m, char *buf, size_t size);
 bool manager_all_ready(const struct manager *m);
 
-/* Apply the current config again (hotplug, `mxgpuctl apply`); logs and reports itself. */
+/* Apply the config again: re-read from its files first when reread (SIGHUP, `mxgpuctl reload`),
+ * else the one in force (hotplug, `mxgpuctl apply`). A config that is not valid changes nothing:
+ * -EINVAL with every problem in diags (may be NULL: then they are logged). */
+int manager_apply(struct manager *m, bool reread, struct mx_diags *diags);
 int manager_reapply(struct manager *m);
 /* A PF left the bus: drop it from the state file. */
 void manager_pf_gone(struct manager *m, const char *addr);

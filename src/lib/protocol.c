@@ -30,6 +30,8 @@ static const struct mx_error errors[] = {
         { MX_ERROR_PROTOCOL,                EPROTO,     MX_EXIT_UNREACHABLE, true,  "the message is JSON but not a valid request" },
         { MX_ERROR_PROTOCOL,                EBADMSG,    MX_EXIT_UNREACHABLE, true,  "the message is not valid JSON (the connection is closed)" },
         { MX_ERROR_TOO_LARGE,               EMSGSIZE,   MX_EXIT_USAGE,       true,  "the request is longer than 64 KiB (the connection is closed)" },
+        /* Sent by name only. */
+        { MX_INTERFACE ".InvalidConfig",    EINVAL,     MX_EXIT_USAGE,       false, "the config files are not valid; \"problems\" lists each with file:line; nothing was changed" },
         /* Sent by the dispatcher only. */
         { VARLINK_ERROR_INVALID_PARAMETER,  EINVAL,     MX_EXIT_USAGE,       false, "a parameter is missing, unknown or of the wrong type" },
         { VARLINK_ERROR_METHOD_NOT_FOUND,   EBADRQC,    MX_EXIT_UNREACHABLE, false, "no such method: mxgpuctl and mxgpud are of different versions" },
@@ -203,6 +205,7 @@ static const char manager_idl[] =
         "method Resize(device: string, memory_mib: ?int, share_percent: ?int) -> (vf: VF)\n"
         "\n"
         "error InvalidParameter (message: string, errno: int)\n"
+        "error InvalidConfig (message: string, errno: int, problems: []object)\n"
         "error NotFound (message: string, errno: int)\n"
         "error NoSuchDevice (message: string, errno: int)\n"
         "error InUse (message: string, errno: int)\n"

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's side of the control socket: method handlers over the manager's data, and events. */
+#pragma once
+
+#include <json-c/json.h>
+
+struct manager;
+
+/* Open the control socket (systemd's, or opt->socket / the config's path) in the manager's loop. */
+int manager_control_start(struct manager *m);
+void manager_control_stop(struct manager *m);
+/* Tell every monitor: {"type": type, "device": dev, ...fields of extra (taken)}. */
+void manager_event(struct manager *m, const char *type, const char *dev, int vf, struct json_object *extra);
+/* A PF as `mxgpuctl list` shows it: what the hardware has now, with the daemon's verdict. */
+struct json_object *manager_pf_json(struct manager *m, size_t i);
