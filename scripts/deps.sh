@@ -11,7 +11,7 @@ PKGS=(
   libjson-c-dev libinih-dev
   libfuse3-dev fuse3
   libcmocka-dev
-  util-linux iproute2
+  util-linux iproute2 jq
 )
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})
 

@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: MIT
+# Every kind of invalid config gets a message naming file:line, key, value and what is allowed,
+# and changes nothing on the simulated host (checked in the simulator's own view).
+source "$(dirname "$0")/../lib.sh"
+need_root
+sim_start s7150x2+mi300x+nvme
+before=$(status)
+
+n=0
+# check NAME EXPECTED_REGEX <<CONFIG (lines of CONFIG start at line 4: lib.sh writes a [daemon] header)
+check() {
+  local name=$1 want=$2
+  write_config "$name"
+  n=$((n + 1))
+  local rc=0
+  "$MXGPUD" --root "$R" --config "$CONF" --check-config >"$T/check.out" 2>"$T/check.err" || rc=$?
+  assert_eq "$rc" 2 "$name: --check-config exit status"
+  grep -Eq -- "$want" "$T/check.err" || fail "$name: expected /$want/ in: $(cat "$T/check.err")"
+  rc=0
+  "$MXGPUD" --root "$R" --config "$CONF" --once >"$T/once.log" 2>&1 || rc=$?
+  assert_eq "$rc" 2 "$name: --once exit status"
+  grep -Eq -- "$want" "$T/once.log" || fail "$name: --once did not report /$want/: $(cat "$T/once.log")"
+  [ "$(status)" = "$before" ] || fail "$name: the simulated host changed"
+}
+
+f='[^ ]*/'
+check too-small "${f}too-small.conf:5: vf_memory = 100M: .*at least 256" <<'C'
+[gpu *]
+vf_memory = 100M
+C
+check unaligned "${f}unaligned.conf:5: vf_memory = 300M: .*16" <<'C'
+[gpu *]
+vf_memory = 300M
+C
+check bad-unit "${f}bad-unit.conf:5: vf_memory = 2X: " <<'C'
+[gpu *]
+vf_memory = 2X
+C
+check bare-number "${f}bare-number.conf:5: vf_memory = 2048: .*(unit|M|G)" <<'C'
+[gpu *]
+vf_memory = 2048
+C
+check too-many-vfs "${f}too-many-vfs.conf:5: vfs = 17: .*16" <<'C'
+[gpu s7150]
+vfs = 17
+C
+check memory-total "${f}memory-total.conf:[0-9]+: vf_memory = 1G: .*(fit|MiB)" <<'C'
+[gpu s7150]
+vfs = 16
+vf_memory = 1G
+C
+check mi300x-count "${f}mi300x-count.conf:5: vfs = 4: .*(1 or 8|1, 8)" <<'C'
+[gpu mi300x]
+vfs = 4
+C
+check slice-zero "${f}slice-zero.conf:5: time_slice = 0ms: .*1" <<'C'
+[gpu *]
+time_slice = 0ms
+C
+check slice-high "${f}slice-high.conf:5: time_slice = 256ms: .*255" <<'C'
+[gpu *]
+time_slice = 256ms
+C
+check slice-fraction "${f}slice-fraction.conf:5: time_slice = 1500us: .*(whole|ms)" <<'C'
+[gpu *]
+time_slice = 1500us
+C
+check five-quanta "${f}five-quanta.conf:[0-9]+: time_slice = .*(four|4)" <<'C'
+[gpu 0000:03:00.0]
+vfs = 5
+[vf 0000:03:00.0 0]
+time_slice = 1ms
+[vf 0000:03:00.0 1]
+time_slice = 2ms
+[vf 0000:03:00.0 2]
+time_slice = 3ms
+[vf 0000:03:00.0 3]
+time_slice = 4ms
+[vf 0000:03:00.0 4]
+time_slice = 5ms
+C
+check scheduler-word "${f}scheduler-word.conf:5: scheduler = fast: .*solid.*liquid" <<'C'
+[gpu *]
+scheduler = fast
+C
+check pf-driver "${f}pf-driver.conf:5: pf_driver = amdgpu: .*pci-pf-stub" <<'C'
+[gpu *]
+pf_driver = amdgpu
+C
+check boolean "${f}boolean.conf:5: vfio = maybe: .*(yes|no)" <<'C'
+[gpu *]
+vfio = maybe
+C
+check unknown-key "${f}unknown-key.conf:5: colour" <<'C'
+[gpu *]
+colour = red
+C
+check unknown-section "${f}unknown-section.conf:4: .*cpu" <<'C'
+[cpu *]
+vfs = 2
+C
+check bad-address "${f}bad-address.conf:4: .*0000:3:00.0" <<'C'
+[gpu 0000:3:00.0]
+vfs = 2
+C
+check vf-index "${f}vf-index.conf:[0-9]+: .*(index|VF 5).*" <<'C'
+[gpu 0000:03:00.0]
+vfs = 4
+[vf 0000:03:00.0 5]
+time_slice = 12ms
+C
+check pf-reserve "${f}pf-reserve.conf:5: pf_reserve = 8G: " <<'C'
+[gpu mi300x]
+pf_reserve = 8G
+C
+check negative "${f}negative.conf:5: vfs = -1: " <<'C'
+[gpu *]
+vfs = -1
+C
+check device-on-gpu "${f}device-on-gpu.conf:4: .*device" <<'C'
+[device 0000:03:00.0]
+vfs = 2
+C
+check all-problems "all-problems.conf:5: vf_memory = 100M.*" <<'C'
+[gpu *]
+vf_memory = 100M
+time_slice = 999ms
+C
+grep -q "time_slice = 999ms" "$T/check.err" || fail "all-problems: only the first problem was reported"
+[ "$n" -ge 15 ] || fail "only $n invalid configs checked"
+echo "$n kinds of invalid config refused with file:line, nothing changed"

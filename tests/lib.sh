@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for integration tests: a simulated host per test, the daemon against it, JSON checks.
+set -euo pipefail
+SRC=${MXGPU_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+B=${BUILD:-build}
+[[ $B == /* ]] || B=$SRC/$B
+SIM=$B/mxgpu-sim MXGPUD=$B/mxgpud MXGPUCTL=$B/mxgpuctl
+T=$(mktemp -d /tmp/mxgpu-it.XXXXXX)
+ROOTS=() PIDS=()
+
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for r in "${ROOTS[@]}"; do "$SIM" stop --root "$r" >/dev/null 2>&1 || true; done
+  if [ $rc -ne 0 ] && [ -d "$T" ]; then
+    for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
+  fi
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "$*"; exit 77; }
+need_root() { [ "$(id -u)" -eq 0 ] || skip "needs root (FUSE mounts under /tmp and namespaces)"; }
+
+# sim_start SPEC [LATENCY] -> sets R (the simulated root)
+sim_start() {
+  R=$T/host${#ROOTS[@]}
+  mkdir -p "$R"
+  "$SIM" start --host "$1" --root "$R" --latency "${2:-zero}" || fail "mxgpu-sim start --host $1"
+  ROOTS+=("$R")
+}
+status() { "$SIM" status --root "$R" --json; }
+# jqs FILTER: run a jq filter over the simulator's status
+jqs() { status | jq -r "$@"; }
+
+# write_config NAME <<EOF ... : a config file in $T with state_dir set
+write_config() {
+  CONF=$T/$1.conf
+  { printf '[daemon]\nstate_dir = %s/state\n\n' "$T"; cat; } > "$CONF"
+}
+
+mxgpud_once() { "$MXGPUD" --root "$R" --config "$CONF" --once "$@"; }
+
+# daemon_start: mxgpud in the background with a control socket; waits until it answers.
+daemon_start() {
+  SOCK=$T/mxgpud.sock
+  "$MXGPUD" --root "$R" --config "$CONF" --socket "$SOCK" "$@" >>"$T/mxgpud.log" 2>&1 &
+  DPID=$!
+  PIDS+=("$DPID")
+  for _ in $(seq 200); do
+    "$MXGPUCTL" --socket "$SOCK" ping >/dev/null 2>&1 && return 0
+    kill -0 "$DPID" 2>/dev/null || fail "mxgpud exited early: $(tail -n 5 "$T/mxgpud.log")"
+    sleep 0.05
+  done
+  fail "mxgpud did not answer on $SOCK"
+}
+ctl() { "$MXGPUCTL" --socket "$SOCK" "$@"; }
+cycles() { ctl list --json | jq -r .cycles; }
+
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+# assert_near ACTUAL EXPECTED TOLERANCE MSG (absolute)
+assert_near() {
+  awk -v a="$1" -v e="$2" -v t="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= t) }' ||
+    fail "$4: expected $2 +- $3, got $1"
+}
