@@ -206,12 +206,43 @@ int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *pa
                         ctl_print_json(reply.root);
                 const struct mx_error *e = mx_error_from_name(reply.error);
                 fprintf(stderr, "mxgpuctl: %s (%s)\n", reply.message ?: e ? e->meaning : "failed", reply.error);
+                /* Config problems come as a list, each naming its file:line. */
+                struct json_object *problems = json_object_object_get(reply.parameters, "problems");
+                for (size_t i = 0; !ctx->json && problems && json_object_is_type(problems, json_type_array) &&
+                                   i < json_object_array_length(problems); i++) {
+                        struct json_object *p = json_object_array_get_idx(problems, i);
+                        const char *file = ctl_json_str(p, "file", NULL), *key = ctl_json_str(p, "key", NULL);
+                        const char *value = ctl_json_str(p, "value", NULL);
+                        long long line = ctl_json_int(p, "line", 0);
+                        fprintf(stderr, "  ");
+                        if (file && line > 0)
+                                fprintf(stderr, "%s:%lld: ", file, line);
+                        else if (file)
+                                fprintf(stderr, "%s: ", file);
+                        if (key)
+                                fprintf(stderr, "%s = %s: ", key, value ?: "");
+                        fprintf(stderr, "%s\n", ctl_json_str(p, "message", "?"));
+                }
                 if (streq(reply.error, VARLINK_ERROR_METHOD_NOT_FOUND) || streq(reply.error, VARLINK_ERROR_INTERFACE_NOT_FOUND))
                         fprintf(stderr, "mxgpuctl: mxgpud does not know %s: are mxgpuctl and mxgpud the same version?\n", method);
                 ctl_reply_done(&reply);
                 return code;
         }
         *ret = reply;
+        return MX_EXIT_OK;
+}
+
+int ctl_stream(struct ctl_context *ctx, const char *method, struct json_object *params, ctl_reply_cb cb, void *userdata) {
+        int r = ctl_connect(ctx);
+        if (r != MX_EXIT_OK)
+                return r;
+        r = ctl_client_call_more(ctx->client, method, params, cb, userdata);
+        if (r == -EIO)
+                return MX_EXIT_FAILED;
+        if (r < 0) {
+                fprintf(stderr, "mxgpuctl: %s at %s: %s\n", method, ctl_client_path(ctx->client), strerror(-r));
+                return MX_EXIT_UNREACHABLE;
+        }
         return MX_EXIT_OK;
 }
 

@@ -31,6 +31,10 @@ struct ctl_verb {
 #define CTL_VERBS(X) \
         X(list)      \
         X(show)      \
+        X(plan)      \
+        X(apply)     \
+        X(reload)    \
+        X(monitor)   \
         X(ping)      \
         X(version)
 
@@ -41,6 +45,9 @@ CTL_VERBS(CTL_DECLARE_VERB)
  * give MX_EXIT_UNREACHABLE, error replies are printed ("mxgpuctl: <message> (<error name>)") and give
  * their exit code. Returns MX_EXIT_OK with *ret filled, or the exit code. */
 int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params, struct ctl_reply *ret);
+/* Call a streaming method; cb sees every reply until the stream ends or cb stops it. Returns an exit
+ * code: MX_EXIT_UNREACHABLE when the connection fails, MX_EXIT_FAILED when cb stopped with < 0. */
+int ctl_stream(struct ctl_context *ctx, const char *method, struct json_object *params, ctl_reply_cb cb, void *userdata);
 /* Print a reply's parameters as JSON (for --json). */
 void ctl_print_json(struct json_object *o);
 /* Usage error for a verb: prints the message and the verb's usage line; returns MX_EXIT_USAGE. */

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: MIT
+# Faults injected by the simulator leave mxgpud running, that PF degraded or failed with its
+# reason, and the other PFs ready.
+source "$(dirname "$0")/../lib.sh"
+need_root
+
+pf_state() { ctl list --json | jq -r ".pfs[] | select(.address == \"$1\") | \"\(.state): \(.reason)\""; }
+
+# run_case NAME FAULT... : fresh host, fault armed, daemon applies; sets S3 and S4 (the two PFs' states)
+run_case() {
+  local name=$1; shift
+  sim_start s7150x2
+  write_config "$name" <<'C'
+[gpu *]
+vfs = 4
+C
+  "$SIM" fault --root "$R" "$@" || fail "$name: cannot arm fault $*"
+  daemon_start
+  S3=$(pf_state 0000:03:00.0) S4=$(pf_state 0000:04:00.0)
+  kill -0 "$DPID" || fail "$name: mxgpud died"
+  [[ $S4 == "ready: null" ]] || fail "$name: the other PF is not ready: $S4"
+  assert_eq "$(jqs '.pfs[1].numvfs')" 4 "$name: other PF's VFs"
+  assert_eq "$(jqs '[.pfs[1].vfs[].driver] | join(",")')" "vfio-pci,vfio-pci,vfio-pci,vfio-pci" "$name: other PF's binding"
+}
+
+run_case eio write 0000:03:00.0 sriov_numvfs EIO 1
+[[ $S3 == failed:*sriov_numvfs*"Input/output error"* ]] || fail "EIO on sriov_numvfs: $S3"
+# The fault is spent: an apply now converges.
+ctl apply >/dev/null || fail "apply after EIO"
+assert_eq "$(pf_state 0000:03:00.0)" "ready: null" "after apply"
+kill "$DPID"; wait "$DPID" || true
+
+run_case ebusy write 0000:03:00.0 sriov_drivers_autoprobe EBUSY 1
+[[ $S3 == failed:*autoprobe*"busy"* ]] || fail "EBUSY on autoprobe: $S3"
+kill "$DPID"
+
+run_case hang cmd-hang 0000:03:00.0 1
+[[ $S3 == failed:*0x0e*hang* ]] || fail "command hang: $S3"
+kill "$DPID"
+
+run_case stuck cmd-stuck 0000:03:00.0 1
+[[ $S3 == failed:*"did not complete"* ]] || fail "stuck command: $S3"
+kill "$DPID"
+
+run_case missing vf-missing 0000:03:00.0 2
+[[ $S3 == degraded:*"VF 2 is missing"* ]] || fail "missing VF: $S3"
+kill "$DPID"
+
+# Surprise removal while the daemon runs: it stays up and keeps serving the other PF.
+sim_start s7150x2
+write_config removal <<'C'
+[gpu *]
+vfs = 4
+C
+daemon_start
+c=$(cycles)
+"$SIM" fault --root "$R" remove 0000:03:00.0
+kill -HUP "$DPID"
+for _ in $(seq 100); do [ "$(cycles)" -gt "$c" ] && break; sleep 0.05; done
+kill -0 "$DPID" || fail "mxgpud died after a PF was removed"
+assert_eq "$(ctl list --json | jq -r '[.pfs[].address] | join(",")')" "0000:04:00.0" "PFs after removal"
+assert_eq "$(pf_state 0000:04:00.0)" "ready: null" "remaining PF"
+echo "faults stay with their PF; mxgpud keeps running"
