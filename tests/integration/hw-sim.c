@@ -155,12 +155,39 @@ static int cmd_disable(int argc, char **argv) {
         return 0;
 }
 
-/* Scan over and over while the script removes a PF: never a crash, never an error. */
+/* An armed `mxgpu-sim fault write` comes back as the same errno. */
+static int cmd_numvfs_errno(int argc, char **argv) {
+        CHECK_EQ(sriov_change_numvfs(argv[0], (unsigned)atoi(argv[1])), -atoi(argv[2]), "sriov_change_numvfs errno");
+        return 0;
+}
+
+static int cmd_bind_errno(int argc, char **argv) {
+        CHECK_EQ(vfio_bind(argv[0]), -atoi(argv[1]), "vfio_bind errno");
+        return 0;
+}
+
+/* After `mxgpu-sim fault cmd-hang`: the command fails with CMD_STATUS 0x0e. */
+static int cmd_hang(int argc, char **argv) {
+        struct regio io;
+        struct gpuiov_dev d;
+        uint16_t cap;
+        CHECK_EQ(regio_sysfs_open(argv[0], &io), 0, "regio_sysfs_open");
+        CHECK_EQ(gpuiov_find_cap(&io, &cap), 0, "gpuiov_find_cap");
+        CHECK_EQ(gpuiov_open(&io, cap, GPUIOV_TONGA, &d), 0, "gpuiov_open");
+        CHECK_EQ(gpuiov_command(&d, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_IDLE_GPU, GPUIOV_FUNC_PF, 0, 0), -EIO, "IDLE_GPU");
+        CHECK_EQ(d.last_status, GPUIOV_STATUS_GFX_HANG, "CMD_STATUS");
+        fprintf(stderr, "status: %s\n", gpuiov_status_name(d.last_status));
+        regio_close(&io);
+        return 0;
+}
+
+/* Scan over and over while the script removes a PF: never a crash, never an error. Stops a few
+ * rounds after the count dropped, or after MAX_ROUNDS. */
 static int cmd_scan_loop(int argc, char **argv) {
-        unsigned rounds = (unsigned)atoi(argv[0]);
+        unsigned max_rounds = (unsigned)atoi(argv[0]), rounds = 0, after_drop = 0;
         size_t lo = SIZE_MAX, hi = 0;
         int errors = 0, skipped = 0;
-        for (unsigned i = 0; i < rounds; i++) {
+        for (; rounds < max_rounds && after_drop < 5; rounds++) {
                 struct pci_pf *pfs = NULL;
                 size_t n = 0;
                 int r = pci_pf_scan(&pfs, &n);
@@ -170,6 +197,8 @@ static int cmd_scan_loop(int argc, char **argv) {
                         skipped += r;
                 lo = MIN(lo, n);
                 hi = MAX(hi, n);
+                if (lo < hi)
+                        after_drop++;
                 free(pfs);
         }
         CHECK_EQ(errors, 0, "scans that failed");
@@ -182,7 +211,8 @@ int main(int argc, char **argv) {
         static const struct { const char *name; int (*fn)(int, char **); int args; } cmds[] = {
                 { "discover", cmd_discover, 0 }, { "sriov", cmd_sriov, 1 }, { "bind", cmd_bind, 1 },
                 { "unbind", cmd_unbind, 1 }, { "gpuiov", cmd_gpuiov, 1 }, { "disable", cmd_disable, 1 },
-                { "scan-loop", cmd_scan_loop, 1 },
+                { "scan-loop", cmd_scan_loop, 1 }, { "numvfs-errno", cmd_numvfs_errno, 3 },
+                { "bind-errno", cmd_bind_errno, 2 }, { "hang", cmd_hang, 1 },
         };
         if (argc < 3) {
                 fprintf(stderr, "usage: %s ROOT COMMAND [ARG]\n", argv[0]);

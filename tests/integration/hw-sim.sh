@@ -65,6 +65,27 @@ v=$(field "${vfs[0]}" vfio)
 
 echo "== GPU-IOV registers of $pf"
 "$prog" "$root" gpuiov "$pf"
+reserve=$(status | python3 -c '
+import json, sys
+def walk(o):
+    if isinstance(o, dict):
+        if o.get("address") == sys.argv[1]:
+            yield o
+        for v in o.values(): yield from walk(v)
+    elif isinstance(o, list):
+        for v in o: yield from walk(v)
+pf = next(walk(json.load(sys.stdin)))
+print(pf["gpuiov"]["pf_reserve_mib"])' "$pf")
+[ "$reserve" = 256 ] || { echo "FAIL: the card says PF reserve $reserve"; exit 1; }
+
+echo "== the kernel's and the card's errors, unchanged"
+"$sim" fault --root "$root" write "${vfs[1]}" driver_override EACCES
+"$prog" "$root" bind-errno "${vfs[1]}" 13
+"$sim" fault --root "$root" cmd-hang "$pf"
+"$prog" "$root" hang "$pf"
+"$sim" fault --root "$root" write "$pf" sriov_numvfs ENOMEM
+"$prog" "$root" numvfs-errno "$pf" 4 12
+"$sim" fault --root "$root" clear
 
 echo "== vfio unbind, disable"
 "$prog" "$root" unbind "${vfs[0]}"
@@ -73,7 +94,7 @@ echo "== vfio unbind, disable"
 [ "$(field "$pf" numvfs)" = 0 ] || { echo "FAIL: VFs still enabled"; exit 1; }
 
 echo "== a PF removed while scanning"
-"$prog" "$root" scan-loop 400 >"$root.scan" &
+"$prog" "$root" scan-loop 200 >"$root.scan" &
 scan=$!
 sleep 0.05
 "$sim" fault --root "$root" remove "${pfs[1]}"
