@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "mxgpu/names.h"
 #include "mxgpu/pciaddr.h"
 
-#define STATE_FILE      "state.json"
 #define STATE_VERSION   1
 #define STATE_NAME_MAX  64
 
