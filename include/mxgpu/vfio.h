@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* How long vfio_bind() waits for /dev/vfio/<group> after the driver bound (devtmpfs/udev create it). */
 #define VFIO_NODE_TIMEOUT_MS 1000
@@ -28,10 +29,11 @@ int vfio_unbind(const char *vf_bdf);
  * refused the device). */
 int pf_bind_driver(const char *pf_bdf, const char *driver);
 
-/* Whether another process holds VFIO group `group` open: 1 in use (its node gives EBUSY), 0 free,
- * -ENOENT no such node, other -errno. Opens the node O_RDWR|O_NONBLOCK and closes it at once; a
- * VM opening the group at that very instant may itself see EBUSY once. */
+/* Whether another process holds VFIO group `group` open: 1 in use, 0 free, -ENOENT no such node,
+ * other -errno. Looks at every process's open files (/proc/PID/fd), never opens the group itself. */
 int vfio_group_in_use(int group);
+/* The same for n groups in one pass over /proc: ret_held[i] for groups[i]. Returns 0 or -errno. */
+int vfio_groups_held(const int *groups, size_t n, bool *ret_held);
 
 /* Function-level reset through sysfs (echo 1 > reset). Returns 0 or the kernel's -errno
  * (-ENOENT: the function offers no reset method). */

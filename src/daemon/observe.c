@@ -26,9 +26,17 @@ int pf_observe(const struct pci_pf *pf, struct pf_observed *ret) {
         r = sriov_list_vfs(pf->addr, &o.vfs, &o.n_vfs);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < o.n_vfs; i++)
-                if (o.vfs[i].index < PF_MAX_VFS && o.vfs[i].iommu_group >= 0)
-                        o.vf_in_use[o.vfs[i].index] = vfio_group_in_use(o.vfs[i].iommu_group) == 1;
+        if (o.n_vfs > 0) {
+                int groups[PF_MAX_VFS];
+                bool held[PF_MAX_VFS];
+                size_t n = MIN(o.n_vfs, (size_t)PF_MAX_VFS);
+                for (size_t i = 0; i < n; i++)
+                        groups[i] = o.vfs[i].iommu_group;
+                if (vfio_groups_held(groups, n, held) >= 0)
+                        for (size_t i = 0; i < n; i++)
+                                if (o.vfs[i].index < PF_MAX_VFS && groups[i] >= 0)
+                                        o.vf_in_use[o.vfs[i].index] = held[i];
+        }
 
         if (pf->gpuiov_cap && pf->layout != GPUIOV_NONE) {
                 struct regio io = {};

@@ -29,21 +29,7 @@ trap cleanup EXIT
 status() { "$sim" status --root "$root" --json; }
 # The object with "address" == $1 anywhere in the status JSON, field $2.
 field() {
-  status | python3 -c '
-import json, sys
-want, key = sys.argv[1], sys.argv[2]
-def walk(o):
-    if isinstance(o, dict):
-        if o.get("address") == want:
-            yield o
-        for v in o.values():
-            yield from walk(v)
-    elif isinstance(o, list):
-        for v in o:
-            yield from walk(v)
-for o in walk(json.load(sys.stdin)):
-    print(o.get(key)); break
-' "$1" "$2"
+  status | jq -r --arg a "$1" --arg k "$2" 'first(.. | objects | select(.address? == $a)) | .[$k]'
 }
 
 echo "== discovery"
@@ -65,17 +51,7 @@ v=$(field "${vfs[0]}" vfio)
 
 echo "== GPU-IOV registers of $pf"
 "$prog" "$root" gpuiov "$pf"
-reserve=$(status | python3 -c '
-import json, sys
-def walk(o):
-    if isinstance(o, dict):
-        if o.get("address") == sys.argv[1]:
-            yield o
-        for v in o.values(): yield from walk(v)
-    elif isinstance(o, list):
-        for v in o: yield from walk(v)
-pf = next(walk(json.load(sys.stdin)))
-print(pf["gpuiov"]["pf_reserve_mib"])' "$pf")
+reserve=$(status | jq -r --arg a "$pf" 'first(.. | objects | select(.address? == $a)) | .gpuiov.pf_reserve_mib')
 [ "$reserve" = 256 ] || { echo "FAIL: the card says PF reserve $reserve"; exit 1; }
 
 echo "== the kernel's and the card's errors, unchanged"
