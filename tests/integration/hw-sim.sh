@@ -65,7 +65,7 @@ echo "== the kernel's and the card's errors, unchanged"
 
 echo "== vfio unbind, disable"
 "$prog" "$root" unbind "${vfs[0]}"
-[ "$(field "${vfs[0]}" driver)" = None ] || { echo "FAIL: still bound after unbind"; exit 1; }
+[ "$(field "${vfs[0]}" driver)" = null ] || { echo "FAIL: still bound after unbind"; exit 1; }
 "$prog" "$root" disable "$pf"
 [ "$(field "$pf" numvfs)" = 0 ] || { echo "FAIL: VFs still enabled"; exit 1; }
 
