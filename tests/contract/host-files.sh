@@ -79,4 +79,4 @@ if out=$("$SIM" start --host "s7150+banana" --root "$bad" 2>&1); then fail "bad 
 [[ $out == *"unknown preset 'banana'"* ]] || fail "preset error: $out"
 if out=$("$SIM" start --host s7150 --root "$bad" --latency fast 2>&1); then fail "bad latency accepted"; fi
 [[ $out == *"latency 'fast'"* ]] || fail "latency error: $out"
-! mountpoint -q "$bad/sys" || fail "a failed start left a mount"
+! is_mounted "$bad/sys" || fail "a failed start left a mount"

@@ -13,9 +13,9 @@ sim_cleanup() {
   for d in "${SIM_DIRS[@]}"; do
     "$SIM" stop --root "$d" >/dev/null 2>&1 || true
     # a simulator that died leaves its mounts: detach them before removing the folder
-    mountpoint -q "$d/sys" 2>/dev/null && umount -l "$d/sys" 2>/dev/null
-    mountpoint -q "$d/dev" 2>/dev/null && umount -l "$d/dev" 2>/dev/null
-    rm -rf "$d"
+    is_mounted "$d/sys" && umount -l "$d/sys" 2>/dev/null
+    is_mounted "$d/dev" && umount -l "$d/dev" 2>/dev/null
+    rm -rf --one-file-system "$d"
   done
 }
 trap sim_cleanup EXIT
@@ -47,3 +47,6 @@ sim_pfs() {
   done
   return 0
 }
+
+# true while PATH is a mount point, even a dead FUSE mount whose stat fails
+is_mounted() { awk -v p="$1" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo; }
