@@ -205,7 +205,7 @@ static int dispatch(struct sim_host *h, char *line, struct reply *rep, bool *sto
         pthread_mutex_lock(&h->lock);
         if (streq(cmd, "status")) {
                 struct json_object *o = sim_status_json(h);
-                const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+                const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 rep->body = strdup(s);
                 rep->len = rep->body ? strlen(rep->body) : 0;
                 json_object_put(o);

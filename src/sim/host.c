@@ -170,15 +170,31 @@ struct ini_ctx {
         unsigned line;
         char section[64];
         struct board_conf *board;   /* current [pf]/[preset] section */
+        bool failed;
         char *err;
         size_t errsize;
 };
 
+static int ini_section_start(struct ini_ctx *c, const char *section);
+
 static char *ini_read_line(char *str, int num, void *stream) {
         struct ini_ctx *c = stream;
+        if (c->failed)
+                return NULL;
         char *r = fgets(str, num, c->f);
-        if (r)
-                c->line++;
+        if (!r)
+                return NULL;
+        c->line++;
+        const char *s = r + strspn(r, " \t");
+        const char *close = strchr(s, ']');
+        if (*s == '[' && close) {
+                char name[64];
+                snprintf(name, sizeof(name), "%.*s", (int)(close - s - 1), s + 1);
+                if (!ini_section_start(c, name)) {
+                        c->failed = true;
+                        return NULL;
+                }
+        }
         return r;
 }
 
@@ -359,44 +375,50 @@ static int ini_pf_key(struct ini_ctx *c, const char *k, const char *v) {
         return 1;
 }
 
-static int host_ini_handler(void *user, const char *section, const char *k, const char *v) {
-        struct ini_ctx *c = user;
-        if (!streq(section, c->section)) {
-                snprintf(c->section, sizeof(c->section), "%s", section);
-                c->board = NULL;
-                char kind[16], arg[48];
-                if (streq(section, "host")) {
-                        /* keys follow */
-                } else if (sscanf(section, "%15s %47s", kind, arg) == 2 && streq(kind, "pf")) {
-                        struct pci_addr a;
-                        if (pci_addr_parse(arg, &a) < 0 || a.bus == 0) {
-                                snprintf(c->err, c->errsize, "%s:%u: [%s]: '%s' is not a PCI address on a bus > 0 "
-                                         "(like 0000:03:00.0)", c->file, c->line, section, arg);
-                                return 0;
-                        }
-                        if (c->hc->n_boards >= MAX_BOARDS) {
-                                snprintf(c->err, c->errsize, "%s:%u: too many PFs (at most %d)", c->file, c->line, MAX_BOARDS);
-                                return 0;
-                        }
-                        struct board_conf *b = &c->hc->boards[c->hc->n_boards++];
-                        *b = (struct board_conf){ .n_pfs = 1, .explicit_addr = true, .addr = a, .line = c->line };
-                        b->pfs[0] = (struct pf_conf){ .numa_node = -1, .vf_offset = 1, .vf_stride = 1,
-                                                      .driver = DRVI_NONE, .class = 0x010802 };
-                        c->board = b;
-                } else if (sscanf(section, "%15s %47s", kind, arg) == 2 && streq(kind, "preset")) {
-                        unsigned before = c->hc->n_boards;
-                        char msg[256];
-                        if (add_preset_boards(c->hc, arg, 1, c->line, msg, sizeof(msg)) < 0) {
-                                snprintf(c->err, c->errsize, "%s:%u: [%s]: %s", c->file, c->line, section, msg);
-                                return 0;
-                        }
-                        c->board = &c->hc->boards[before];
-                } else {
-                        snprintf(c->err, c->errsize, "%s:%u: unknown section [%s]; allowed: [host], [pf ADDRESS], "
-                                 "[preset NAME]", c->file, c->line, section);
+/* inih calls the handler only for keys, so sections are opened here, from the raw line, which also
+ * makes a section without keys count. Returns 0 on error (message in c->err). */
+static int ini_section_start(struct ini_ctx *c, const char *section) {
+        snprintf(c->section, sizeof(c->section), "%s", section);
+        c->board = NULL;
+        char kind[16], arg[48];
+        if (streq(section, "host")) {
+                /* keys follow */
+        } else if (sscanf(section, "%15s %47s", kind, arg) == 2 && streq(kind, "pf")) {
+                struct pci_addr a;
+                if (pci_addr_parse(arg, &a) < 0 || a.bus == 0) {
+                        snprintf(c->err, c->errsize, "%s:%u: [%s]: '%s' is not a PCI address on a bus > 0 "
+                                 "(like 0000:03:00.0)", c->file, c->line, section, arg);
                         return 0;
                 }
+                if (c->hc->n_boards >= MAX_BOARDS) {
+                        snprintf(c->err, c->errsize, "%s:%u: too many PFs (at most %d)", c->file, c->line, MAX_BOARDS);
+                        return 0;
+                }
+                struct board_conf *b = &c->hc->boards[c->hc->n_boards++];
+                *b = (struct board_conf){ .n_pfs = 1, .explicit_addr = true, .addr = a, .line = c->line };
+                b->pfs[0] = (struct pf_conf){ .numa_node = -1, .vf_offset = 1, .vf_stride = 1,
+                                              .driver = DRVI_NONE, .class = 0x010802 };
+                c->board = b;
+        } else if (sscanf(section, "%15s %47s", kind, arg) == 2 && streq(kind, "preset")) {
+                unsigned before = c->hc->n_boards;
+                char msg[256];
+                if (add_preset_boards(c->hc, arg, 1, c->line, msg, sizeof(msg)) < 0) {
+                        snprintf(c->err, c->errsize, "%s:%u: [%s]: %s", c->file, c->line, section, msg);
+                        return 0;
+                }
+                c->board = &c->hc->boards[before];
+        } else {
+                snprintf(c->err, c->errsize, "%s:%u: unknown section [%s]; allowed: [host], [pf ADDRESS], "
+                         "[preset NAME]", c->file, c->line, section);
+                return 0;
         }
+        return 1;
+}
+
+static int host_ini_handler(void *user, const char *section, const char *k, const char *v) {
+        struct ini_ctx *c = user;
+        if (!streq(section, c->section) || (!c->board && !streq(section, "host")))
+                return ini_fail(c, k, v, "key outside a section");
         if (streq(section, "host"))
                 return ini_host_key(c, k, v);
         return ini_pf_key(c, k, v);
@@ -412,6 +434,8 @@ static int parse_host_file(struct host_conf *hc, const char *path, char *err, si
         struct ini_ctx c = { .hc = hc, .file = path, .f = f, .err = err, .errsize = errsize };
         err[0] = 0;
         int r = ini_parse_stream(ini_read_line, &c, host_ini_handler, &c);
+        if (c.failed)
+                return -EINVAL;
         if (r != 0) {
                 if (!err[0])
                         snprintf(err, errsize, "%s:%d: syntax error (expected [section] or key = value)", path, r);

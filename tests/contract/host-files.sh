@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Contract: INI host files build the hosts they describe, and bad ones fail with file:line, key and value.
+set -euo pipefail
+. "$(dirname "$0")/lib/sim.sh"
+hosts=$here/tests/hosts
+
+# no Above 4G decoding: the fourth VF does not fit
+sim_start "$hosts/no-above-4g.ini"
+PF=$ROOT/sys/bus/pci/devices/0000:03:00.0
+echo 0 > "$PF/sriov_drivers_autoprobe"
+expect_write_error 4 "$PF/sriov_numvfs" "Cannot allocate memory"
+[ "$(cat "$PF/sriov_numvfs")" = 0 ] || fail "numvfs changed after ENOMEM"
+echo 3 > "$PF/sriov_numvfs"
+sim_stop
+
+# no IOMMU: no groups, no /dev/vfio, vfio-pci refuses with EINVAL
+sim_start "$hosts/no-iommu.ini"
+PF=$ROOT/sys/bus/pci/devices/0000:03:00.0
+[ ! -e "$PF/iommu_group" ] || fail "iommu_group link with iommu = no"
+[ -z "$(ls "$ROOT/sys/kernel/iommu_groups")" ] || fail "iommu groups with iommu = no"
+[ ! -e "$ROOT/dev/vfio/vfio" ] || fail "/dev/vfio/vfio with iommu = no"
+MXGPU_ROOT=$ROOT MXGPU_TEST_PF=0000:03:00.0 MXGPU_TEST_FILTER=vfio_needs_iommu_group "$CONTRACT" 2>&1 | tee /tmp/.hf.$$ >/dev/null
+grep -q "PASSED  \] 1 test" /tmp/.hf.$$ || { cat /tmp/.hf.$$; rm -f /tmp/.hf.$$; fail "vfio_needs_iommu_group"; }
+rm -f /tmp/.hf.$$
+sim_stop
+
+# firmware without SR-IOV and ARI forwarding
+sim_start "$hosts/firmware-limits.ini"
+PF=$ROOT/sys/bus/pci/devices/0000:03:00.0
+[ -e "$PF/vendor" ] || fail "PF missing"
+[ ! -e "$PF/sriov_totalvfs" ] || fail "sriov_totalvfs with sriov = no"
+out=$(lspci -A linux-sysfs -O sysfs.path="$ROOT/sys/bus/pci" -vvv 2>/dev/null)
+! grep -q "SR-IOV" <<<"$out" || fail "SR-IOV capability with sriov = no"
+grep -q "ARIFwd-" <<<"$out" || fail "ARI forwarding enabled with ari = no"
+sim_stop
+
+# GIM bound at start enabled every VF itself; amdgpu has no sriov_configure
+sim_start "$hosts/gim-host.ini"
+for pf in 0000:03:00.0 0000:04:00.0; do
+  [ "$(cat "$ROOT/sys/bus/pci/devices/$pf/sriov_numvfs")" = 16 ] || fail "$pf: gim did not enable 16 VFs"
+  [ "$(basename "$(readlink "$ROOT/sys/bus/pci/devices/$pf/driver")")" = gim ] || fail "$pf not on gim"
+done
+MI=$ROOT/sys/bus/pci/devices/0000:07:00.0
+[ "$(basename "$(readlink "$MI/driver")")" = amdgpu ] || fail "mi300x not on amdgpu"
+[ "$(cat "$MI/numa_node")" = 1 ] || fail "numa_node"
+expect_write_error 1 "$MI/sriov_numvfs" "No such file or directory"
+sim_stop
+
+# explicit addresses and ids
+sim_start "$hosts/custom.ini"
+[ "$(cat "$ROOT/sys/bus/pci/devices/0000:05:00.0/class")" = 0x010802 ] || fail "nvme class"
+[ "$(cat "$ROOT/sys/bus/pci/devices/0000:41:00.0/sriov_totalvfs")" = 12 ] || fail "v710 totalvfs"
+[ "$(cat "$ROOT/sys/module/vfio_pci/parameters/enable_sriov")" = Y ] || fail "vfio_enable_sriov"
+MXGPU_ROOT=$ROOT MXGPU_TEST_PF=0000:41:00.0 "$CONTRACT" >/dev/null 2>&1 || fail "contract on the V710 of custom.ini"
+MXGPU_ROOT=$ROOT MXGPU_TEST_PF=0000:05:00.0 "$CONTRACT" >/dev/null 2>&1 || fail "contract on the NVMe of custom.ini"
+sim_stop
+
+# errors name file:line, key, value and what is allowed
+bad=$(mktemp -d)
+SIM_DIRS+=("$bad")
+check_error() { # content, expected message part...
+  printf '%s\n' "$1" > "$bad/h.ini"
+  local out
+  if out=$("$SIM" start --host "$bad/h.ini" --root "$bad" 2>&1); then fail "accepted: $1"; fi
+  shift
+  for want in "$@"; do [[ $out == *"$want"* ]] || fail "error '$out' lacks '$want'"; done
+}
+check_error $'[host]\niommu = maybe' "h.ini:2" "iommu = maybe" "yes or no"
+check_error $'[host]\nmmio_room = lots' "h.ini:2" "mmio_room = lots" "size"
+check_error $'[preset s7150]\ndriver = radeon' "h.ini:2" "driver = radeon" "pci-pf-stub"
+check_error $'[preset s9999]' "h.ini:1" "unknown preset 's9999'"
+check_error $'[pf 0000:05:00.0]\nvendor = 0x1b36\ndevice = 0x10\nbar0 = 3K' "h.ini:4" "bar0 = 3K" "power of two"
+check_error $'[pf nowhere]' "h.ini:1" "not a PCI address"
+check_error $'[pf 0000:05:00.0]\ncolour = blue' "h.ini:2" "colour" "unknown key"
+check_error $'[host]\n' "no [pf ADDRESS] or [preset NAME]"
+check_error $'[pf 0000:05:00.0]\nlayout = tonga\nvendor = 0x1002\ndevice = 0x6929' "needs memory"
+if out=$("$SIM" start --host "s7150+banana" --root "$bad" 2>&1); then fail "bad preset accepted"; fi
+[[ $out == *"unknown preset 'banana'"* ]] || fail "preset error: $out"
+if out=$("$SIM" start --host s7150 --root "$bad" --latency fast 2>&1); then fail "bad latency accepted"; fi
+[[ $out == *"latency 'fast'"* ]] || fail "latency error: $out"
+! is_mounted "$bad/sys" || fail "a failed start left a mount"
