@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Contract: a normal user runs the simulator (libfuse mounts through fusermount3) and the kernel's
+# permission checks apply to it as to root.
+set -euo pipefail
+. "$(dirname "$0")/lib/sim.sh"
+# a normal user (fusermount3 mounts for it)
+[ "$(id -u)" = 0 ] || { echo "skip: the check switches to nobody and needs root to do so"; exit 77; }
+command -v setpriv >/dev/null || { echo "skip: no setpriv"; exit 77; }
+user_root=$(mktemp -d /tmp/mxgpu-sim-user.XXXXXX)
+chown nobody:nogroup "$user_root"
+SIM_DIRS+=("$user_root")
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+if ! as_nobody test -x "$SIM"; then echo "skip: nobody cannot execute $SIM (its folder is private)"; exit 77; fi
+if ! as_nobody test -r /dev/fuse -a -w /dev/fuse; then echo "skip: /dev/fuse is $(stat -c %A /dev/fuse): nobody cannot use FUSE on this machine"; exit 77; fi
+if ! as_nobody "$SIM" start --host s7150 --root "$user_root" --latency zero 2>"$user_root.err"; then
+  cat "$user_root.err"; rm -f "$user_root.err"
+  echo "skip: fusermount3 does not let nobody mount here"; exit 77
+fi
+rm -f "$user_root.err"
+P=$user_root/sys/bus/pci/devices/0000:03:00.0
+as_nobody sh -c "echo 0 > $P/sriov_drivers_autoprobe && echo 2 > $P/sriov_numvfs" || fail "nobody could not enable VFs in its own simulator"
+# FUSE hides a user's mount from everyone else, root included: look as nobody
+as_nobody test -L "$P/virtfn1" || fail "virtfn1 missing (non-root)"
+as_nobody "$SIM" status --root "$user_root" --json | grep -q '"numvfs":2' || fail "status (non-root)"
+as_nobody "$SIM" stop --root "$user_root" || fail "stop (non-root)"
+! is_mounted "$user_root/sys" || fail "sys still mounted (non-root)"
