@@ -106,21 +106,27 @@ fi
 
 # --- guest programs ---
 mkdir -p "$work"
-helper=$work/sysfs-write
-if [ ! -x "$helper" ] || [ "$here/guest/sysfs-write.c" -nt "$helper" ]; then
-  cc -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$helper" "$here/guest/sysfs-write.c" ||
-    fail "cannot build $helper statically (libc6-dev's libc.a?)"
-fi
+# Small static helpers (tests/vm/guest/*.c) for what busybox cannot do.
+helpers=()
+for c in "$here"/guest/*.c; do
+  bin=$work/guest-bin/$(basename "$c" .c)
+  if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ]; then
+    mkdir -p "$work/guest-bin"
+    cc -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$bin" "$c" ||
+      fail "cannot build $bin statically (libc6-dev's libc.a?)"
+  fi
+  helpers+=("$bin")
+done
 contract=$BUILD/tests/contract
 [ "${MXGPU_VM_CONTRACT:-1}" = 1 ] && [ -x "$contract" ] || contract=
 
 # --- the initramfs: busybox, modules, /init, the tests; a dynamic contract binary brings its libs ---
 stage=$work/initramfs
-rm -rf "$stage" && mkdir -p "$stage"/{bin,proc,sys,dev,tmp,tests}
+rm -rf "$stage" && mkdir -p "$stage"/{bin,proc,sys,dev,tmp,run,var/tmp,tests}
 cp $busybox "$stage/bin/busybox"
 cp "$here/guest/init" "$stage/init" && chmod 755 "$stage/init"
 cp -r "$kdir/modules" "$kdir/modules.load" "$stage/"
-cp "$here/guest/kernel-rules.sh" "$helper" "$stage/tests/"
+cp "$here/guest/kernel-rules.sh" "${helpers[@]}" "$stage/tests/"
 if [ -n "$contract" ]; then
   cp "$contract" "$stage/tests/contract"
   # ldd lists "name => /path (addr)" and the loader as "/path (addr)": copy each file where it was.

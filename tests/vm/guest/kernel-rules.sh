@@ -196,6 +196,34 @@ check "pf: nvme again" nvme "$(driver $pf)"
 expect_write "numvfs: enable 1 with nvme" $P/sriov_numvfs 1 OK
 vf0=$(basename "$(readlink $P/virtfn0)")
 check "autoprobe 0: nvme does not grab the VF" none "$(driver $vf0)"
-expect_write "numvfs: disable with nvme" $P/sriov_numvfs 0 OK
+
+# --- disable while a VFIO user (a VMM) holds the VF open ---
+V=/sys/bus/pci/devices/$vf0
+wr $V/driver_override vfio-pci >/dev/null
+expect_write "drivers_probe: VF of the nvme PF to vfio-pci" /sys/bus/pci/drivers_probe $vf0 OK
+group=$(basename "$(readlink $V/iommu_group)")
+wait_for "[ -c /dev/vfio/$group ]"
+mkfifo /tmp/release
+/tests/vfio-hold "$group" $vf0 </tmp/release >/tmp/hold.out 2>&1 &
+hold=$!
+exec 4>/tmp/release
+wait_for 'grep -q "HELD\|ERROR" /tmp/hold.out'
+check "vfio: container, group and device open like a VMM's" HELD "$(cat /tmp/hold.out)"
+$W $P/sriov_numvfs 0 >/tmp/disable.out &
+writer=$!
+if wait_for 'grep -q REQUESTED /tmp/hold.out'; then
+	pass "vfio: disabling sends the VFIO user a device request"
+	# The holder keeps the device until told, so the write cannot have returned yet.
+	check "vfio: the sriov_numvfs write blocks while the VF is open" "" "$(cat /tmp/disable.out)"
+	echo release >&4
+else
+	fail "vfio: disabling sends the VFIO user a device request" "no request within 5 s"
+	kill $hold
+fi
+exec 4>&-
+wait $writer
+check "vfio: the write returns OK once the VF is released" OK "$(cat /tmp/disable.out)"
+wait $hold
+check "vfio: the holder released the VF" RELEASED "$(tail -n1 /tmp/hold.out)"
 check "disable: virtfn0 gone" no "$(exists $P/virtfn0)"
 expect_write "autoprobe: restore 1" $P/sriov_drivers_autoprobe 1 OK
