@@ -114,6 +114,8 @@ V=/sys/bus/pci/devices/$vf0
 check "links: VF physfn points at the PF" $pf "$(basename "$(readlink $V/physfn)")"
 fact "VFs: $vf0 $vf1; VF0 class $(cat $V/class) device $(cat $V/device); VF has sriov_numvfs: $(exists $V/sriov_numvfs)"
 fact "mode VF physfn link target dir exists: $(exists $V/physfn/sriov_numvfs); VF driver_override mode $(mode $V/driver_override)"
+# sriov_vf_device prints "%x" (no 0x, no padding) where a VF's own device file prints "0x%04x".
+check "pf: sriov_vf_device is the VF's device id in bare hex" "$(printf %x "$(cat $V/device)")" "$(cat $P/sriov_vf_device)"
 check "autoprobe 0: new VFs stay unbound" "none none" "$(driver $vf0) $(driver $vf1)"
 expect_write "numvfs: new count 3 while 2 is EBUSY" $P/sriov_numvfs 3 EBUSY
 expect_write "numvfs: new count 1 while 2 is EBUSY" $P/sriov_numvfs 1 EBUSY
