@@ -160,7 +160,7 @@ qemu_cmdline() {
     # queues (2 per VF) and interrupts (1 per VF) from the PF's pool.
     -device "nvme,serial=mxgpu0,subsys=nvmes0,bus=rp0,sriov_max_vfs=$nvfs,sriov_vq_flexible=$((2 * nvfs)),sriov_vi_flexible=$nvfs,max_ioqpairs=$((2 * nvfs + 2)),msix_qsize=$((nvfs + 1))"
     -kernel "$kernel" -initrd "$initrd" -append "$append"
-    -nographic -monitor none -serial "file:$console" -serial "file:$results"
+    -nographic -vga none -nic none -monitor none -serial "file:$console" -serial "file:$results"
     -no-reboot "$@")
 }
 
