@@ -28,6 +28,7 @@ D_SRC    := $(sort $(wildcard src/daemon/*.c))
 CTL_SRC  := $(sort $(wildcard src/ctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 CON_SRC  := $(sort $(wildcard tests/contract/*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_A    := $(BUILD)/libmxgpu.a
@@ -41,9 +42,10 @@ PROGS    := $(if $(wildcard src/sim/main.c),$(BUILD)/mxgpu-sim) $(if $(wildcard 
             $(if $(wildcard src/ctl/main.c),$(BUILD)/mxgpuctl)
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CONTRACT := $(if $(CON_SRC),$(BUILD)/tests/contract)
+TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all check check-vm-kernel demo deps clean install uninstall
-all: $(PROGS) $(UNITS) $(CONTRACT)
+all: $(PROGS) $(UNITS) $(CONTRACT) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +73,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A) $(if $(D_LIB_SRC),$(DLIB_A)) $(if $(SI
 	    $(addprefix -Wl$(comma)--wrap=,$(shell sed -n 's|^// WRAP: ||p' $<)) \
 	    $(LDLIBS) -lcmocka
 comma := ,
+
+# Helper programs the test scripts run (tests/tools/*.c), linked with the simulator's library.
+$(BUILD)/tools/%: tests/tools/%.c $(SIMLIB_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SIMLIB_A) $(LIB_A) $(LDLIBS)
 
 $(BUILD)/tests/contract: $(call obj,$(CON_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)

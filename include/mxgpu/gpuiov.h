@@ -9,6 +9,9 @@
 /* A PCIe vendor-specific extended capability (PCI_EXT_CAP_ID_VNDR 0x0b) with VSEC ID 0x0002. */
 #define GPUIOV_VSEC_ID            0x0002
 #define GPUIOV_VSEC_HDR           0x04   /* VSEC ID [15:0], rev [19:16], length [31:20] */
+#define GPUIOV_EXT_CAP_ID         0x000b /* extended capability header: ID [15:0], version [19:16], next [31:20] */
+#define GPUIOV_EXT_CAP_VER        1
+#define GPUIOV_VSEC_REV           1
 
 enum gpuiov_layout {
         GPUIOV_NONE = 0,   /* generic SR-IOV device: no partition registers */
@@ -32,6 +35,8 @@ enum gpuiov_layout {
 #define TONGA_VF_FB(n)            (0x2c + 4 * (n))
 #define TONGA_MAX_VFS             16
 #define TONGA_CAP_LEN             0x70   /* through the last VF framebuffer dword */
+/* Project choice: Tonga's one scheduler block follows the VF framebuffer table, 16-byte aligned. */
+#define TONGA_SCH_BLOCK           0x70
 
 /* --- MI300 / Navi32 layout (hardware.md 3) --- */
 #define MI300_MAILBOX(i)          (0x18 + 4 * (i))
@@ -51,6 +56,8 @@ enum gpuiov_layout {
 #define MI300_VF_FB(n)            (0x38 + 4 * (n))
 #define MI300_MAX_VFS             16
 #define MI300_CAP_LEN             0x78
+/* Project choice: the first scheduler block sits at cap + 0x80 (graphics blocks first, then multimedia). */
+#define MI300_SCH_FIRST_BLOCK     0x80
 
 /* --- A hardware scheduler block, at cap + (offset << 4) (hardware.md 3) --- */
 #define SCH_CMD_CONTROL           0x04
@@ -64,6 +71,7 @@ enum gpuiov_layout {
 #define SCH_TIME_QUANTA_PER_VF    0x1c   /* 2-bit index per VF into the four entries */
 #define SCH_PF_QUANTA             0x20   /* PF's 2-bit index in bits 31:30 */
 #define SCH_BLOCK_STRIDE          0x30   /* project choice: blocks are 48 bytes apart */
+#define SCH_BLOCK_LEN             0x24   /* through SCH_PF_QUANTA */
 #define SCH_ACTIVE_PF_BIT         (1u << 31)
 #define SCH_QUANTA_ENTRIES        4
 #define SCH_QUANTUM_MAX_MS        255
