@@ -1,6 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Install the Debian packages that building, testing and the demo need; only what is missing.
+# Usage: deps.sh [GROUP...]  - no group: build and the fast tests; "vm": also the real-kernel VM
+# tests (make check-vm-kernel). deps.sh --download GROUP prints packages a group fetches
+# with `apt-get download` instead of installing (tests/vm unpacks the kernel into its cache).
 set -euo pipefail
 
 # Keep this list the one place that names build and test dependencies.
@@ -13,6 +16,23 @@ PKGS=(
   libcmocka-dev
   util-linux iproute2 jq
 )
+# Real-kernel VM tests: QEMU (TCG) and a static busybox for the guest's initramfs.
+VM_PKGS=(qemu-system-x86 busybox-static)
+# Downloaded and unpacked into tests/vm/cache, never installed: the host's /boot stays as is.
+VM_DOWNLOAD=(linux-image-amd64)
+
+if [ "${1:-}" = --download ]; then
+  case ${2:-} in
+  vm) printf '%s\n' "${VM_DOWNLOAD[@]}"; exit 0 ;;
+  *) echo "deps: --download needs a group that downloads packages: vm" >&2; exit 2 ;;
+  esac
+fi
+for group in "$@"; do
+  case $group in
+  vm) PKGS+=("${VM_PKGS[@]}") ;;
+  *) echo "deps: unknown group '$group' (known: vm)" >&2; exit 2 ;;
+  esac
+done
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})
 
 missing=()
