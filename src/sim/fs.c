@@ -135,7 +135,7 @@ static const struct fn_attr fn_attrs[] = {
         { ATTR_REMOVE, 0200, A_ALL, NULL, kern_store_remove },
         { ATTR_RESET, 0200, A_ENDPOINT, NULL, kern_store_reset },
         { ATTR_SRIOV_TOTALVFS, 0444, A_SRIOV, show_totalvfs, NULL },
-        { ATTR_SRIOV_NUMVFS, 0664, A_SRIOV, show_numvfs, kern_store_sriov_numvfs },
+        { ATTR_SRIOV_NUMVFS, 0644, A_SRIOV, show_numvfs, kern_store_sriov_numvfs },
         { ATTR_SRIOV_OFFSET, 0444, A_SRIOV, show_offset, NULL },
         { ATTR_SRIOV_STRIDE, 0444, A_SRIOV, show_stride, NULL },
         { ATTR_SRIOV_VF_DEVICE, 0444, A_SRIOV, show_vf_device, NULL },
