@@ -11,7 +11,14 @@ ROOTS=() PIDS=()
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for r in "${ROOTS[@]}"; do "$SIM" stop --root "$r" >/dev/null 2>&1 || true; done
+  for r in "${ROOTS[@]}"; do
+    "$SIM" stop --root "$r" >/dev/null 2>&1 || true
+    # Under SANITIZE=1 the simulator's own reports land in its log: they fail the test too.
+    if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$r/mxgpu-sim.log" 2>/dev/null; then
+      echo "FAIL: sanitizer report from mxgpu-sim:"; grep -A20 -E "ERROR:|runtime error:" "$r/mxgpu-sim.log" | head -40
+      [ $rc -eq 0 ] && rc=1
+    fi
+  done
   if [ $rc -ne 0 ] && [ -d "$T" ]; then
     for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
   fi

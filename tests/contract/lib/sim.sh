@@ -9,14 +9,20 @@ CONTRACT=$here/$BUILD/tests/contract
 
 SIM_DIRS=()
 sim_cleanup() {
-  local d
+  local d rc=$?
   for d in "${SIM_DIRS[@]}"; do
     "$SIM" stop --root "$d" >/dev/null 2>&1 || true
+    # Under SANITIZE=1 the simulator's own reports land in its log: they fail the test too.
+    if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$d/mxgpu-sim.log" 2>/dev/null; then
+      echo "FAIL: sanitizer report from mxgpu-sim:"; grep -A20 -E "ERROR:|runtime error:" "$d/mxgpu-sim.log" | head -40
+      [ $rc -eq 0 ] && rc=1
+    fi
     # a simulator that died leaves its mounts: detach them before removing the folder
     is_mounted "$d/sys" && umount -l "$d/sys" 2>/dev/null
     is_mounted "$d/dev" && umount -l "$d/dev" 2>/dev/null
     rm -rf --one-file-system "$d"
   done
+  exit $rc
 }
 trap sim_cleanup EXIT
 
