@@ -535,6 +535,26 @@ static int verb_forward(const char *verb, const struct opts *o, int min_args, co
         return request(line, NULL);
 }
 
+/* rescan: the same write a user makes, through the simulated sysfs (the file is the interface) */
+static int verb_rescan(const struct opts *o) {
+        if (o->argc) {
+                log_error("unexpected argument '%s'; usage: mxgpu-sim rescan --root DIR", o->argv[0]);
+                return 2;
+        }
+        char path[PATH_MAX];
+        /* the name below the root, without its leading slash */
+        if (path_in_root(path, sizeof(path), &SYS_PCI_RESCAN[1]) < 0) {
+                log_error("--root %s: path too long", root_dir);
+                return 2;
+        }
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot open %s (is the simulator running?)", path), 1;
+        if (write(fd, "1\n", 2) != 2)
+                return log_error_errno(negative_errno(), "write 1 to %s", path), 1;
+        return 0;
+}
+
 /* --- command line --- */
 
 static void usage(FILE *f) {
@@ -548,7 +568,8 @@ static void usage(FILE *f) {
                 "  load    --root DIR TARGET=busy|idle ...  TARGET: PF/INDEX, PF/all or all\n"
                 "  fault   --root DIR write ADDR ATTR ERRNO [COUNT] | cmd-hang PF [COUNT] | cmd-stuck PF [COUNT]\n"
                 "                     | vf-missing PF INDEX | remove PF | clear\n"
-                "  latency --root DIR realistic|zero|OP=DURATION,...   OP: vf_enable, vf_enable_per_vf, vf_disable, bind, cmd\n\n"
+                "  latency --root DIR realistic|zero|OP=DURATION,...   OP: vf_enable, vf_enable_per_vf, vf_disable, bind, cmd\n"
+                "  rescan  --root DIR                       echo 1 > DIR/sys/bus/pci/rescan: removed PFs come back\n\n"
                 "SPEC: %s.\n"
                 "DIR defaults to $" ENV_ROOT ". See mxgpu-sim(1) and docs/simulator.md.\n",
                 sim_host_presets_help());
@@ -619,6 +640,8 @@ int main(int argc, char **argv) {
                                                    "vf-missing PF INDEX | remove PF | clear");
         if (streq(verb, "latency"))
                 return verb_forward("latency", &o, 1, "realistic|zero|OP=DURATION,...");
+        if (streq(verb, "rescan"))
+                return verb_rescan(&o);
         log_error("unknown verb '%s'", verb);
         usage(stderr);
         return 2;

@@ -27,12 +27,13 @@ unshare --pid --fork --mount --mount-proc bash -c '
     P=\"$work/sys/bus/pci/devices/0000:03:00.0\"
     echo 0 > \$P/sriov_drivers_autoprobe
     coproc MON { \"$mon\" 13 5; }
-    read -r line <&\${MON[0]}; [ \"\$line\" = ready ]
+    exec 3<&\${MON[0]}   # bash unsets MON once the monitor exits, which may be before the cat
+    read -r line <&3; [ \"\$line\" = ready ]
     echo 2 > \$P/sriov_numvfs
     echo vfio-pci > \"$work/sys/bus/pci/devices/0000:03:02.0/driver_override\"
     echo 0000:03:02.0 > \"$work/sys/bus/pci/drivers_probe\"
     echo 0 > \$P/sriov_numvfs
-    cat <&\${MON[0]} > \"$work/events\"
+    cat <&3 > \"$work/events\"
     \"$sim\" stop --root \"$work\"
   " || rc=$?
   exit $rc
