@@ -354,19 +354,17 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         }
 
         if (want_persist) {
-                char sect[MX_MAX_GPU_VFS][48], vals[MX_MAX_GPU_VFS][24], tsv[24];
-                struct mx_dropin_edit edits[MX_MAX_GPU_VFS + 1];
+                /* The change itself: this VF's size and time slice (the others keep what the config says). */
+                char sect[48], size[24], tsv[24];
+                struct mx_dropin_edit edits[2];
                 size_t ne = 0;
-                for (unsigned i = 0; i < n_vfs && jmem; i++) {
-                        snprintf(sect[i], sizeof(sect[i]), "vf %s %u", pf, i);
-                        snprintf(vals[i], sizeof(vals[i]), "%" PRIu32 "M", out.vf[i].size_mib);
-                        edits[ne++] = (struct mx_dropin_edit){ sect[i], "vf_memory", vals[i] };
-                }
-                if (jts) {
-                        snprintf(sect[vf], sizeof(sect[vf]), "vf %s %d", pf, vf);
-                        snprintf(tsv, sizeof(tsv), "%" PRId64 "ms", ts / 1000);
-                        edits[ne++] = (struct mx_dropin_edit){ sect[vf], "time_slice", tsv };
-                }
+                snprintf(sect, sizeof(sect), "vf %s %d", pf, vf);
+                snprintf(size, sizeof(size), "%" PRId64 "M", mem);
+                snprintf(tsv, sizeof(tsv), "%" PRId64 "ms", ts / 1000);
+                if (jmem)
+                        edits[ne++] = (struct mx_dropin_edit){ sect, "vf_memory", size };
+                if (jts)
+                        edits[ne++] = (struct mx_dropin_edit){ sect, "time_slice", tsv };
                 r = persist(m, edits, ne, &persisted);
                 if (r < 0) {
                         json_object_put(reply);
@@ -512,12 +510,10 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
                 snprintf(sect, sizeof(sect), "%s %s", cp->generic ? "device" : "gpu", pf);
                 snprintf(val, sizeof(val), "%" PRId64, count);
                 edits[ne++] = (struct mx_dropin_edit){ sect, "vfs", val };
-                /* [vf] sections of VFs that no longer exist would make the config invalid; sizes
-                 * pinned for the old count would no longer add up. */
-                for (unsigned i = 0; i <= MX_VF_INDEX_MAX; i++) {
+                /* [vf] sections of VFs that no longer exist would make the config invalid. */
+                for (unsigned i = (unsigned)count; i <= MX_VF_INDEX_MAX; i++) {
                         snprintf(vsect[i], sizeof(vsect[i]), "vf %s %u", pf, i);
-                        edits[ne++] = i >= count ? (struct mx_dropin_edit){ vsect[i], NULL, NULL }
-                                                 : (struct mx_dropin_edit){ vsect[i], "vf_memory", NULL };
+                        edits[ne++] = (struct mx_dropin_edit){ vsect[i], NULL, NULL };
                 }
                 r = persist(m, edits, ne, &persisted);
                 if (r < 0) {
