@@ -21,7 +21,7 @@ C
 daemon_start
 layout() { jqs -c '[.pfs[0].vfs[] | select(.fb.size_mib > 0) | [.index, .fb.offset_mib, .fb.size_mib]]'; }
 assert_eq "$(layout)" "[[0,272,1024],[1,1296,512],[2,1808,2048],[3,3856,3072]]" "initial layout"
-ctl monitor --json >"$T/events.json" 2>&1 &
+ctl monitor --json >"$T/events.json" 2>"$T/monitor.err" &
 PIDS+=($!)
 
 # Dry run: the plan, nothing touched.
