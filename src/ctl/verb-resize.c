@@ -184,8 +184,9 @@ static int run_set_vfs(struct ctl_context *ctx, int argc, char **argv) {
                 else if (!dry)
                         printf("kept as a live override until the next reload (--persist keeps it in the config)\n");
         }
+        int rc = !dry && state && !streq(state, "ready") ? MX_EXIT_FAILED : MX_EXIT_OK;
         ctl_reply_done(&reply);
-        return !dry && state && !streq(state, "ready") ? MX_EXIT_FAILED : MX_EXIT_OK;
+        return rc;
 }
 
 const struct ctl_verb verb_set_vfs = {
