@@ -6,7 +6,7 @@ SANITIZE ?= 0
 # Sanitizer objects must not mix with plain ones: they get their own folder.
 BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/asan,build)
 CC       ?= cc
-PKGS     := libpci libudev libsystemd json-c inih fuse3
+PKGS     := libpci libudev libsystemd json-c inih fuse3 libvirt
 PREFIX   ?= /usr/local
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

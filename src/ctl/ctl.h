@@ -35,6 +35,9 @@ struct ctl_verb {
         X(apply)     \
         X(reload)    \
         X(monitor)   \
+        X(attach)    \
+        X(detach)    \
+        X(pool)      \
         X(ping)      \
         X(version)
 

@@ -12,6 +12,8 @@
 #include "options.h"
 
 struct ctl_server;
+struct virt;
+struct pool;
 
 struct manager {
         const struct mxgpud_options *opt;
@@ -26,6 +28,8 @@ struct manager {
         struct udev_monitor *udev_monitor;
         sd_event_source *udev_source, *hotplug_timer;
         struct ctl_server *control;
+        struct virt *virt;          /* the libvirt connection (virt.c) */
+        struct pool *pool;          /* the VF pools and their assignments (pool.c) */
 };
 
 /* Read the config (main file + drop-ins). Every problem goes to diags. */
