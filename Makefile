@@ -86,8 +86,8 @@ $(BUILD)/tests/contract: $(call obj,$(CON_SRC)) $(LIB_A)
 deps:
 	@scripts/deps.sh
 
-# The fast suites; slower ones (check-vm, bench) have their own targets.
-SUITES := unit contract integration
+# The fast suites (libvirt: a private libvirtd in namespaces, ~5 s); slower ones (check-vm, bench) have their own targets.
+SUITES := unit contract integration libvirt
 check: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)

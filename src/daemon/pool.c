@@ -366,7 +366,8 @@ static void publish(struct manager *m) {
                         continue;
                 virNodeDevicePtr dev = virNodeDeviceLookupByName(conn, name);
                 if (!dev) {
-                        log_dev(LOG_WARNING, vfs[i].addr, "not in libvirt's node device list (%s) yet", name);
+                        /* Published when libvirt's node device event says it is there. */
+                        log_dev(LOG_DEBUG, vfs[i].addr, "not in libvirt's node device list (%s) yet", name);
                         continue;
                 }
                 if (!p->detach_unsupported && virNodeDeviceDetachFlags(dev, "vfio", 0) < 0) {
@@ -638,11 +639,30 @@ static void on_domain_event(struct manager *m, virConnectPtr conn, virDomainPtr 
         }
 }
 
+static void on_nodedev_event(struct manager *m, virConnectPtr conn, virNodeDevicePtr dev, int event) {
+        if (event == VIR_NODE_DEVICE_EVENT_CREATED)
+                publish(m);
+        else if (event == VIR_NODE_DEVICE_EVENT_DELETED && m->pool) {
+                /* Gone from libvirt's list (the VF went away): published again when it is back. */
+                const char *name = virNodeDeviceGetName(dev);
+                for (size_t i = 0; name && i < m->pool->n_published; i++) {
+                        char n[64];
+                        if (pool_nodedev_name(m->pool->published[i], n, sizeof(n)) >= 0 && streq(n, name)) {
+                                memmove(&m->pool->published[i], &m->pool->published[i + 1],
+                                        (m->pool->n_published - i - 1) * sizeof(*m->pool->published));
+                                m->pool->n_published--;
+                                break;
+                        }
+                }
+        }
+}
+
 int manager_pool_start(struct manager *m) {
         m->pool = calloc(1, sizeof(*m->pool));
         if (!m->pool)
                 return -ENOMEM;
-        static const struct virt_callbacks cb = { .connected = on_connected, .domain_event = on_domain_event };
+        static const struct virt_callbacks cb = { .connected = on_connected, .domain_event = on_domain_event,
+                                                  .nodedev_event = on_nodedev_event };
         return manager_virt_start(m, m->config->daemon.libvirt_uri, &cb);
 }
 

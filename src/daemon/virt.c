@@ -296,7 +296,7 @@ struct virt {
         char *uri;
         struct virt_callbacks cb;
         virConnectPtr conn;
-        int lifecycle_id;
+        int lifecycle_id, nodedev_id;
         sd_event_source *retry;
         uint64_t backoff;
         unsigned attempts;
@@ -312,13 +312,21 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
 }
 
+static void on_nodedev(virConnectPtr conn, virNodeDevicePtr dev, int event, int detail, void *opaque) {
+        struct virt *v = opaque;
+        if (v->cb.nodedev_event && conn == v->conn)
+                v->cb.nodedev_event(v->m, conn, dev, event);
+}
+
 static void drop_connection(struct virt *v) {
         if (!v->conn)
                 return;
         virConnectPtr c = TAKE_PTR(v->conn);
         if (v->lifecycle_id >= 0)
                 (void)virConnectDomainEventDeregisterAny(c, v->lifecycle_id);
-        v->lifecycle_id = -1;
+        if (v->nodedev_id >= 0)
+                (void)virConnectNodeDeviceEventDeregisterAny(c, v->nodedev_id);
+        v->lifecycle_id = v->nodedev_id = -1;
         virConnectClose(c);
 }
 
@@ -352,6 +360,11 @@ static int try_connect(struct virt *v) {
         if (v->lifecycle_id < 0)
                 log_warning("libvirt %s: cannot follow domain events (%s); VFs of undefined domains return only on reconcile",
                             v->uri, virt_last_error());
+        /* libvirtd learns about new VFs from udev a little after they appear: publish them then. */
+        v->nodedev_id = virConnectNodeDeviceEventRegisterAny(c, NULL, VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE,
+                                                             VIR_NODE_DEVICE_EVENT_CALLBACK(on_nodedev), v, NULL);
+        if (v->nodedev_id < 0)
+                log_debug("libvirt %s: no node device events (%s)", v->uri, virt_last_error());
         return 0;
 }
 
@@ -394,7 +407,7 @@ int manager_virt_start(struct manager *m, const char *uri, const struct virt_cal
         struct virt *v = calloc(1, sizeof(*v));
         if (!v)
                 return -ENOMEM;
-        *v = (struct virt){ .m = m, .uri = strdup(uri), .cb = *cb, .lifecycle_id = -1 };
+        *v = (struct virt){ .m = m, .uri = strdup(uri), .cb = *cb, .lifecycle_id = -1, .nodedev_id = -1 };
         if (!v->uri) {
                 free(v);
                 return -ENOMEM;

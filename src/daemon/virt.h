@@ -27,6 +27,8 @@ struct virt_callbacks {
         void (*connected)(struct manager *m, virConnectPtr conn);
         /* A domain's lifecycle event (virDomainEventType, detail). */
         void (*domain_event)(struct manager *m, virConnectPtr conn, virDomainPtr dom, int event, int detail);
+        /* A node device appeared in (or left) libvirt's list (virNodeDeviceEventLifecycleType). */
+        void (*nodedev_event)(struct manager *m, virConnectPtr conn, virNodeDevicePtr dev, int event);
 };
 
 /* Open uri in m's loop now; when that fails, or whenever the connection closes later (libvirtd
