@@ -78,7 +78,7 @@ LIBVIRTD_PID=
 libvirtd_start() {
   LIBVIRT_LOG_OUTPUTS="3:file:$W/libvirtd.log" libvirtd >>"$W/libvirtd.out.log" 2>&1 &
   LIBVIRTD_PID=$!
-  for _ in $(seq 300); do
+  for _ in $(seq 600); do
     virsh -c qemu:///system version >/dev/null 2>&1 && return 0
     kill -0 "$LIBVIRTD_PID" 2>/dev/null || fail "libvirtd exited: $(tail -n 5 "$W/libvirtd.out.log")"
     sleep 0.05
@@ -101,7 +101,7 @@ MXGPUD_PID=
 mxgpud_start() {
   "$MXGPUD" --root "$R" --config "$W/mxgpu.conf" --socket "$SOCK" >>"$W/mxgpud.log" 2>&1 &
   MXGPUD_PID=$!
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     "$MXGPUCTL" --socket "$SOCK" ping >/dev/null 2>&1 && return 0
     kill -0 "$MXGPUD_PID" 2>/dev/null || fail "mxgpud exited: $(tail -n 5 "$W/mxgpud.log")"
     sleep 0.05
@@ -112,7 +112,7 @@ ctl() { "$MXGPUCTL" --socket "$SOCK" "$@"; }
 pool_json() { ctl pool --json; }
 # wait_for JQ-CONDITION MESSAGE: poll the pool until the condition holds
 wait_for() {
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     [ "$(pool_json | jq -r "$1")" = true ] && return 0
     sleep 0.05
   done
