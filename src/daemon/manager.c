@@ -136,7 +136,7 @@ static int check_config(struct manager *m) {
         if (r >= 0) {
                 /* The state file says which scheduler mode is programmed; read it, never write it. */
                 const char *dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
-                if (state_load(dir, &m->state, NULL) < 0)
+                if (state_peek(dir, &m->state) < 0)
                         state_init(&m->state);
                 struct pf_run *runs = NULL;
                 size_t n = 0;

@@ -179,14 +179,12 @@ struct load_ctx {
 
 static void problem(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) _printf_(4, 5);
 static void problem(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        int r = mx_diags_addv(c->diags, MX_DIAG_ERROR, c->file, c->lineno, key, value, NULL, fmt, ap);
         va_end(ap);
         c->n_errors++;
-        if (!msg || mx_diags_add(c->diags, MX_DIAG_ERROR, c->file, c->lineno, key, value, NULL, "%s", msg) < 0)
+        if (r < 0)
                 c->oom = -ENOMEM;
 }
 

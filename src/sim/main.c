@@ -470,16 +470,29 @@ static void print_status(struct json_object *st) {
                 }
                 if (!json_object_object_get_ex(pf, "vfs", &vfs) || json_object_array_length(vfs) == 0)
                         continue;
-                printf("  %-3s %-13s %-9s %-9s %-5s %-13s %-5s %-6s\n", "VF", "ADDRESS", "DRIVER", "OVERRIDE", "GROUP",
-                       "VFIO", "OPEN", "RESETS");
+                bool gpu = card != NULL;
+                printf("  %-3s %-13s %-9s %-5s %-13s %-5s %-6s", "VF", "ADDRESS", "DRIVER", "GROUP", "VFIO", "OPEN", "RESETS");
+                if (gpu)
+                        printf(" %-18s %-6s %-6s %-5s %s", "FB MiB (OFF+SIZE)", "SLICE", "SHARE", "LOAD", "CLEARED");
+                printf("\n");
                 for (size_t j = 0; j < json_object_array_length(vfs); j++) {
-                        struct json_object *vf = json_object_array_get_idx(vfs, j);
-                        printf("  %-3s %-13s %-9s %-9s %-5s %-13s %-5s %-6s\n", jstr(vf, "index"), jstr(vf, "address"),
-                               jstr(vf, "driver"), jstr(vf, "driver_override"), jstr(vf, "iommu_group"), jstr(vf, "vfio"),
-                               jstr(vf, "vfio_open"), jstr(vf, "resets"));
-                        static const char *const skip[] = { "index", "address", "device", "driver", "driver_override",
-                                                            "iommu_group", "vfio", "vfio_open", "resets", NULL };
-                        print_scalars(vf, skip, "      ");
+                        struct json_object *vf = json_object_array_get_idx(vfs, j), *fb = NULL;
+                        printf("  %-3s %-13s %-9s %-5s %-13s %-5s %-6s", jstr(vf, "index"), jstr(vf, "address"),
+                               jstr(vf, "driver"), jstr(vf, "iommu_group"), jstr(vf, "vfio"), jstr(vf, "vfio_open"),
+                               jstr(vf, "resets"));
+                        if (gpu) {
+                                char fbs[32] = "-", slice[16] = "-", share[16] = "-";
+                                if (json_object_object_get_ex(vf, "fb", &fb) && fb)
+                                        snprintf(fbs, sizeof(fbs), "%s+%s", jstr(fb, "offset_mib"), jstr(fb, "size_mib"));
+                                struct json_object *q = json_object_object_get(vf, "time_quantum_ms");
+                                if (q)
+                                        snprintf(slice, sizeof(slice), "%d ms", json_object_get_int(q));
+                                struct json_object *sh = json_object_object_get(vf, "share");
+                                if (sh)
+                                        snprintf(share, sizeof(share), "%.1f%%", 100.0 * json_object_get_double(sh));
+                                printf(" %-18s %-6s %-6s %-5s %s", fbs, slice, share, jstr(vf, "load"), jstr(vf, "fb_cleared"));
+                        }
+                        printf("\n");
                 }
         }
 }
