@@ -6,7 +6,7 @@ SANITIZE ?= 0
 # Sanitizer objects must not mix with plain ones: they get their own folder.
 BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/asan,build)
 CC       ?= cc
-PKGS     := libpci libudev libsystemd json-c inih fuse3
+PKGS     := libpci libudev libsystemd json-c inih fuse3 libvirt
 PREFIX   ?= /usr/local
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -86,8 +86,8 @@ $(BUILD)/tests/contract: $(call obj,$(CON_SRC)) $(LIB_A)
 deps:
 	@scripts/deps.sh
 
-# The fast suites; slower ones (check-vm, bench) have their own targets.
-SUITES := unit contract integration
+# The fast suites (libvirt: a private libvirtd in namespaces, ~5 s); slower ones (check-vm, bench) have their own targets.
+SUITES := unit contract integration libvirt
 check: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)

@@ -14,6 +14,10 @@ PKGS=(
   libjson-c-dev libinih-dev
   libfuse3-dev fuse3
   libcmocka-dev
+  libvirt-dev
+  # libvirt's test driver is in libvirt0; the libvirtd tests (tests/libvirt) run the real daemon
+  # and its QEMU driver (which needs an emulator to define domains) in a private namespace.
+  libvirt-daemon libvirt-daemon-system libvirt-clients qemu-system-x86
   util-linux iproute2 jq
 )
 # Real-kernel VM tests: QEMU (TCG) and a static busybox for the guest's initramfs.

@@ -27,6 +27,7 @@ enum mx_key {
         MX_KEY_SOCKET_GROUP,
         MX_KEY_LOG_LEVEL,
         MX_KEY_UDEV,
+        MX_KEY_RELEASE_ON_STOP,
         /* PF and VF sections */
         MX_KEY_ENABLED,
         MX_KEY_VFS,
@@ -100,6 +101,7 @@ struct mx_daemon_config {
         const char *socket_group;      /* NULL: only root may use the socket */
         int log_level;                 /* syslog level, default LOG_INFO */
         bool udev;                     /* follow udev events, default true */
+        bool release_on_stop;          /* a VM that stops gives its VFs back to the pool, default false */
 };
 
 struct mx_config {

@@ -49,11 +49,25 @@ struct state_pf {
         struct state_vf *vfs;                 /* owned */
 };
 
+/* A VF of a pool given to a libvirt domain (or returned and waiting for its reset). Optional in the
+ * file ("assignments" may be absent: files of older versions load as "nothing assigned"). */
+#define STATE_DOMAIN_MAX 256
+#define STATE_UUID_MAX   37
+struct state_assignment {
+        char vf[PCI_ADDR_STRLEN];
+        char pool[STATE_NAME_MAX];
+        char domain[STATE_DOMAIN_MAX];        /* "" = returned to the pool, not reset yet */
+        char uuid[STATE_UUID_MAX];            /* the domain's UUID ("" unknown) */
+        bool persistent, live;                /* in the domain's persistent config / its live config */
+};
+
 struct mx_state {
         unsigned version;
         uint64_t generation;                  /* bumped by every successful state_save() */
         size_t n_pfs;
         struct state_pf *pfs;                 /* owned */
+        size_t n_assignments;
+        struct state_assignment *assignments; /* owned */
 };
 
 /* An empty state. */
@@ -84,6 +98,14 @@ struct state_pf *state_pf_add(struct mx_state *s, const char *addr);
 int state_pf_remove(struct mx_state *s, const char *addr);
 /* Replace a PF's VF list with a copy of vfs[0..n). 0 or -ENOMEM. */
 int state_pf_set_vfs(struct state_pf *pf, const struct state_vf *vfs, size_t n);
+
+/* The assignment of this VF, or NULL. */
+struct state_assignment *state_assignment_get(struct mx_state *s, const char *vf);
+/* Add (or replace) the assignment of a->vf with a copy of a. 0, -EINVAL (bad address) or -ENOMEM.
+ * Pointers to assignments are invalidated by the next add or remove. */
+int state_assignment_set(struct mx_state *s, const struct state_assignment *a);
+/* Remove the assignment of this VF; 0 or -ENOENT. */
+int state_assignment_remove(struct mx_state *s, const char *vf);
 
 const char *state_phase_name(enum state_phase p);
 int state_phase_from_name(const char *s); /* enum value or -EINVAL */

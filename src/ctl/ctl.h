@@ -38,6 +38,9 @@ struct ctl_verb {
         X(resize)    \
         X(set_vfs)   \
         X(doctor)    \
+        X(attach)    \
+        X(detach)    \
+        X(pool)      \
         X(ping)      \
         X(version)
 

@@ -11,6 +11,7 @@
 #include "mxgpu/paths.h"
 #include "mxgpu/sysfs.h"
 #include "resize.h"
+#include "pool.h"
 
 static struct json_object *str_or_null(const char *s) {
         return s && *s ? json_object_new_string(s) : NULL;
@@ -102,7 +103,8 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
                 json_object_object_add(vf, "state", json_object_new_string(state));
                 json_object_object_add(vf, "reason", str_or_null(reason));
                 json_object_object_add(vf, "in_use", json_object_new_boolean(v->index < PF_MAX_VFS && o.vf_in_use[v->index]));
-                json_object_object_add(vf, "vm", NULL);
+                const char *vm = NULL;
+                json_object_object_add(vf, "vm", virt_vf_assigned(m, v->addr, &vm) ? json_object_new_string(vm) : NULL);
                 char node[64];
                 snprintf(node, sizeof(node), DEV_VFIO "/%d", v->iommu_group);
                 json_object_object_add(vf, "vfio_group", on_vfio && v->iommu_group >= 0 ? json_object_new_string(node) : NULL);
@@ -270,6 +272,8 @@ int manager_control_start(struct manager *m) {
                 { MX_INTERFACE ".Plan", h_plan },     { MX_INTERFACE ".Apply", h_apply },
                 { MX_INTERFACE ".Reload", h_reload }, { MX_INTERFACE ".Monitor", h_monitor },
                 { MX_INTERFACE ".Resize", control_resize }, { MX_INTERFACE ".SetVFs", control_set_vfs },
+                { MX_INTERFACE ".Attach", pool_handle_attach }, { MX_INTERFACE ".Detach", pool_handle_detach },
+                { MX_INTERFACE ".Pool", pool_handle_pool },
         };
         gid_t group = (gid_t)-1;
         const char *gname = m->config ? m->config->daemon.socket_group : NULL;

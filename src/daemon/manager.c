@@ -13,6 +13,7 @@
 #include "udev.h"
 #include "control.h"
 #include "ctlserver.h"
+#include "pool.h"
 
 static void notify_status(struct manager *m, bool ready) {
         char summary[256];
@@ -102,6 +103,7 @@ int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
         m->n_runs = n;
         announce(m, old, n_old);
         free(old);
+        manager_pool_changed(m);
         notify_status(m, false);
         return 0;
 }
@@ -182,6 +184,7 @@ static int check_config(struct manager *m) {
 }
 
 static void manager_done(struct manager *m) {
+        manager_pool_stop(m);
         manager_control_stop(m);
         manager_udev_stop(m);
         mx_config_free(m->config);
@@ -288,6 +291,9 @@ int manager_main(const struct mxgpud_options *opt) {
                 if (r < 0)
                         log_warning_errno(r, "cannot watch udev events; hotplugged cards are configured on SIGHUP only");
         }
+        r = manager_pool_start(&m);
+        if (r < 0)
+                log_warning_errno(r, "cannot follow libvirt; VF pools are not available");
         /* Pings systemd's watchdog from the loop when WatchdogSec= is set. */
         (void)sd_event_set_watchdog(m.event, true);
         /* Every configured PF has reached a final state here: ready, degraded or failed. */

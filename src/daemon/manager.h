@@ -13,6 +13,8 @@
 #include "override.h"
 
 struct ctl_server;
+struct virt;
+struct pool;
 
 struct manager {
         const struct mxgpud_options *opt;
@@ -28,6 +30,8 @@ struct manager {
         sd_event_source *udev_source, *hotplug_timer;
         struct ctl_server *control;
         struct overrides overrides;   /* live changes on top of the config (override.h) */
+        struct virt *virt;          /* the libvirt connection (virt.c) */
+        struct pool *pool;          /* the VF pools and their assignments (pool.c) */
 };
 
 /* Read the config (main file + drop-ins). Every problem goes to diags. */

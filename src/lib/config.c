@@ -24,6 +24,7 @@ static const struct mx_key_info keys[_MX_KEY_MAX] = {
         [MX_KEY_SOCKET_GROUP] = { "socket_group", MX_SCOPE_DAEMON, "a group name, or empty for root only" },
         [MX_KEY_LOG_LEVEL]    = { "log_level", MX_SCOPE_DAEMON, "err, warning, notice, info or debug" },
         [MX_KEY_UDEV]         = { "udev", MX_SCOPE_DAEMON, "yes or no" },
+        [MX_KEY_RELEASE_ON_STOP] = { "release_on_stop", MX_SCOPE_DAEMON, "yes or no" },
         [MX_KEY_ENABLED]      = { "enabled", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "yes or no" },
         [MX_KEY_VFS]          = { "vfs", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "a number of VFs, 0 to the card's TotalVFs" },
         [MX_KEY_VF_MEMORY]    = { "vf_memory", MX_SCOPE_GPU | MX_SCOPE_VF, "auto, or a size of at least 256M in 16M steps (e.g. 2048M, 2G)" },
@@ -147,6 +148,7 @@ static void config_fill_daemon(struct mx_config *cfg) {
                                         ? st[MX_KEY_SOCKET_GROUP].raw : NULL,
                 .log_level = st && st[MX_KEY_LOG_LEVEL].set ? (int)st[MX_KEY_LOG_LEVEL].u : LOG_INFO,
                 .udev = st && st[MX_KEY_UDEV].set ? st[MX_KEY_UDEV].u != 0 : true,
+                .release_on_stop = st && st[MX_KEY_RELEASE_ON_STOP].set && st[MX_KEY_RELEASE_ON_STOP].u != 0,
         };
 }
 
@@ -338,6 +340,7 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
                 v = (uint64_t)r;
                 break;
         case MX_KEY_UDEV:
+        case MX_KEY_RELEASE_ON_STOP:
         case MX_KEY_ENABLED:
         case MX_KEY_VFIO:
         case MX_KEY_TAKE_OVER_HOST_DRIVER:

@@ -84,6 +84,17 @@ static const struct mx_param p_resize[] = {
         { "persist", MX_PARAM_BOOL, false },
         {} };
 
+static const struct mx_param p_attach[] = {
+        { "domain", MX_PARAM_STRING, true },
+        { "pool", MX_PARAM_STRING, false },
+        { "memory_min_mib", MX_PARAM_INT, false },
+        { "vf", MX_PARAM_STRING, false },
+        { "live", MX_PARAM_BOOL, false },
+        { "config", MX_PARAM_BOOL, false },
+        {} };
+static const struct mx_param p_detach[] = { { "domain", MX_PARAM_STRING, true }, { "vf", MX_PARAM_STRING, false }, {} };
+static const struct mx_param p_pool[] = { { "pool", MX_PARAM_STRING, false }, {} };
+
 static const struct mx_method methods[] = {
         { VARLINK_SERVICE ".GetInfo",                 MX_METHOD_READ_ONLY, NULL },
         { VARLINK_SERVICE ".GetInterfaceDescription", MX_METHOD_READ_ONLY, p_interface },
@@ -95,6 +106,9 @@ static const struct mx_method methods[] = {
         { MX_INTERFACE ".Reload",  0, NULL },
         { MX_INTERFACE ".SetVFs",  0, p_set_vfs },
         { MX_INTERFACE ".Resize",  0, p_resize },
+        { MX_INTERFACE ".Attach",  0, p_attach },
+        { MX_INTERFACE ".Detach",  0, p_detach },
+        { MX_INTERFACE ".Pool",    MX_METHOD_READ_ONLY, p_pool },
 };
 
 const struct mx_method *mx_method_table(size_t *ret_n) {
@@ -236,6 +250,16 @@ static const char manager_idl[] =
         "  dry_run: bool,\n"
         "  persisted: ?string\n"
         ")\n"
+        "\n"
+        "# Give a libvirt domain a free VF of a pool (a <hostdev managed='no'> in its definition and/or live).\n"
+        "method Attach(domain: string, pool: ?string, memory_min_mib: ?int, vf: ?string, live: ?bool, config: ?bool)\n"
+        "  -> (domain: string, vf: string, pf: string, index: int, pool: string, memory_mib: int, live: bool, config: bool)\n"
+        "\n"
+        "# Take a domain's VFs (or one of them) back into their pool; they are reset before reuse.\n"
+        "method Detach(domain: string, vf: ?string) -> (domain: string, vfs: []string)\n"
+        "\n"
+        "# The pools with their free and assigned VFs.\n"
+        "method Pool(pool: ?string) -> (pools: []object, libvirt_uri: string, connected: bool)\n"
         "\n"
         "error InvalidParameter (message: string, errno: int)\n"
         "error InvalidConfig (message: string, errno: int, problems: []object)\n"

@@ -46,6 +46,7 @@ void state_done(struct mx_state *s) {
         for (size_t i = 0; i < s->n_pfs; i++)
                 free(s->pfs[i].vfs);
         free(s->pfs);
+        free(s->assignments);
         state_init(s);
 }
 
@@ -97,6 +98,42 @@ int state_pf_set_vfs(struct state_pf *pf, const struct state_vf *vfs, size_t n) 
         free(pf->vfs);
         pf->vfs = copy;
         pf->n_vfs = n;
+        return 0;
+}
+
+struct state_assignment *state_assignment_get(struct mx_state *s, const char *vf) {
+        for (size_t i = 0; i < s->n_assignments; i++)
+                if (streq(s->assignments[i].vf, vf))
+                        return &s->assignments[i];
+        return NULL;
+}
+
+int state_assignment_set(struct mx_state *s, const struct state_assignment *a) {
+        struct pci_addr pa;
+        if (pci_addr_parse(a->vf, &pa) < 0)
+                return -EINVAL;
+        struct state_assignment copy = *a;
+        pci_addr_format(&pa, copy.vf);
+        struct state_assignment *old = state_assignment_get(s, copy.vf);
+        if (old) {
+                *old = copy;
+                return 0;
+        }
+        struct state_assignment *na = reallocarray(s->assignments, s->n_assignments + 1, sizeof(*na));
+        if (!na)
+                return -ENOMEM;
+        s->assignments = na;
+        na[s->n_assignments++] = copy;
+        return 0;
+}
+
+int state_assignment_remove(struct mx_state *s, const char *vf) {
+        struct state_assignment *a = state_assignment_get(s, vf);
+        if (!a)
+                return -ENOENT;
+        size_t i = (size_t)(a - s->assignments);
+        memmove(a, a + 1, (s->n_assignments - i - 1) * sizeof(*a));
+        s->n_assignments--;
         return 0;
 }
 
@@ -170,6 +207,22 @@ static struct json_object *pf_json(const struct state_pf *pf) {
         return TAKE_PTR(o);
 }
 
+static struct json_object *assignment_json(const struct state_assignment *a) {
+        struct json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        if (add(o, "vf", json_object_new_string(a->vf)) < 0 ||
+            add(o, "pool", json_object_new_string(a->pool)) < 0 ||
+            add(o, "domain", json_object_new_string(a->domain)) < 0 ||
+            add(o, "uuid", json_object_new_string(a->uuid)) < 0 ||
+            add(o, "persistent", json_object_new_boolean(a->persistent)) < 0 ||
+            add(o, "live", json_object_new_boolean(a->live)) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
 static struct json_object *state_json(const struct mx_state *s, uint64_t generation) {
         _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
         struct json_object *pfs;
@@ -182,6 +235,19 @@ static struct json_object *state_json(const struct mx_state *s, uint64_t generat
                 if (!p || json_object_array_add(pfs, p) < 0) {
                         json_object_put(p);
                         return NULL;
+                }
+        }
+        /* Written only when there is one: a state without VMs stays readable by older versions as is. */
+        if (s->n_assignments) {
+                struct json_object *as;
+                if (add(o, "assignments", as = json_object_new_array()) < 0)
+                        return NULL;
+                for (size_t i = 0; i < s->n_assignments; i++) {
+                        struct json_object *a = assignment_json(&s->assignments[i]);
+                        if (!a || json_object_array_add(as, a) < 0) {
+                                json_object_put(a);
+                                return NULL;
+                        }
                 }
         }
         return TAKE_PTR(o);
@@ -315,6 +381,56 @@ static int parse_pf(struct json_object *o, struct state_pf *pf) {
         return 0;
 }
 
+static int get_bool(struct json_object *o, const char *key, bool *ret) {
+        struct json_object *v;
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+                return -EBADMSG;
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
+static int parse_assignment(struct json_object *o, struct state_assignment *a) {
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+        int r = get_addr(o, "vf", a->vf);
+        if (r >= 0)
+                r = get_str(o, "pool", a->pool, sizeof(a->pool));
+        if (r >= 0)
+                r = get_str(o, "domain", a->domain, sizeof(a->domain));
+        if (r >= 0)
+                r = get_str(o, "uuid", a->uuid, sizeof(a->uuid));
+        if (r >= 0)
+                r = get_bool(o, "persistent", &a->persistent);
+        if (r >= 0)
+                r = get_bool(o, "live", &a->live);
+        return r;
+}
+
+/* "assignments" is optional (absent in files written before VMs were assigned). */
+static int parse_assignments(struct json_object *o, struct mx_state *s) {
+        struct json_object *as;
+        if (!json_object_object_get_ex(o, "assignments", &as))
+                return 0;
+        if (!json_object_is_type(as, json_type_array))
+                return -EBADMSG;
+        size_t n = json_object_array_length(as);
+        if (n) {
+                s->assignments = calloc(n, sizeof(*s->assignments));
+                if (!s->assignments)
+                        return -ENOMEM;
+        }
+        s->n_assignments = n;
+        for (size_t i = 0; i < n; i++) {
+                int r = parse_assignment(json_object_array_get_idx(as, i), &s->assignments[i]);
+                for (size_t j = 0; r >= 0 && j < i; j++)
+                        if (streq(s->assignments[j].vf, s->assignments[i].vf))
+                                r = -EBADMSG; /* one VF, one assignment */
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int parse_state(const char *text, size_t len, struct mx_state *ret) {
         enum json_tokener_error jerr;
         _cleanup_(json_object_putp) struct json_object *o = NULL;
@@ -364,6 +480,11 @@ static int parse_state(const char *text, size_t len, struct mx_state *ret) {
                         state_done(&s);
                         return r;
                 }
+        }
+        r = parse_assignments(o, &s);
+        if (r < 0) {
+                state_done(&s);
+                return r;
         }
         *ret = s;
         return 0;

@@ -42,6 +42,7 @@ static void example_parses(void **state) {
         assert_string_equal(cfg->daemon.socket_path, DEFAULT_SOCKET);
         assert_null(cfg->daemon.socket_group);
         assert_true(cfg->daemon.udev);
+        assert_false(cfg->daemon.release_on_stop);
         const struct mx_section *all = mx_config_find_section(cfg, MX_SECTION_GPU_ALL, NULL, NULL, 0);
         assert_non_null(all);
         assert_int_equal(all->settings[MX_KEY_VFS].u, 4);
@@ -67,7 +68,7 @@ static void dropins_override_key_by_key(void **state) {
         tc_init(&t);
         tc_write(&t, NULL, "[gpu *]\nvfs = 4\ntime_slice = 6ms\n[daemon]\nlog_level = info\n");
         /* 20 is read after 10 (lexical order, not creation order) */
-        const char *p20 = strdupa(tc_write(&t, "20-late.conf", "[gpu *]\nvfs = 8\n[daemon]\nudev = no\n"));
+        const char *p20 = strdupa(tc_write(&t, "20-late.conf", "[gpu *]\nvfs = 8\n[daemon]\nudev = no\nrelease_on_stop = yes\n"));
         tc_write(&t, "10-early.conf", "[gpu *]\nvfs = 2\ntime_slice = 9ms\n");
         tc_write(&t, "05-ignored.txt", "garbage that would fail\n");
         tc_write(&t, ".hidden.conf", "garbage that would fail\n");
@@ -79,6 +80,7 @@ static void dropins_override_key_by_key(void **state) {
         assert_string_equal(all->settings[MX_KEY_VFS].file, p20);
         assert_int_equal(all->settings[MX_KEY_TIME_SLICE].u, 9000); /* 10-early overrode, 20-late kept it */
         assert_false(cfg->daemon.udev);
+        assert_true(cfg->daemon.release_on_stop);
         assert_int_equal(cfg->daemon.log_level, LOG_INFO);
         assert_int_equal(cfg->n_files, 3);
         mx_config_free(cfg);

@@ -136,7 +136,7 @@ static void crash_keeps_old_file(void **state) {
 
 static void corrupt_moved_aside(const char *content) {
         struct mx_state s;
-        char *moved = NULL, buf[256];
+        char *moved = NULL, buf[1024];
         fake_file("state.json", "%s", content);
         /* peeking (--check-config) reports it and moves nothing */
         s.n_pfs = 12345;
@@ -175,6 +175,66 @@ static void newer_version_left_alone(void **state) {
         assert_true(fake_exists("state.json"));
 }
 
+static void assignments_round_trip(void **state) {
+        struct mx_state s, t;
+        fill(&s);
+        assert_int_equal(state_save(fake_root, &s), 0);
+        char buf[8192];
+        /* no VM assigned: the file has no "assignments" key, as older versions wrote it */
+        assert_null(strstr(fake_read("state.json", buf, sizeof(buf)), "assignments"));
+        struct state_assignment a = { .vf = "03:02.1", .pool = "gold", .domain = "web01",
+                                      .uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f", .persistent = true };
+        assert_int_equal(state_assignment_set(&s, &a), 0);
+        struct state_assignment b = { .vf = "0000:03:02.0", .pool = "gold", .domain = "" };
+        assert_int_equal(state_assignment_set(&s, &b), 0);
+        a.live = true;
+        assert_int_equal(state_assignment_set(&s, &a), 0); /* replaces */
+        assert_int_equal(s.n_assignments, 2);
+        struct state_assignment bad = { .vf = "nope" };
+        assert_int_equal(state_assignment_set(&s, &bad), -EINVAL);
+        assert_int_equal(state_save(fake_root, &s), 0);
+
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_int_equal(t.n_assignments, 2);
+        struct state_assignment *x = state_assignment_get(&t, "0000:03:02.1");
+        assert_non_null(x);
+        assert_string_equal(x->domain, "web01");
+        assert_string_equal(x->pool, "gold");
+        assert_string_equal(x->uuid, "6695eb01-f6a4-8304-79aa-97f2502e193f");
+        assert_true(x->persistent);
+        assert_true(x->live);
+        assert_string_equal(state_assignment_get(&t, "0000:03:02.0")->domain, "");
+        assert_int_equal(state_assignment_remove(&t, "0000:03:02.1"), 0);
+        assert_int_equal(state_assignment_remove(&t, "0000:03:02.1"), -ENOENT);
+        assert_int_equal(t.n_assignments, 1);
+        assert_string_equal(t.assignments[0].vf, "0000:03:02.0");
+        state_done(&s);
+        state_done(&t);
+}
+
+static void assignments_checked(void **state) {
+        /* a file of an older version (no "assignments") loads as nothing assigned */
+        struct mx_state s;
+        fake_file("state.json", "{ \"version\": 1, \"generation\": 1, \"pfs\": [] }");
+        assert_int_equal(state_load(fake_root, &s, NULL), 0);
+        assert_int_equal(s.n_assignments, 0);
+        state_done(&s);
+        const char *ok = "{ \"vf\": \"0000:03:02.0\", \"pool\": \"p\", \"domain\": \"d\", \"uuid\": \"\", "
+                         "\"persistent\": true, \"live\": false }";
+        char text[1024];
+        snprintf(text, sizeof(text), "{ \"version\": 1, \"generation\": 1, \"pfs\": [], \"assignments\": [ %s ] }", ok);
+        fake_file("state.json", "%s", text);
+        assert_int_equal(state_load(fake_root, &s, NULL), 0);
+        assert_int_equal(s.n_assignments, 1);
+        state_done(&s);
+        /* the same VF twice, a wrong type, a bad address: corrupt */
+        snprintf(text, sizeof(text), "{ \"version\": 1, \"generation\": 1, \"pfs\": [], \"assignments\": [ %s, %s ] }", ok, ok);
+        corrupt_moved_aside(text);
+        corrupt_moved_aside("{ \"version\": 1, \"generation\": 1, \"pfs\": [], \"assignments\": {} }");
+        corrupt_moved_aside("{ \"version\": 1, \"generation\": 1, \"pfs\": [], \"assignments\": [ { \"vf\": \"x\", "
+                            "\"pool\": \"p\", \"domain\": \"d\", \"uuid\": \"\", \"persistent\": true, \"live\": false } ] }");
+}
+
 static void phase_names(void **state) {
         for (int p = 0; p < _STATE_PHASE_MAX; p++)
                 assert_int_equal(state_phase_from_name(state_phase_name(p)), p);
@@ -186,7 +246,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_teardown)
         const struct CMUnitTest tests[] = {
                 T(missing_is_empty), T(round_trip), T(crash_keeps_old_file), T(corrupt_files),
-                T(newer_version_left_alone), T(phase_names),
+                T(newer_version_left_alone), T(phase_names), T(assignments_round_trip), T(assignments_checked),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
