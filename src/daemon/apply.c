@@ -96,7 +96,7 @@ void pf_apply(struct pf_run *run) {
         struct pf_observed o;
 
         run->state = PF_APPLYING;
-        int r = pf_observe(&run->pf, &o);
+        int r = pf_observe(&run->pf, run->assigned, run->n_assigned, &o);
         if (r < 0) {
                 set_state(run, r == -ENODEV ? PF_GONE : PF_FAILED, r, "cannot read the PF's state: %s",
                           explain(NULL, r, why, sizeof(why)));

@@ -12,6 +12,8 @@ struct pf_run {
         bool mode_known;                  /* mode: the scheduler mode last programmed (state file) */
         enum gpuiov_sched_mode mode;
         bool dry_run;                     /* compute the actions only */
+        struct state_assignment *assigned;/* a copy of libvirt's assignments (owned), see pf_observe */
+        size_t n_assigned;
         /* out */
         struct pf_actions actions;
         enum pf_state state;

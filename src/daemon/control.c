@@ -43,7 +43,7 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
         const struct pf_run *run = &m->runs[idx];
         struct json_object *pf = json_object_new_object();
         struct pf_observed o = {};
-        int r = run->state == PF_GONE ? -ENODEV : pf_observe(&run->pf, &o);
+        int r = run->state == PF_GONE ? -ENODEV : pf_observe(&run->pf, m->state.assignments, m->state.n_assignments, &o);
 
         json_object_object_add(pf, "address", json_object_new_string(run->pf.addr));
         json_object_object_add(pf, "model", str_or_null(run->pf.card ? run->pf.card->product : NULL));

@@ -103,6 +103,14 @@ static void record(struct mx_state *st, const struct pf_run *run) {
         }
 }
 
+static void drop_assignments(struct pf_run *runs, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(runs[i].assigned);
+                runs[i].assigned = NULL;
+                runs[i].n_assigned = 0;
+        }
+}
+
 static bool pf_may_apply(const struct pf_run *run) {
         return run->desired.managed;
 }
@@ -156,6 +164,16 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
         for (size_t i = 0; i < n; i++) {
                 struct pf_run *run = &runs[i];
                 run->dry_run = dry_run;
+                /* Each thread gets its own copy: libvirt events may change the list meanwhile. */
+                if (m->state.n_assignments) {
+                        run->assigned = malloc(m->state.n_assignments * sizeof(*run->assigned));
+                        if (!run->assigned) {
+                                drop_assignments(runs, n);
+                                return log_oom();
+                        }
+                        memcpy(run->assigned, m->state.assignments, m->state.n_assignments * sizeof(*run->assigned));
+                        run->n_assigned = m->state.n_assignments;
+                }
                 struct state_pf *sp = state_pf_get(&m->state, run->pf.addr);
                 if (sp && sp->sched_mode) {
                         run->mode_known = true;
@@ -187,6 +205,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
         if (!threads || !started) {
                 free(threads);
                 free(started);
+                drop_assignments(runs, n);
                 return log_oom();
         }
         for (size_t i = 0; i < n; i++) {
@@ -202,6 +221,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
                         pthread_join(threads[i], NULL);
         free(threads);
         free(started);
+        drop_assignments(runs, n);
 
         if (!dry_run) {
                 for (size_t i = 0; i < n; i++)

@@ -44,7 +44,9 @@ static size_t in_use_list(const struct pf_observed *o, const bool *only, char *b
                 unsigned idx = o->vfs[i].index;
                 if (idx >= PF_MAX_VFS || !o->vf_in_use[idx] || (only && !only[idx]))
                         continue;
-                int w = snprintf(buf + len, size - len, "%s%s (vf %u)", n ? ", " : "", o->vfs[i].addr, idx);
+                const char *dom = o->vf_domain[idx];
+                int w = snprintf(buf + len, size - len, "%s%s (vf %u%s%s)", n ? ", " : "", o->vfs[i].addr, idx,
+                                 dom ? ", VM " : "", dom ? dom : "");
                 if (w > 0 && (size_t)w < size - len)
                         len += (size_t)w;
                 n++;

@@ -13,7 +13,8 @@ void pf_observed_done(struct pf_observed *o) {
         o->n_vfs = 0;
 }
 
-int pf_observe(const struct pci_pf *pf, struct pf_observed *ret) {
+int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned, size_t n_assigned,
+               struct pf_observed *ret) {
         struct pf_observed o = {};
         int r = pcidev_link(pf->addr, "driver", o.driver, sizeof(o.driver));
         if (r == -ENOENT)
@@ -36,6 +37,14 @@ int pf_observe(const struct pci_pf *pf, struct pf_observed *ret) {
                         for (size_t i = 0; i < n; i++)
                                 if (o.vfs[i].index < PF_MAX_VFS && groups[i] >= 0)
                                         o.vf_in_use[o.vfs[i].index] = held[i];
+                /* A VF given to a domain is in use even while that domain is shut off. */
+                for (size_t i = 0; i < n; i++)
+                        for (size_t k = 0; k < n_assigned; k++)
+                                if (assigned[k].domain[0] && streq(assigned[k].vf, o.vfs[i].addr) &&
+                                    o.vfs[i].index < PF_MAX_VFS) {
+                                        o.vf_in_use[o.vfs[i].index] = true;
+                                        o.vf_domain[o.vfs[i].index] = assigned[k].domain;
+                                }
         }
 
         if (pf->gpuiov_cap && pf->layout != GPUIOV_NONE) {

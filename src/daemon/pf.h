@@ -11,6 +11,7 @@
 #include "mxgpu/pci.h"
 #include "mxgpu/plan.h"
 #include "mxgpu/sriov.h"
+#include "mxgpu/state.h"
 
 enum pf_state {
         PF_UNMANAGED,   /* no config section matches it */
@@ -34,7 +35,9 @@ struct pf_observed {
         bool autoprobe;
         struct vf_ref *vfs;                 /* from virtfnN links; malloc'ed */
         size_t n_vfs;
-        bool vf_in_use[PF_MAX_VFS];         /* its VFIO group is held open by a VM */
+        bool vf_in_use[PF_MAX_VFS];         /* assigned to a libvirt domain, or its VFIO group held open */
+        const char *vf_domain[PF_MAX_VFS];  /* the libvirt domain it is assigned to (points into the
+                                             * assignments given to pf_observe), NULL = none */
         bool have_gpuiov;
         struct gpuiov_partition part;       /* valid with have_gpuiov */
         struct gpuiov_sched sched;
@@ -68,8 +71,11 @@ struct pf_actions {
         unsigned num_vfs;           /* the VF count once the actions ran */
 };
 
-/* Read the PF's current state. Returns 0 or -errno (the PF vanished, its config space unreadable). */
-int pf_observe(const struct pci_pf *pf, struct pf_observed *ret);
+/* Read the PF's current state. A VF is in use when one of the n assignments (libvirt's, from the
+ * state file; may be NULL) gives it to a domain, or when a process holds its VFIO group open.
+ * Returns 0 or -errno (the PF vanished, its config space unreadable). */
+int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned, size_t n_assigned,
+               struct pf_observed *ret);
 
 /* The actions that bring observed to desired, in bring-up order (hardware.md 6), nothing for what
  * already matches. `mode_known` says whether `known_mode` is the scheduler mode last programmed

@@ -86,6 +86,14 @@ static void group_holder(int group, char *buf, size_t size) {
         }
 }
 
+/* Who uses VF idx: the libvirt domain it is assigned to, else whoever holds its group open. */
+static void vf_user(const struct pf_observed *o, unsigned idx, int group, char *buf, size_t size) {
+        if (idx < PF_MAX_VFS && o->vf_domain[idx])
+                snprintf(buf, size, "VM %s (assigned through libvirt)", o->vf_domain[idx]);
+        else
+                group_holder(group, buf, size);
+}
+
 /* "0000:03:02.1 (vf 1) by VM a (pid 7), ..." for the VFs in use; returns how many. */
 static unsigned in_use_list(const struct pf_observed *o, char *buf, size_t size) {
         unsigned n = 0;
@@ -96,7 +104,7 @@ static unsigned in_use_list(const struct pf_observed *o, char *buf, size_t size)
                 if (v->index >= PF_MAX_VFS || !o->vf_in_use[v->index])
                         continue;
                 char who[320];
-                group_holder(v->iommu_group, who, sizeof(who));
+                vf_user(o, v->index, v->iommu_group, who, sizeof(who));
                 int w = snprintf(buf + len, size - len, "%s%s (vf %u) by %s", n ? ", " : "", v->addr, v->index, who);
                 if (w > 0 && (size_t)w < size - len)
                         len += (size_t)w;
@@ -235,7 +243,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
                 return ctl_call_errorf(call, -EOPNOTSUPP, "%s: %s", pf, why);
 
         struct pf_observed o;
-        r = pf_observe(&run->pf, &o);
+        r = pf_observe(&run->pf, m->state.assignments, m->state.n_assignments, &o);
         if (r < 0)
                 return ctl_call_errorf(call, r, "cannot read the PF %s: %s", pf, strerror(-r));
         int vf = -1;
@@ -253,7 +261,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         }
         if (o.vf_in_use[vf]) {
                 char who[320];
-                group_holder(group, who, sizeof(who));
+                vf_user(&o, (unsigned)vf, group, who, sizeof(who));
                 pf_observed_done(&o);
                 return ctl_call_errorf(call, -EBUSY, "VF %d (%s) is in use by %s: a VF is resized only while no VM uses it; "
                                        "nothing was changed", vf, vf_addr, who);
@@ -385,7 +393,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         /* Verify by reading the card back. */
         pf_observed_done(&o);
         idx = find_run(m, pf);
-        r = idx < 0 ? -ENODEV : pf_observe(&m->runs[idx].pf, &o);
+        r = idx < 0 ? -ENODEV : pf_observe(&m->runs[idx].pf, m->state.assignments, m->state.n_assignments, &o);
         if (r < 0) {
                 json_object_put(reply);
                 r = ctl_call_errorf(call, r, "cannot read %s back after the resize: %s", pf, strerror(-r));
@@ -442,7 +450,7 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
         if (why)
                 return ctl_call_errorf(call, -EOPNOTSUPP, "%s: %s", pf, why);
         struct pf_observed o;
-        int r = pf_observe(&run->pf, &o);
+        int r = pf_observe(&run->pf, m->state.assignments, m->state.n_assignments, &o);
         if (r < 0)
                 return ctl_call_errorf(call, r, "cannot read the PF %s: %s", pf, strerror(-r));
         char list[PF_REASON_MAX];

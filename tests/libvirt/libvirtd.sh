@@ -153,6 +153,11 @@ vf=$(jq -r .vf <<<"$out")
 has_hostdev vm1 "$vf" || fail "virsh dumpxml vm1 lacks the hostdev of $vf: $(V dumpxml --inactive vm1)"
 [ "$(ctl list --json | jq -r --arg a "$vf" '.pfs[].vfs[] | select(.address == $a) | .vm')" = vm1 ] || fail "List does not show vm1 on $vf"
 [ "$(pool_json | jq -r --arg a "$vf" '.pools[0].vfs[] | select(.address == $a) | .domain')" = vm1 ] || fail "pool does not show vm1"
+# An assigned VF is in use even while its domain is shut off: no count change, no resize.
+rc=0; err=$(ctl set-vfs 0000:03:00.0 1 2>&1) || rc=$?
+[ $rc -eq 6 ] && [[ $err == *"$vf"*"VM vm1"* ]] || fail "set-vfs with a VF assigned to vm1: exit $rc: $err"
+rc=0; err=$(ctl resize "$vf" --memory 256M 2>&1) || rc=$?
+[ $rc -eq 6 ] && [[ $err == *"VM vm1"* ]] || fail "resize of a VF assigned to vm1: exit $rc: $err"
 
 step 3 detach
 # 3. Detach: gone from the XML, the VF reset (and its framebuffer cleared) before it is free again.
