@@ -14,11 +14,19 @@ HOST='s7150x2*4'
 for p in "$BB/floor" "$BB/load" "$MXGPUD" "$MXGPUCTL" "$SIM"; do [ -x "$p" ] || fail "missing $p: run make bench"; done
 
 ROWS=()
+print_table() {
+  {
+    echo "| measurement | result | target | verdict |"
+    echo "|---|---|---|---|"
+    for r in "${ROWS[@]}"; do IFS=$'\t' read -r a b c d <<<"$r"; echo "| $a | $b | $c | $d |"; done
+  } | tee "$B/bench/table.md"
+}
+trap 'rc=$?; [ $rc -ne 0 ] && [ ${#ROWS[@]} -gt 0 ] && { echo "bench: stopped early (exit $rc); rows so far:" >&2; print_table; }; (exit $rc); cleanup' EXIT
 row() { ROWS+=("$(printf '%s\t%s\t%s\t%s' "$@")"); } # what, figure, target, verdict
 us_now() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
 # median and spread of numbers (ms) on stdin: "median min max"
 stats() { sort -n | awk '{ a[NR] = $1 } END { printf "%.0f %.0f %.0f\n", a[int((NR + 1) / 2)], a[1], a[NR] }'; }
-ok() { awk -v c="$1" 'BEGIN { exit !(c) }' && echo met || echo MISSED; }
+ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 
 # timed NAME CMD...: runs CMD on a fresh simulated $SPEC host, checks every VF ended on vfio-pci, appends ms.
 declare -A MS
@@ -32,7 +40,7 @@ timed() {
   want=$(jqs '[.pfs[] | .numvfs] | add')
   got=$(jqs '[.pfs[].vfs[] | select(.driver == "vfio-pci")] | length')
   [ "$want" -gt 0 ] && [ "$got" = "$want" ] || fail "$name: $got of $want VFs on vfio-pci after the run"
-  "$SIM" stop --root "$R" >/dev/null
+  "$SIM" stop --root "$R" >/dev/null || true
   MS[$name]+="$(( (t1 - t0) / 1000 )) "
 }
 
@@ -154,10 +162,10 @@ EOF
     for who in mxgpud floor; do MS[$who]=; timed "$who" "run_$who"; echo "$n ${MS[$who]}" >>"$T/vfs.$who"; done
   done
   for who in mxgpud floor; do
-    row "scaling over PFs (1-16 x 16 VFs): $who" "$(fit <"$T/pfs.$who"), n = PFs [$(awk '{ printf "%s%s:%s", NR > 1 ? " " : "", $1, $2 }' "$T/pfs.$who")]" "-" "-"
+    row "scaling over PFs (1-16 x 16 VFs): $who" "$(fit <"$T/pfs.$who"), n = PFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/pfs.$who")]" "-" "-"
   done
   for who in mxgpud floor; do
-    row "scaling over VFs (1 PF, 16-240 VFs): $who" "$(fit <"$T/vfs.$who"), n = VFs [$(awk '{ printf "%s%s:%s", NR > 1 ? " " : "", $1, $2 }' "$T/vfs.$who")]" "-" "-"
+    row "scaling over VFs (1 PF, 16-240 VFs): $who" "$(fit <"$T/vfs.$who"), n = VFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/vfs.$who")]" "-" "-"
   done
 fi
 
@@ -173,10 +181,8 @@ if [ "${BENCH_VM:-1}" = 1 ]; then
   fi
 fi
 
-# --- the table ---
-{
-  echo "| measurement | result | target | verdict |"
-  echo "|---|---|---|---|"
-  for r in "${ROWS[@]}"; do IFS=$'\t' read -r a b c d <<<"$r"; echo "| $a | $b | $c | $d |"; done
-} | tee "$B/bench/table.md"
+# --- the table (also printed when a later step fails, with the rows measured so far) ---
 echo "bench: machine: $(nproc) cores, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" >&2
+print_table
+trap - EXIT
+cleanup
