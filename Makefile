@@ -44,7 +44,7 @@ UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CONTRACT := $(if $(CON_SRC),$(BUILD)/tests/contract)
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all check check-vm-kernel demo deps clean install uninstall
+.PHONY: all check check-vm-kernel demo deps clean install uninstall bench
 all: $(PROGS) $(UNITS) $(CONTRACT) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
@@ -85,6 +85,17 @@ $(BUILD)/tests/contract: $(call obj,$(CON_SRC)) $(LIB_A)
 
 deps:
 	@scripts/deps.sh
+
+# Benchmarks (bench/): helper programs, then one table (docs/performance.md). Not part of check.
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+bench: deps
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) bench/bench.sh
 
 # The fast suites (libvirt: a private libvirtd in namespaces, ~5 s); slower ones (check-vm, bench) have their own targets.
 SUITES := unit contract integration libvirt

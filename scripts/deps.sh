@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages that building, testing and the demo need; only what is missing.
 # Usage: deps.sh [GROUP...]  - no group: build and the fast tests; "vm": also the real-kernel VM
-# tests (make check-vm-kernel). deps.sh --download GROUP prints packages a group fetches
+# tests (make check-vm-kernel); "bench": the tools make bench times. deps.sh --download GROUP prints packages a group fetches
 # with `apt-get download` instead of installing (tests/vm unpacks the kernel into its cache).
 set -euo pipefail
 
@@ -22,6 +22,8 @@ PKGS=(
 )
 # Real-kernel VM tests: QEMU (TCG) and a static busybox for the guest's initramfs.
 VM_PKGS=(qemu-system-x86 busybox-static)
+# Benchmarks (make bench): driverctl is one of the admin tools mxgpud is timed against.
+BENCH_PKGS=(driverctl)
 # Downloaded and unpacked into tests/vm/cache, never installed: the host's /boot stays as is.
 VM_DOWNLOAD=(linux-image-amd64)
 
@@ -34,7 +36,8 @@ fi
 for group in "$@"; do
   case $group in
   vm) PKGS+=("${VM_PKGS[@]}") ;;
-  *) echo "deps: unknown group '$group' (known: vm)" >&2; exit 2 ;;
+  bench) PKGS+=("${BENCH_PKGS[@]}") ;;
+  *) echo "deps: unknown group '$group' (known: vm, bench)" >&2; exit 2 ;;
   esac
 done
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})

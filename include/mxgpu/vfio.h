@@ -34,6 +34,10 @@ int pf_bind_driver(const char *pf_bdf, const char *driver);
 int vfio_group_in_use(int group);
 /* The same for n groups in one pass over /proc: ret_held[i] for groups[i]. Returns 0 or -errno. */
 int vfio_groups_held(const int *groups, size_t n, bool *ret_held);
+/* Between begin and end, vfio_groups_held() on this thread scans /proc once and answers every later
+ * call from that scan: for one reply that looks at many PFs (List), never across decisions. */
+void vfio_scan_batch_begin(void);
+void vfio_scan_batch_end(void);
 
 /* Function-level reset through sysfs (echo 1 > reset). Returns 0 or the kernel's -errno
  * (-ENOENT: the function offers no reset method). */

@@ -10,8 +10,9 @@
 #include "mxgpu/names.h"
 #include "mxgpu/paths.h"
 #include "mxgpu/sysfs.h"
-#include "resize.h"
+#include "mxgpu/vfio.h"
 #include "pool.h"
+#include "resize.h"
 
 static struct json_object *str_or_null(const char *s) {
         return s && *s ? json_object_new_string(s) : NULL;
@@ -118,8 +119,11 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
 static int h_list(struct ctl_call *call, struct json_object *params, void *userdata) {
         struct manager *m = userdata;
         struct json_object *reply = json_object_new_object(), *pfs = json_object_new_array();
+        /* One look at /proc for the whole reply, not one per PF. */
+        vfio_scan_batch_begin();
         for (size_t i = 0; i < m->n_runs; i++)
                 json_object_array_add(pfs, manager_pf_json(m, i));
+        vfio_scan_batch_end();
         char summary[256];
         manager_summary(m, summary, sizeof(summary));
         json_object_object_add(reply, "pfs", pfs);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -154,14 +155,14 @@ int pf_bind_driver(const char *pf_bdf, const char *driver) {
         return bind_to(d, pf_bdf, driver);
 }
 
-int vfio_groups_held(const int *groups, size_t n, bool *ret_held) {
+/* Every VFIO group some other process holds open, as a list of group numbers. */
+static int scan_held_groups(int **ret, size_t *ret_n) {
         char want[MX_PATH_MAX];
         int r = mx_path(want, sizeof(want), DEV_VFIO "/");
         if (r < 0)
                 return r;
-        size_t prefix = (size_t)r;
-        for (size_t i = 0; i < n; i++)
-                ret_held[i] = false;
+        size_t prefix = (size_t)r, n = 0, size = 0;
+        _cleanup_free_ int *held = NULL;
         /* Look, do not touch: opening a group to test it would itself be a use (and could make a VM's
          * own open fail with EBUSY). Every process's open files name the groups it holds, as lsof shows. */
         _cleanup_closedir_ DIR *proc = opendir("/proc");
@@ -189,12 +190,66 @@ int vfio_groups_held(const int *groups, size_t n, bool *ret_held) {
                         if (strncmp(link, want, prefix) != 0)
                                 continue;
                         long g = strtol(link + prefix, &end, 10);
-                        if (*end)
+                        if (*end || g < 0 || g > INT_MAX)
                                 continue;
-                        for (size_t i = 0; i < n; i++)
-                                if (groups[i] == g)
-                                        ret_held[i] = true;
+                        if (n == size) {
+                                size = size ? 2 * size : 16;
+                                int *more = reallocarray(held, size, sizeof(int));
+                                if (!more)
+                                        return -ENOMEM;
+                                held = more;
+                        }
+                        held[n++] = (int)g;
                 }
+        }
+        *ret = TAKE_PTR(held);
+        *ret_n = n;
+        return 0;
+}
+
+/* A batch on this thread: the first lookup scans /proc, the others reuse that scan. */
+static __thread struct {
+        bool active, scanned;
+        int *held;
+        size_t n;
+} batch;
+
+void vfio_scan_batch_begin(void) {
+        vfio_scan_batch_end();
+        batch.active = true;
+}
+
+void vfio_scan_batch_end(void) {
+        free(batch.held);
+        batch.held = NULL;
+        batch.n = 0;
+        batch.active = batch.scanned = false;
+}
+
+int vfio_groups_held(const int *groups, size_t n, bool *ret_held) {
+        _cleanup_free_ int *own = NULL;
+        const int *held;
+        size_t n_held;
+        if (batch.active) {
+                if (!batch.scanned) {
+                        int r = scan_held_groups(&batch.held, &batch.n);
+                        if (r < 0)
+                                return r;
+                        batch.scanned = true;
+                }
+                held = batch.held;
+                n_held = batch.n;
+        } else {
+                int r = scan_held_groups(&own, &n_held);
+                if (r < 0)
+                        return r;
+                held = own;
+        }
+        for (size_t i = 0; i < n; i++) {
+                ret_held[i] = false;
+                for (size_t k = 0; k < n_held; k++)
+                        if (groups[i] == held[k])
+                                ret_held[i] = true;
         }
         return 0;
 }

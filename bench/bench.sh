@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# make bench: bring-up and control-plane speed of mxgpud against the floor (bench/floor.c) and the tools
+# admins use (a shell loop, driverctl), side by side in one run; prints one table (docs/performance.md).
+# Environment: BENCH_REPS (bring-up repetitions, default 3), BENCH_IDLE_S (idle window, default 30),
+# BENCH_VM=0 (leave out the real-kernel rows), BENCH_SCALING=0 (leave out the scaling fits).
+MXGPU_SRC=${MXGPU_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+source "$MXGPU_SRC/tests/lib.sh"
+need_root
+BB=$B/bench
+REPS=${BENCH_REPS:-3}
+IDLE_S=${BENCH_IDLE_S:-30}
+HOST='s7150x2*4'
+for p in "$BB/floor" "$BB/load" "$MXGPUD" "$MXGPUCTL" "$SIM"; do [ -x "$p" ] || fail "missing $p: run make bench"; done
+
+ROWS=()
+print_table() {
+  {
+    echo "| measurement | result | target | verdict |"
+    echo "|---|---|---|---|"
+    for r in "${ROWS[@]}"; do IFS=$'\t' read -r a b c d <<<"$r"; echo "| $a | $b | $c | $d |"; done
+  } | tee "$B/bench/table.md"
+}
+trap 'rc=$?; [ $rc -ne 0 ] && [ ${#ROWS[@]} -gt 0 ] && { echo "bench: stopped early (exit $rc); rows so far:" >&2; print_table; }; (exit $rc); cleanup' EXIT
+row() { ROWS+=("$(printf '%s\t%s\t%s\t%s' "$@")"); } # what, figure, target, verdict
+us_now() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
+# median and spread of numbers (ms) on stdin: "median min max"
+stats() { sort -n | awk '{ a[NR] = $1 } END { printf "%.0f %.0f %.0f\n", a[int((NR + 1) / 2)], a[1], a[NR] }'; }
+ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
+
+# timed NAME CMD...: runs CMD on a fresh simulated $SPEC host, checks every VF ended on vfio-pci, appends ms.
+declare -A MS
+timed() {
+  local name=$1 t0 t1 want got
+  shift
+  sim_start "$SPEC" realistic
+  t0=$(us_now)
+  "$@" >"$T/$name.log" 2>&1 || fail "$name: $(tail -n 3 "$T/$name.log")"
+  t1=$(us_now)
+  want=$(jqs '[.pfs[] | .numvfs] | add')
+  got=$(jqs '[.pfs[].vfs[] | select(.driver == "vfio-pci")] | length')
+  [ "$want" -gt 0 ] && [ "$got" = "$want" ] || fail "$name: $got of $want VFs on vfio-pci after the run"
+  "$SIM" stop --root "$R" >/dev/null || true
+  MS[$name]+="$(( (t1 - t0) / 1000 )) "
+}
+
+write_config gpus <<'EOF'
+udev = no
+[gpu *]
+EOF
+# The [daemon] section comes first in write_config's file; "udev = no" lands in it.
+run_mxgpud() { rm -rf "$T/state"; "$MXGPUD" --root "$R" --config "$CONF" --once; }
+run_floor() { "$BB/floor" --root "$R"; }
+run_shell() { "$SRC/bench/shell-bringup.sh" "$R"; }
+# driverctl only knows /sys: the simulated tree is bound over the real paths in a private mount
+# namespace. /sys/module gets a tmpfs with vfio-pci in it (driverctl would otherwise modprobe, which
+# must not touch the host), /etc/driverctl.d a tmpfs (driverctl saves each override there).
+run_driverctl() {
+  unshare --mount bash -c '
+    set -e
+    R=$1 src=$2
+    mount --make-rprivate /
+    mount --bind "$R/sys/bus/pci" /sys/bus/pci
+    mount --bind "$R/sys/devices/pci0000:00" /sys/devices/pci0000:00
+    mount --bind "$R/sys/kernel/iommu_groups" /sys/kernel/iommu_groups
+    mount -t tmpfs tmpfs /sys/module && mkdir /sys/module/vfio-pci
+    mkdir -p /etc/driverctl.d && mount -t tmpfs tmpfs /etc/driverctl.d
+    BINDER=driverctl "$src/bench/shell-bringup.sh" /' bash "$R" "$SRC"
+}
+
+# --- 1. bring-up on the simulator ---
+echo "bench: bring-up of $HOST (8 PFs x 16 VFs, realistic latency), $REPS runs each, interleaved" >&2
+SPEC=$HOST
+command -v driverctl >/dev/null || fail "driverctl missing: scripts/deps.sh bench"
+for ((rep = 0; rep < REPS; rep++)); do
+  for c in floor mxgpud shell driverctl; do timed "$c" "run_$c"; done
+done
+read -r floor_ms floor_lo floor_hi < <(tr ' ' '\n' <<<"${MS[floor]}" | grep . | stats)
+row "bring-up 128 VFs: floor (bench/floor.c, PFs on threads)" "${floor_ms} ms (${floor_lo}-${floor_hi})" "-" "-"
+for c in mxgpud shell driverctl; do
+  read -r m lo hi < <(tr ' ' '\n' <<<"${MS[$c]}" | grep . | stats)
+  ratio=$(awk -v a="$m" -v b="$floor_ms" 'BEGIN { printf "%.2f", a / b }')
+  case $c in
+  mxgpud) row "bring-up 128 VFs: mxgpud --once" "${m} ms (${lo}-${hi}) = ${ratio}x floor" "<= 1.10x floor" "$(ok "$ratio <= 1.10")"
+          mx_ms=$m ;;
+  shell) row "bring-up 128 VFs: shell loop (echo + setpci)" "${m} ms (${lo}-${hi}) = ${ratio}x floor" "mxgpud >= 5x faster" \
+           "$(awk -v s="$m" -v d="$mx_ms" 'BEGIN { printf "%.1fx: ", s / d }')$(ok "$m >= 5 * $mx_ms")" ;;
+  driverctl) row "bring-up 128 VFs: shell + driverctl set-override" "${m} ms (${lo}-${hi}) = ${ratio}x floor" "mxgpud >= 5x faster" \
+           "$(awk -v s="$m" -v d="$mx_ms" 'BEGIN { printf "%.1fx: ", s / d }')$(ok "$m >= 5 * $mx_ms")" ;;
+  esac
+done
+
+# --- 3 and 4. control plane and idle cost: the daemon with 128 VFs ---
+echo "bench: control plane against mxgpud with 128 VFs" >&2
+sim_start "$HOST" realistic
+write_config daemon <<'EOF'
+udev = no
+[gpu *]
+vfs = 16
+EOF
+rm -rf "$T/state"
+daemon_start
+for _ in $(seq 600); do
+  [ "$(jqs '[.pfs[].vfs[] | select(.driver == "vfio-pci")] | length')" -ge 128 ] && break
+  sleep 0.05
+done
+assert_eq "$(jqs '[.pfs[].vfs[] | select(.driver == "vfio-pci")] | length')" 128 "VFs on vfio-pci under the daemon"
+sleep 1 # the first cycle's state file and the last log lines
+lat=()
+for _ in $(seq 200); do
+  t0=$(us_now); ctl list --json >/dev/null; t1=$(us_now); lat+=($((t1 - t0)))
+done
+read -r p50 p99 < <(printf '%s\n' "${lat[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.2f %.2f\n", a[int(NR / 2)] / 1000, a[int(NR * 0.99)] / 1000 }')
+row "mxgpuctl list --json, 128 VFs (process round trip, 200 runs)" "p50 ${p50} ms, p99 ${p99} ms" "p99 < 2 ms" "$(ok "$p99 < 2")"
+out=$("$BB/load" --socket "$SOCK" --clients 1 --calls 200 --seconds 60) || fail "load: $out"
+s50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") s99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
+row "List over the socket, 1 client (200 calls)" "p50 ${s50} us, p99 ${s99} us" "p99 < 2 ms" "$(ok "$s99 < 2000")"
+out=$("$BB/load" --socket "$SOCK" --clients 100 --calls 3 --seconds 120) || fail "load: $out"
+c50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") c99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
+rate=$(sed 's/.*per_s=\([^ ]*\).*/\1/' <<<"$out") nerr=$(sed 's/.*errors=\([^ ]*\).*/\1/' <<<"$out")
+row "List, 100 concurrent clients x 3 calls" "p50 ${c50} us, p99 ${c99} us, ${rate}/s, ${nerr} errors" "no errors" "$(ok "$nerr == 0")"
+if ctl --help 2>&1 | grep -qw resize && grep -q 'Resize' "$SRC/src/daemon/control.c"; then
+  row "idle VF resize end to end" "not measured: bench has no resize step yet" "-" "-"
+else
+  row "idle VF resize end to end" "not measured: Resize is not implemented on this branch (no handler in src/daemon/control.c)" "-" "-"
+fi
+
+# Idle: context switches of every thread (voluntary + involuntary) over the window; each is a wakeup.
+switches() { cat /proc/"$DPID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+rss=$(awk '/VmRSS/ { print $2 }' /proc/"$DPID"/status)
+echo "bench: idle window of ${IDLE_S} s" >&2
+w0=$(switches); th0=$(ls /proc/"$DPID"/task | wc -l)
+sleep "$IDLE_S"
+w1=$(switches); th1=$(ls /proc/"$DPID"/task | wc -l)
+row "idle wakeups over ${IDLE_S} s (ctxt switches, ${th1} threads)" "$((w1 - w0))" "0" "$(ok "$((w1 - w0)) == 0")"
+row "RSS after bring-up of 128 VFs (VmRSS)" "$(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }')" "< 8 MiB" "$(ok "$rss < 8192")"
+rss2=$(awk '/VmRSS/ { print $2 }' /proc/"$DPID"/status)
+row "RSS after the load runs as well" "$(awk -v k="$rss2" 'BEGIN { printf "%.1f MiB", k / 1024 }')" "< 8 MiB" "$(ok "$rss2 < 8192")"
+kill "$DPID"; wait "$DPID" 2>/dev/null || true
+"$SIM" stop --root "$R" >/dev/null
+
+# --- 5. scaling: fits t = a + b*n by least squares ---
+fit() { awk '{ n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
+  END { b = (n * sxy - sx * sy) / (n * sxx - sx * sx); a = (sy - b * sx) / n; printf "t = %.0f + %.2f*n ms", a, b }'; }
+if [ "${BENCH_SCALING:-1}" = 1 ]; then
+  echo "bench: scaling over PFs (1-16 S7150, 16 VFs each) and VFs (one generic PF, 16-240)" >&2
+  for who in mxgpud floor; do : >"$T/pfs.$who"; : >"$T/vfs.$who"; done
+  for k in 1 2 4 8 16; do
+    SPEC="s7150*$k"
+    for who in mxgpud floor; do MS[$who]=; timed "$who" "run_$who"; echo "$k ${MS[$who]}" >>"$T/pfs.$who"; done
+  done
+  for n in 16 32 64 128 240; do
+    printf '[pf 0000:05:00.0]\nvendor = 0x1b36\ndevice = 0x0010\nvf_device = 0x0010\nclass = 0x010802\ntotal_vfs = %s\nvf_offset = 1\nvf_stride = 1\nbar0 = 16K\nvf_bar0 = 16K\nvf_bar2 = 0\nlayout = none\ndriver = nvme\n' "$n" >"$T/vf$n.ini"
+    SPEC=$T/vf$n.ini
+    write_config generic <<EOF
+udev = no
+[device 0000:05:00.0]
+vfs = $n
+pf_driver = keep
+vfio = yes
+EOF
+    for who in mxgpud floor; do MS[$who]=; timed "$who" "run_$who"; echo "$n ${MS[$who]}" >>"$T/vfs.$who"; done
+  done
+  for who in mxgpud floor; do
+    row "scaling over PFs (1-16 x 16 VFs): $who" "$(fit <"$T/pfs.$who"), n = PFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/pfs.$who")]" "-" "-"
+  done
+  for who in mxgpud floor; do
+    row "scaling over VFs (1 PF, 16-240 VFs): $who" "$(fit <"$T/vfs.$who"), n = VFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/vfs.$who")]" "-" "-"
+  done
+fi
+
+# --- 2. the real kernel (QEMU, TCG) ---
+if [ "${BENCH_VM:-1}" = 1 ]; then
+  echo "bench: real kernel in QEMU (slow: TCG)" >&2
+  if [ ! -x "$SRC/bench/vm-bench.sh" ]; then
+    row "real kernel (QEMU): mxgpud, floor, shell, driverctl, virsh nodedev-detach" "not measured: bench/vm-bench.sh is not written yet" "-" "-"
+  elif BUILD=$B "$SRC/bench/vm-bench.sh" >"$T/vm.out" 2>"$T/vm.err"; then
+    while IFS=$'\t' read -r what fig tgt verdict; do row "$what" "$fig" "$tgt" "$verdict"; done <"$T/vm.out"
+  else
+    row "real kernel (QEMU) rows" "not measured: $(tail -n 1 "$T/vm.err")" "-" "-"
+  fi
+fi
+
+# --- the table (also printed when a later step fails, with the rows measured so far) ---
+echo "bench: machine: $(nproc) cores, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" >&2
+print_table
+trap - EXIT
+cleanup
