@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* How long vfio_bind() waits for /dev/vfio/<group> after the driver bound (devtmpfs/udev create it). */
 #define VFIO_NODE_TIMEOUT_MS 1000
@@ -34,6 +35,9 @@ int pf_bind_driver(const char *pf_bdf, const char *driver);
 int vfio_group_in_use(int group);
 /* The same for n groups in one pass over /proc: ret_held[i] for groups[i]. Returns 0 or -errno. */
 int vfio_groups_held(const int *groups, size_t n, bool *ret_held);
+/* The process that holds VFIO group `group` open (another one than us): its pid, 0 when none, or
+ * -errno. For naming the holder in a refusal. */
+pid_t vfio_group_holder(int group);
 /* Between begin and end, vfio_groups_held() on this thread scans /proc once and answers every later
  * call from that scan: for one reply that looks at many PFs (List), never across decisions. */
 void vfio_scan_batch_begin(void);

@@ -195,9 +195,9 @@ static struct json_object *runs_json(const struct pf_run *runs, size_t n, bool w
         return pfs;
 }
 
-static int reply_diags(struct ctl_call *call, struct mx_diags *diags) {
+int control_reply_problems(struct ctl_call *call, const char *message, struct mx_diags *diags) {
         struct json_object *p = json_object_new_object();
-        json_object_object_add(p, "message", json_object_new_string("the config is not valid; nothing was changed"));
+        json_object_object_add(p, "message", json_object_new_string(message));
         json_object_object_add(p, "errno", json_object_new_int(EINVAL));
         json_object_object_add(p, "problems", mx_diags_to_json(diags));
         mx_diags_clear(diags);
@@ -214,7 +214,7 @@ static int h_plan(struct ctl_call *call, struct json_object *params, void *userd
         if (r >= 0)
                 r = manager_cycle(m, cfg, true, &diags, &runs, &n);
         if (r == -EINVAL || mx_diags_has_errors(&diags))
-                return reply_diags(call, &diags);
+                return control_reply_problems(call, "the config is not valid; nothing was changed", &diags);
         mx_diags_clear(&diags);
         if (r < 0)
                 return ctl_call_error(call, r, NULL);
@@ -227,7 +227,7 @@ static int do_apply(struct ctl_call *call, struct manager *m, bool reread) {
         struct mx_diags diags = {};
         int r = manager_apply(m, reread, &diags);
         if (r == -EINVAL)
-                return reply_diags(call, &diags);
+                return control_reply_problems(call, "the config is not valid; nothing was changed", &diags);
         mx_diags_clear(&diags);
         if (r < 0)
                 return ctl_call_error(call, r, NULL);

@@ -11,5 +11,9 @@ int manager_control_start(struct manager *m);
 void manager_control_stop(struct manager *m);
 /* Tell every monitor: {"type": type, "device": dev, ...fields of extra (taken)}. */
 void manager_event(struct manager *m, const char *type, const char *dev, int vf, struct json_object *extra);
+struct ctl_call;
+struct mx_diags;
+/* Answer with InvalidConfig: message and every problem (file:line, key, value); clears diags. */
+int control_reply_problems(struct ctl_call *call, const char *message, struct mx_diags *diags);
 /* A PF as `mxgpuctl list` shows it: what the hardware has now, with the daemon's verdict. */
 struct json_object *manager_pf_json(struct manager *m, size_t i);

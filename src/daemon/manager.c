@@ -108,6 +108,13 @@ int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
         return 0;
 }
 
+struct pf_run *manager_find_pf(struct manager *m, const char *addr) {
+        for (size_t i = 0; i < m->n_runs; i++)
+                if (streq(m->runs[i].pf.addr, addr))
+                        return &m->runs[i];
+        return NULL;
+}
+
 void manager_set_runs(struct manager *m, struct pf_run *runs, size_t n) {
         free(m->runs);
         m->runs = runs;

@@ -43,6 +43,8 @@ int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_dia
  * Returns 0 with the per-PF outcome in *ret_runs (malloc'ed, one per PF found), or -errno. */
 int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags,
                   struct pf_run **ret_runs, size_t *ret_n);
+/* The last cycle's run of the PF at addr, or NULL. Pointers die with the next cycle. */
+struct pf_run *manager_find_pf(struct manager *m, const char *addr);
 /* Replace the last cycle's outcome (takes runs). */
 void manager_set_runs(struct manager *m, struct pf_run *runs, size_t n);
 

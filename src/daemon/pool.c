@@ -224,13 +224,6 @@ bool virt_vf_assigned(struct manager *m, const char *vf_addr, const char **ret_d
         return true;
 }
 
-static const struct pf_run *run_of_pf(struct manager *m, const char *pf) {
-        for (size_t i = 0; i < m->n_runs; i++)
-                if (streq(m->runs[i].pf.addr, pf))
-                        return &m->runs[i];
-        return NULL;
-}
-
 int pool_collect(struct manager *m, struct pool_vf **ret, size_t *ret_n) {
         struct pool_vf *vfs = NULL;
         size_t n = 0;
@@ -290,7 +283,7 @@ static int vf_scrub(struct manager *m, const char *vf) {
         char pf[PCI_ADDR_STRLEN + 8];
         if (pcidev_link(vf, LINK_PHYSFN, pf, sizeof(pf)) < 0)
                 return 0;
-        const struct pf_run *run = run_of_pf(m, pf);
+        const struct pf_run *run = manager_find_pf(m, pf);
         if (!run || !run->desired.fb_clear || !run->pf.gpuiov_cap || run->pf.layout == GPUIOV_NONE)
                 return 0;
         struct state_pf *sp = state_pf_get(&m->state, pf);

@@ -17,6 +17,7 @@
 #include "mxgpu/paths.h"
 #include "mxgpu/protocol.h"
 #include "mxgpu/sysfs.h"
+#include "mxgpu/vfio.h"
 #include "resize.h"
 
 /* The VM's name from a QEMU command line (-name guest=NAME,... or -name NAME), else NULL. */
@@ -45,45 +46,19 @@ static bool vm_name(long pid, char *buf, size_t size) {
  * /proc does not say (another namespace). Looks only, like vfio_groups_held(). */
 static void group_holder(int group, char *buf, size_t size) {
         snprintf(buf, size, "an unknown process");
-        char want[MX_PATH_MAX];
-        if (group < 0 || mx_path(want, sizeof(want), DEV_VFIO "/%d", group) < 0)
+        pid_t pid = group >= 0 ? vfio_group_holder(group) : 0;
+        if (pid <= 0)
                 return;
-        _cleanup_closedir_ DIR *proc = opendir("/proc");
-        if (!proc)
+        char name[256], comm[64] = "?", path[64];
+        if (vm_name(pid, name, sizeof(name))) {
+                snprintf(buf, size, "VM %s (pid %ld)", name, (long)pid);
                 return;
-        struct dirent *de;
-        while ((de = readdir(proc))) {
-                char *end;
-                long pid = strtol(de->d_name, &end, 10);
-                if (*end || pid <= 0 || pid == getpid())
-                        continue;
-                char fddir[64];
-                snprintf(fddir, sizeof(fddir), "/proc/%ld/fd", pid);
-                _cleanup_closedir_ DIR *fds = opendir(fddir);
-                if (!fds)
-                        continue;
-                struct dirent *fe;
-                while ((fe = readdir(fds))) {
-                        char link[MX_PATH_MAX];
-                        ssize_t len = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
-                        if (len <= 0)
-                                continue;
-                        link[len] = 0;
-                        if (!streq(link, want))
-                                continue;
-                        char name[256], comm[64] = "?", path[64];
-                        if (vm_name(pid, name, sizeof(name))) {
-                                snprintf(buf, size, "VM %s (pid %ld)", name, pid);
-                                return;
-                        }
-                        snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-                        _cleanup_fclose_ FILE *f = fopen(path, "re");
-                        if (f && fgets(comm, sizeof(comm), f))
-                                comm[strcspn(comm, "\n")] = 0;
-                        snprintf(buf, size, "%s (pid %ld)", comm, pid);
-                        return;
-                }
         }
+        snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (f && fgets(comm, sizeof(comm), f))
+                comm[strcspn(comm, "\n")] = 0;
+        snprintf(buf, size, "%s (pid %ld)", comm, (long)pid);
 }
 
 /* Who uses VF idx: the libvirt domain it is assigned to, else whoever holds its group open. */
@@ -111,22 +86,6 @@ static unsigned in_use_list(const struct pf_observed *o, char *buf, size_t size)
                 n++;
         }
         return n;
-}
-
-static int find_run(struct manager *m, const char *addr) {
-        for (size_t i = 0; i < m->n_runs; i++)
-                if (streq(m->runs[i].pf.addr, addr))
-                        return (int)i;
-        return -1;
-}
-
-static int reply_problems(struct ctl_call *call, struct mx_diags *diags) {
-        struct json_object *p = json_object_new_object();
-        json_object_object_add(p, "message", json_object_new_string("the change is not valid; nothing was changed"));
-        json_object_object_add(p, "errno", json_object_new_int(EINVAL));
-        json_object_object_add(p, "problems", mx_diags_to_json(diags));
-        mx_diags_clear(diags);
-        return ctl_call_error_name(call, MX_INTERFACE ".InvalidConfig", p);
 }
 
 /* Can live changes be made to this PF at all? 0, or an error reply was sent (returns its result + 1 < 0 never). */
@@ -233,11 +192,10 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         int r = pcidev_link(vf_addr, LINK_PHYSFN, pf, sizeof(pf));
         if (r < 0)
                 return ctl_call_errorf(call, -ENODEV, "%s is not a VF%s: give a VF's address (mxgpuctl list shows them)",
-                                       vf_addr, r == -ENOENT && find_run(m, vf_addr) >= 0 ? " but a PF" : "");
-        int idx = find_run(m, pf);
-        if (idx < 0)
+                                       vf_addr, r == -ENOENT && manager_find_pf(m, vf_addr) ? " but a PF" : "");
+        struct pf_run *run = manager_find_pf(m, pf);
+        if (!run)
                 return ctl_call_errorf(call, -ENODEV, "the PF %s of %s is not known to the daemon", pf, vf_addr);
-        struct pf_run *run = &m->runs[idx];
         const char *why = not_changeable(run, true);
         if (why)
                 return ctl_call_errorf(call, -EOPNOTSUPP, "%s: %s", pf, why);
@@ -317,7 +275,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         r = dry_cycle(m, &candidate, pf, &diags, plan);
         if (r == -EINVAL || mx_diags_has_errors(&diags)) {
                 free(plan);
-                r = reply_problems(call, &diags);
+                r = control_reply_problems(call, "the change is not valid; nothing was changed", &diags);
                 goto out;
         }
         mx_diags_clear(&diags);
@@ -392,8 +350,8 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         }
         /* Verify by reading the card back. */
         pf_observed_done(&o);
-        idx = find_run(m, pf);
-        r = idx < 0 ? -ENODEV : pf_observe(&m->runs[idx].pf, m->state.assignments, m->state.n_assignments, &o);
+        run = manager_find_pf(m, pf); /* the cycle replaced the runs */
+        r = !run ? -ENODEV : pf_observe(&run->pf, m->state.assignments, m->state.n_assignments, &o);
         if (r < 0) {
                 json_object_put(reply);
                 r = ctl_call_errorf(call, r, "cannot read %s back after the resize: %s", pf, strerror(-r));
@@ -409,7 +367,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
                          slice_ms(&o, (unsigned)vf), ts / 1000);
         if (bad[0]) {
                 json_object_put(reply);
-                r = ctl_call_errorf(call, -EIO, "%s: %s (%s)", pf, bad, m->runs[idx].reason[0] ? m->runs[idx].reason : "the card did not take it");
+                r = ctl_call_errorf(call, -EIO, "%s: %s (%s)", pf, bad, run->reason[0] ? run->reason : "the card did not take it");
                 goto out;
         }
         struct json_object *e = json_object_new_object();
@@ -442,10 +400,9 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
         pci_addr_format(&a, pf);
         if (count < 0 || count > UINT16_MAX)
                 return ctl_call_errorf(call, -EINVAL, "count %" PRId64 ": give a VF count from 0 up", count);
-        int idx = find_run(m, pf);
-        if (idx < 0)
+        struct pf_run *run = manager_find_pf(m, pf);
+        if (!run)
                 return ctl_call_errorf(call, -ENODEV, "no PF at %s (mxgpuctl list shows the PFs)", pf);
-        struct pf_run *run = &m->runs[idx];
         const char *why = not_changeable(run, false);
         if (why)
                 return ctl_call_errorf(call, -EOPNOTSUPP, "%s: %s", pf, why);
@@ -487,7 +444,7 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
         if (r == -EINVAL || mx_diags_has_errors(&diags)) {
                 free(plan);
                 overrides_done(&candidate);
-                return reply_problems(call, &diags);
+                return control_reply_problems(call, "the change is not valid; nothing was changed", &diags);
         }
         mx_diags_clear(&diags);
         if (r < 0 || plan->actions.refused[0]) {
@@ -539,9 +496,8 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
                 json_object_put(reply);
                 return ctl_call_errorf(call, r, "applying the VF count failed: %s", strerror(-r));
         }
-        idx = find_run(m, pf);
-        if (idx >= 0) {
-                run = &m->runs[idx];
+        run = manager_find_pf(m, pf); /* the cycle replaced the runs */
+        if (run) {
                 json_object_object_add(reply, "num_vfs", json_object_new_int((int)run->num_vfs));
                 json_object_object_add(reply, "state", json_object_new_string(pf_state_name(run->state)));
                 json_object_object_add(reply, "reason", run->reason[0] ? json_object_new_string(run->reason) : NULL);

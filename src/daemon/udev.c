@@ -14,19 +14,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev_device *, udev_device_unref)
 /* Coalesce a burst of events (a card's functions appear together) into one cycle. */
 #define HOTPLUG_DELAY_USEC (200 * 1000)
 
-static struct pf_run *find_pf(struct manager *m, const char *addr) {
-        for (size_t i = 0; i < m->n_runs; i++)
-                if (streq(m->runs[i].pf.addr, addr))
-                        return &m->runs[i];
-        return NULL;
-}
-
 /* The PF run and VF index of a VF we manage, by its address. */
 static struct pf_run *find_vf(struct manager *m, const char *addr, unsigned *ret_index) {
         char pf[PCI_ADDR_STRLEN + 8], link[32];
         if (pcidev_link(addr, LINK_PHYSFN, pf, sizeof(pf)) < 0)
                 return NULL;
-        struct pf_run *run = find_pf(m, pf);
+        struct pf_run *run = manager_find_pf(m, pf);
         if (!run)
                 return NULL;
         for (unsigned i = 0; i < run->num_vfs; i++) {
@@ -66,7 +59,7 @@ static void on_device(struct manager *m, struct udev_device *dev) {
         const char *addr = udev_device_get_sysname(dev);
         if (!action || !addr || !pci_addr_valid(addr))
                 return;
-        struct pf_run *pf = find_pf(m, addr);
+        struct pf_run *pf = manager_find_pf(m, addr);
         unsigned vf = 0;
 
         if (streq(action, "add")) {

@@ -155,14 +155,16 @@ int pf_bind_driver(const char *pf_bdf, const char *driver) {
         return bind_to(d, pf_bdf, driver);
 }
 
-/* Every VFIO group some other process holds open, as a list of group numbers. */
-static int scan_held_groups(int **ret, size_t *ret_n) {
+/* Every VFIO group some other process holds open: group numbers, and in *ret_pids (may be NULL)
+ * the process that holds each. */
+static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
         char want[MX_PATH_MAX];
         int r = mx_path(want, sizeof(want), DEV_VFIO "/");
         if (r < 0)
                 return r;
         size_t prefix = (size_t)r, n = 0, size = 0;
         _cleanup_free_ int *held = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
         /* Look, do not touch: opening a group to test it would itself be a use (and could make a VM's
          * own open fail with EBUSY). Every process's open files name the groups it holds, as lsof shows. */
         _cleanup_closedir_ DIR *proc = opendir("/proc");
@@ -198,12 +200,32 @@ static int scan_held_groups(int **ret, size_t *ret_n) {
                                 if (!more)
                                         return -ENOMEM;
                                 held = more;
+                                pid_t *more_pids = reallocarray(pids, size, sizeof(pid_t));
+                                if (!more_pids)
+                                        return -ENOMEM;
+                                pids = more_pids;
                         }
+                        pids[n] = (pid_t)pid;
                         held[n++] = (int)g;
                 }
         }
         *ret = TAKE_PTR(held);
+        if (ret_pids)
+                *ret_pids = TAKE_PTR(pids);
         *ret_n = n;
+        return 0;
+}
+
+pid_t vfio_group_holder(int group) {
+        _cleanup_free_ int *held = NULL;
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+        int r = scan_held_groups(&held, &pids, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (held[i] == group)
+                        return pids[i];
         return 0;
 }
 
@@ -232,7 +254,7 @@ int vfio_groups_held(const int *groups, size_t n, bool *ret_held) {
         size_t n_held;
         if (batch.active) {
                 if (!batch.scanned) {
-                        int r = scan_held_groups(&batch.held, &batch.n);
+                        int r = scan_held_groups(&batch.held, NULL, &batch.n);
                         if (r < 0)
                                 return r;
                         batch.scanned = true;
@@ -240,7 +262,7 @@ int vfio_groups_held(const int *groups, size_t n, bool *ret_held) {
                 held = batch.held;
                 n_held = batch.n;
         } else {
-                int r = scan_held_groups(&own, &n_held);
+                int r = scan_held_groups(&own, NULL, &n_held);
                 if (r < 0)
                         return r;
                 held = own;
