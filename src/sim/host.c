@@ -576,6 +576,16 @@ void sim_host_add_fn(struct sim_host *h, struct sim_fn *fn) {
         qsort(h->fns, h->n_fns, sizeof(*h->fns), fn_cmp);
 }
 
+void sim_host_del_fn(struct sim_host *h, struct sim_fn *fn) {
+        for (size_t i = 0; i < h->n_fns; i++)
+                if (h->fns[i] == fn) {
+                        memmove(&h->fns[i], &h->fns[i + 1], (h->n_fns - i - 1) * sizeof(*h->fns));
+                        h->n_fns--;
+                        break;
+                }
+        fn->dead = true;
+}
+
 struct sim_fn *sim_host_find(struct sim_host *h, const char *bdf) {
         struct pci_addr a;
         if (pci_addr_parse(bdf, &a) < 0)
@@ -894,13 +904,7 @@ static int build_host(struct sim_host *h, struct host_conf *hc, char *err, size_
 
 /* Takes a function that never got announced back out of the host. */
 static void drop_fn(struct sim_host *h, struct sim_fn *fn) {
-        for (size_t i = 0; i < h->n_fns; i++)
-                if (h->fns[i] == fn) {
-                        memmove(&h->fns[i], &h->fns[i + 1], (h->n_fns - i - 1) * sizeof(*h->fns));
-                        h->n_fns--;
-                        break;
-                }
-        fn->dead = true;
+        sim_host_del_fn(h, fn);
         sim_fn_unref(fn);
 }
 

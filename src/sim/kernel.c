@@ -264,13 +264,7 @@ static void wait_vfio_closed(struct sim_host *h, struct sim_fn *fn, bool surpris
 /* --- removing functions --- */
 
 static void host_unlink(struct sim_host *h, struct sim_fn *fn) {
-        for (size_t i = 0; i < h->n_fns; i++)
-                if (h->fns[i] == fn) {
-                        memmove(&h->fns[i], &h->fns[i + 1], (h->n_fns - i - 1) * sizeof(*h->fns));
-                        h->n_fns--;
-                        break;
-                }
-        fn->dead = true;
+        sim_host_del_fn(h, fn);
         if (fn->physfn && fn->physfn->pf && fn->vf_index < fn->physfn->pf->total_vfs &&
             fn->physfn->pf->vfs[fn->vf_index] == fn)
                 fn->physfn->pf->vfs[fn->vf_index] = NULL;

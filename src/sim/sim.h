@@ -148,6 +148,8 @@ const char *sim_host_presets_help(void);
 /* Functions list (caller holds the lock). */
 struct sim_fn *sim_fn_new(struct sim_host *h, enum fn_kind kind, const struct pci_addr *a, struct sim_fn *parent);
 void sim_host_add_fn(struct sim_host *h, struct sim_fn *fn);
+/* Take fn out of the host's list and mark it dead; the caller drops the host's reference. */
+void sim_host_del_fn(struct sim_host *h, struct sim_fn *fn);
 struct sim_fn *sim_host_find(struct sim_host *h, const char *bdf);
 void sim_fn_ref(struct sim_fn *fn);
 void sim_fn_unref(struct sim_fn *fn);
