@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages that building, testing and the demo need; only what is missing.
 # Usage: deps.sh [GROUP...]  - no group: build and the fast tests; "vm": also the real-kernel VM
-# tests (make check-vm-kernel). deps.sh --download GROUP prints packages a group fetches
+# tests (make check-vm-kernel); "deb": the Debian package (make deb); "boot": with "vm", the
+# booted-guest test (make check-vm). deps.sh --download GROUP prints packages a group fetches
 # with `apt-get download` instead of installing (tests/vm unpacks the kernel into its cache).
 set -euo pipefail
 
@@ -18,6 +19,10 @@ PKGS=(
 )
 # Real-kernel VM tests: QEMU (TCG) and a static busybox for the guest's initramfs.
 VM_PKGS=(qemu-system-x86 busybox-static)
+# The Debian package (make deb).
+DEB_PKGS=(dpkg-dev debhelper)
+# Boot integration (make check-vm): a debootstrap'ed guest that installs the package.
+BOOT_PKGS=(debootstrap e2fsprogs "${DEB_PKGS[@]}")
 # Downloaded and unpacked into tests/vm/cache, never installed: the host's /boot stays as is.
 VM_DOWNLOAD=(linux-image-amd64)
 
@@ -30,7 +35,9 @@ fi
 for group in "$@"; do
   case $group in
   vm) PKGS+=("${VM_PKGS[@]}") ;;
-  *) echo "deps: unknown group '$group' (known: vm)" >&2; exit 2 ;;
+  deb) PKGS+=("${DEB_PKGS[@]}") ;;
+  boot) PKGS+=("${BOOT_PKGS[@]}") ;;
+  *) echo "deps: unknown group '$group' (known: vm, deb, boot)" >&2; exit 2 ;;
   esac
 done
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})
