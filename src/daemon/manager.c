@@ -224,15 +224,15 @@ int manager_main(const struct mxgpud_options *opt) {
                         manager_done(&m);
                         return MXGPUD_EXIT_ENV;
                 }
+                /* At boot udev may still be binding drivers (a [device] that keeps its PF driver needs it
+                 * bound): let the coldplug finish first. Only on the real host; a simulated root has no udevd. */
+                if (cfg->daemon.udev && streq(mx_root(), "") && !opt->once) {
+                        sd_notify(0, "STATUS=waiting for udev to finish the coldplug");
+                        if (udev_wait_coldplug(UDEV_COLDPLUG_WAIT_MS) < 0)
+                                log_warning("udev is still busy after %u s; going ahead", UDEV_COLDPLUG_WAIT_MS / 1000);
+                }
         }
 
-        /* At boot udev may still be binding drivers (a [device] that keeps its PF driver needs it
-         * bound): let the coldplug finish first. Only on the real host; a simulated root has no udevd. */
-        if (m.config->daemon.udev && streq(mx_root(), "") && !opt->once) {
-                sd_notify(0, "STATUS=waiting for udev to finish the coldplug");
-                if (udev_wait_coldplug(UDEV_COLDPLUG_WAIT_MS) < 0)
-                        log_warning("udev is still busy after %u s; going ahead", UDEV_COLDPLUG_WAIT_MS / 1000);
-        }
         r = manager_apply(&m, true, NULL);
         if (r < 0) {
                 manager_done(&m);
