@@ -7,7 +7,7 @@
 # and a purge. Closes with "vm-boot: N passed, N failed"; exit 0 pass, 1 fail, 77 skip.
 #
 # Environment: BUILD (default build), MXGPU_VM_CACHE (default tests/vm/cache), MXGPU_VM_TIMEOUT
-# (s, default 400), MXGPU_VM_ACCEL, MXGPU_VM_MIRROR (default: the host's Debian mirror),
+# (s, default 540), MXGPU_VM_ACCEL, MXGPU_VM_MIRROR (default: the host's Debian mirror),
 # MXGPU_VM_DEB (a prebuilt .deb instead of scripts/build-deb.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +17,7 @@ BUILD=${BUILD:-build}
 cache=${MXGPU_VM_CACHE:-$here/cache}
 work=$BUILD/vm-boot
 nvfs=4
-timeout_s=${MXGPU_VM_TIMEOUT:-400}
+timeout_s=${MXGPU_VM_TIMEOUT:-540}
 busybox=/bin/busybox
 suite=bookworm
 # Loaded by the initramfs to mount the root disk (virtio-blk, ext4; ext4 looks crc32c up).
