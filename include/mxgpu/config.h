@@ -128,3 +128,12 @@ const struct mx_section *mx_config_find_section(const struct mx_config *cfg, enu
 /* "[gpu 0000:03:00.0]" etc. into buf. Returns buf. */
 #define MX_SECTION_NAME_MAX 48
 char *mx_section_name(const struct mx_section *s, char buf[static MX_SECTION_NAME_MAX]);
+
+/* A deep copy of cfg (its settings keep their file:line). Returns 0 or -ENOMEM. */
+int mx_config_copy(const struct mx_config *cfg, struct mx_config **ret);
+/* Set key k in the section of this identity (created when missing; not [gpu *] or [gpu MODEL]) as if
+ * a file named origin had it: the value is checked by the same rules as a file's (problems go to
+ * diags with origin as the file). Returns 0, -EINVAL (a bad value, or the key is not allowed in that
+ * section) or -ENOMEM. */
+int mx_config_set(struct mx_config *cfg, enum mx_section_kind kind, const struct pci_addr *addr, unsigned vf_index,
+                  enum mx_key k, const char *value, const char *origin, struct mx_diags *diags);

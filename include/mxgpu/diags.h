@@ -2,6 +2,7 @@
 /* Diagnostics: a growable list of problems, each naming file:line, key, value and what is allowed. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ void mx_diags_clear(struct mx_diags *d);
  * (the diagnostic is then lost, but n_errors still counts an error). d may be NULL (ignored). */
 int mx_diags_add(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
                  const char *value, const char *device, const char *fmt, ...) _printf_(8, 9);
+
+int mx_diags_addv(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
+                  const char *value, const char *device, const char *fmt, va_list ap) _printf_(8, 0);
 
 static inline bool mx_diags_has_errors(const struct mx_diags *d) { return d && d->n_errors > 0; }
 

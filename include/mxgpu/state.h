@@ -67,6 +67,9 @@ void state_done(struct mx_state *s);
  * -EPROTONOSUPPORT: written by a newer version (left in place). Stale temporary files of an
  * interrupted save are removed. Other errors: -errno. *ret written only on success. */
 int state_load(const char *dir, struct mx_state *ret, char **ret_corrupt_path);
+/* Read dir/state.json and change nothing: no temporary files removed, a corrupt file left where it
+ * is (-EBADMSG), a missing folder or file is an empty state. For --check-config. */
+int state_peek(const char *dir, struct mx_state *ret);
 /* Write s to dir/state.json atomically: a temporary file in dir, fsync, rename over the old one,
  * fsync of dir. A crash at any point leaves either the old or the new file. On success
  * s->generation has been incremented (the written file carries the new value). */

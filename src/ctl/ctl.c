@@ -18,11 +18,15 @@ static void print_help(void) {
                "Inspect and control mxgpud, the MxGPU SR-IOV daemon.\n\n"
                "Verbs:\n");
         int w = 0;
+        /* The arguments only: options are in the verb's own help. */
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-                w = MAX(w, (int)(strlen(verbs[i]->name) + strlen(verbs[i]->usage) + 1));
+                w = MAX(w, (int)(strlen(verbs[i]->name) + strcspn(verbs[i]->usage, "[-") + 1));
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
                 char head[128];
-                snprintf(head, sizeof(head), "%s %s", verbs[i]->name, verbs[i]->usage);
+                int n = (int)strcspn(verbs[i]->usage, "[-");
+                while (n > 0 && verbs[i]->usage[n - 1] == ' ')
+                        n--;
+                snprintf(head, sizeof(head), "%s %.*s", verbs[i]->name, n, verbs[i]->usage);
                 printf("  %-*s  %s\n", w, head, verbs[i]->summary);
         }
         printf("\nOptions (also accepted after the verb):\n"

@@ -35,6 +35,9 @@ struct ctl_verb {
         X(apply)     \
         X(reload)    \
         X(monitor)   \
+        X(resize)    \
+        X(set_vfs)   \
+        X(doctor)    \
         X(ping)      \
         X(version)
 

@@ -129,9 +129,18 @@ void pf_apply(struct pf_run *run) {
         unsigned bind_failed = 0, n = acts->num_vfs;
         char first_bind_error[PF_REASON_MAX] = "";
 
+        unsigned n_binds = 0;
+        for (size_t i = 0; i < acts->n; i++)
+                n_binds += acts->a[i].kind == ACT_VF_BIND;
         for (size_t i = 0; i < acts->n; i++) {
                 const struct action *a = &acts->a[i];
-                log_dev(LOG_INFO, addr, "%s", a->what);
+                /* One line for all VF binds at info; each one at debug. */
+                if (a->kind == ACT_VF_BIND && n_binds > 1) {
+                        if (i == 0 || acts->a[i - 1].kind != ACT_VF_BIND)
+                                log_dev(LOG_INFO, addr, "bind %u VFs to vfio-pci", n_binds);
+                        log_dev(LOG_DEBUG, addr, "%s", a->what);
+                } else
+                        log_dev(LOG_INFO, addr, "%s", a->what);
                 switch (a->kind) {
                 case ACT_PF_BIND:
                         r = pf_bind_driver(addr, want_drv);

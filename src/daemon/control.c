@@ -10,6 +10,7 @@
 #include "mxgpu/names.h"
 #include "mxgpu/paths.h"
 #include "mxgpu/sysfs.h"
+#include "resize.h"
 
 static struct json_object *str_or_null(const char *s) {
         return s && *s ? json_object_new_string(s) : NULL;
@@ -53,6 +54,7 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
         json_object_object_add(pf, "num_vfs", json_object_new_int(r >= 0 ? (int)o.num_vfs : 0));
         json_object_object_add(pf, "total_vfs", json_object_new_int(run->pf.total_vfs));
         json_object_object_add(pf, "pool", str_or_null(run->desired.managed ? run->desired.pool : NULL));
+        json_object_object_add(pf, "override", overrides_pf_json(&m->overrides, run->pf.addr));
         const struct state_pf *sp = state_pf_get(&m->state, run->pf.addr);
         json_object_object_add(pf, "scheduler", str_or_null(o.have_gpuiov && sp ? sched_name(sp->sched_mode) : NULL));
         if (r >= 0 && o.have_gpuiov) {
@@ -267,6 +269,7 @@ int manager_control_start(struct manager *m) {
                 { MX_INTERFACE ".List", h_list },     { MX_INTERFACE ".Show", h_show },
                 { MX_INTERFACE ".Plan", h_plan },     { MX_INTERFACE ".Apply", h_apply },
                 { MX_INTERFACE ".Reload", h_reload }, { MX_INTERFACE ".Monitor", h_monitor },
+                { MX_INTERFACE ".Resize", control_resize }, { MX_INTERFACE ".SetVFs", control_set_vfs },
         };
         gid_t group = (gid_t)-1;
         const char *gname = m->config ? m->config->daemon.socket_group : NULL;

@@ -120,6 +120,16 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
         _cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
         if (!runs)
                 return log_oom();
+        /* Live overrides (resize, set-vfs) sit on top of the config until the next reload. */
+        _cleanup_(mx_config_freep) struct mx_config *eff = NULL;
+        if (m->overrides.n) {
+                r = overrides_config(&m->overrides, cfg, &eff, diags);
+                if (r == -EINVAL)
+                        return -EINVAL;
+                if (r < 0)
+                        return log_error_errno(r, "cannot merge the live overrides into the config");
+                cfg = eff;
+        }
 
         /* Resolve everything first: a config that fails on any PF touches nothing. */
         for (size_t i = 0; i < n; i++) {
@@ -137,6 +147,8 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
                 r = mx_config_resolve(cfg, &facts, &run->desired, diags);
                 if (r < 0 && r != -EINVAL)
                         return log_dev_errno(LOG_ERR, pfs[i].addr, r, "cannot resolve the config");
+                if (r >= 0)
+                        overrides_fix_layout(&m->overrides, &run->desired);
         }
         if (mx_diags_has_errors(diags))
                 return -EINVAL;

@@ -58,8 +58,27 @@ int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
         int r = 0;
         if (reread || !m->config)
                 r = manager_load_config(m, &cfg, diags);
+        /* A reload drops the live overrides: the files say it all again (mxgpuctl(8)). */
+        struct overrides dropped = {};
+        if (r >= 0 && reread && m->config) {
+                dropped = m->overrides;
+                m->overrides = (struct overrides){};
+        }
         if (r >= 0)
                 r = manager_cycle(m, cfg ? cfg : m->config, false, diags, &runs, &n);
+        if (r < 0 || mx_diags_has_errors(diags)) {
+                if (dropped.n) {
+                        overrides_done(&m->overrides);
+                        m->overrides = dropped;
+                        dropped = (struct overrides){};
+                }
+        } else if (dropped.n) {
+                log_info("reload: dropped the live overrides of %zu PF(s)", dropped.n);
+                overrides_done(&dropped);
+                int e = overrides_save(m->state_dir, &m->overrides);
+                if (e < 0)
+                        log_error_errno(e, "cannot save %s/%s", m->state_dir, OVERRIDES_FILE);
+        }
         if (r == -EINVAL || mx_diags_has_errors(diags)) {
                 if (!ret_diags)
                         log_diags(diags);
@@ -138,7 +157,7 @@ static int check_config(struct manager *m) {
         if (r >= 0) {
                 /* The state file says which scheduler mode is programmed; read it, never write it. */
                 const char *dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
-                if (state_load(dir, &m->state, NULL) < 0)
+                if (state_peek(dir, &m->state) < 0)
                         state_init(&m->state);
                 struct pf_run *runs = NULL;
                 size_t n = 0;
@@ -171,6 +190,7 @@ static void manager_done(struct manager *m) {
         manager_udev_stop(m);
         mx_config_free(m->config);
         state_done(&m->state);
+        overrides_done(&m->overrides);
         free(m->runs);
         free(m->state_dir);
         sd_event_unref(m->event);
@@ -190,6 +210,10 @@ static int open_state(struct manager *m, const struct mx_config *cfg) {
                 state_init(&m->state);
         } else if (r < 0)
                 return log_error_errno(r, "cannot read the state in %s", m->state_dir);
+        r = overrides_load(m->state_dir, &m->overrides);
+        if (r < 0)
+                log_warning("%s/%s cannot be read (%s); starting without live overrides", m->state_dir, OVERRIDES_FILE,
+                            strerror(-r));
         return 0;
 }
 

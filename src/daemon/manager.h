@@ -10,6 +10,7 @@
 #include "mxgpu/diags.h"
 #include "mxgpu/state.h"
 #include "options.h"
+#include "override.h"
 
 struct ctl_server;
 
@@ -26,6 +27,7 @@ struct manager {
         struct udev_monitor *udev_monitor;
         sd_event_source *udev_source, *hotplug_timer;
         struct ctl_server *control;
+        struct overrides overrides;   /* live changes on top of the config (override.h) */
 };
 
 /* Read the config (main file + drop-ins). Every problem goes to diags. */

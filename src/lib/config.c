@@ -177,14 +177,12 @@ struct load_ctx {
 
 static void problem(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) _printf_(4, 5);
 static void problem(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        int r = mx_diags_addv(c->diags, MX_DIAG_ERROR, c->file, c->lineno, key, value, NULL, fmt, ap);
         va_end(ap);
         c->n_errors++;
-        if (!msg || mx_diags_add(c->diags, MX_DIAG_ERROR, c->file, c->lineno, key, value, NULL, "%s", msg) < 0)
+        if (r < 0)
                 c->oom = -ENOMEM;
 }
 
@@ -669,4 +667,81 @@ out:
         if (r == 0)
                 *ret = TAKE_PTR(cfg);
         return r;
+}
+
+/* --- copies and settings from outside the files (the daemon's live overrides) --- */
+
+int mx_config_copy(const struct mx_config *src, struct mx_config **ret) {
+        _cleanup_(mx_config_freep) struct mx_config *cfg = calloc(1, sizeof(*cfg));
+        if (!cfg)
+                return -ENOMEM;
+        if (src->n_files) {
+                cfg->files = calloc(src->n_files, sizeof(char *));
+                if (!cfg->files)
+                        return -ENOMEM;
+                for (; cfg->n_files < src->n_files; cfg->n_files++)
+                        if (!(cfg->files[cfg->n_files] = strdup(src->files[cfg->n_files])))
+                                return -ENOMEM;
+        }
+        if (src->n_sections) {
+                cfg->sections = calloc(src->n_sections, sizeof(*cfg->sections));
+                if (!cfg->sections)
+                        return -ENOMEM;
+        }
+        /* file pointers point into files[]: each maps to the copy's string of the same index */
+        for (size_t i = 0; i < src->n_sections; i++) {
+                struct mx_section *s = &cfg->sections[i];
+                *s = src->sections[i];
+                memset(s->settings, 0, sizeof(s->settings));
+                cfg->n_sections++;
+                for (size_t f = 0; f < src->n_files; f++)
+                        if (s->file == src->files[f])
+                                s->file = cfg->files[f];
+                for (unsigned k = 0; k < _MX_KEY_MAX; k++) {
+                        const struct mx_setting *from = &src->sections[i].settings[k];
+                        if (!from->set)
+                                continue;
+                        s->settings[k] = *from;
+                        if (!(s->settings[k].raw = strdup(from->raw)))
+                                return -ENOMEM;
+                        for (size_t f = 0; f < src->n_files; f++)
+                                if (from->file == src->files[f])
+                                        s->settings[k].file = cfg->files[f];
+                }
+        }
+        config_fill_daemon(cfg);
+        *ret = TAKE_PTR(cfg);
+        return 0;
+}
+
+int mx_config_set(struct mx_config *cfg, enum mx_section_kind kind, const struct pci_addr *addr, unsigned vf_index,
+                  enum mx_key k, const char *value, const char *origin, struct mx_diags *diags) {
+        if ((unsigned)k >= _MX_KEY_MAX || kind == MX_SECTION_GPU_MODEL || kind == MX_SECTION_GPU_ALL)
+                return -EINVAL;
+        struct load_ctx c = { .cfg = cfg, .diags = diags };
+        for (size_t f = 0; f < cfg->n_files && !c.file; f++)
+                if (streq(cfg->files[f], origin))
+                        c.file = cfg->files[f];
+        int r = c.file ? 0 : config_add_file(cfg, origin, &c.file);
+        if (r < 0)
+                return r;
+        struct mx_section id = { .kind = kind, .vf_index = vf_index };
+        if (addr)
+                id.addr = *addr;
+        if (!(keys[k].scopes & section_scope(kind)))
+                return -EINVAL;
+        struct mx_section *s = section_get(&c, &id);
+        if (!s)
+                return c.oom ?: -ENOMEM;
+        uint64_t v;
+        if (parse_value(&c, s, k, value, &v) < 0)
+                return c.oom ?: -EINVAL;
+        char *raw = strdup(value);
+        if (!raw)
+                return -ENOMEM;
+        struct mx_setting *st = &s->settings[k];
+        free(st->raw);
+        *st = (struct mx_setting){ .set = true, .raw = raw, .file = c.file, .line = 0, .u = v };
+        config_fill_daemon(cfg);
+        return 0;
 }

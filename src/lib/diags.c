@@ -39,6 +39,15 @@ static int strdup_opt(const char *s, char **ret) {
 
 int mx_diags_add(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
                  const char *value, const char *device, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = mx_diags_addv(d, sev, file, line, key, value, device, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int mx_diags_addv(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
+                  const char *value, const char *device, const char *fmt, va_list ap) {
         if (!d)
                 return 0;
         if (sev == MX_DIAG_ERROR)
@@ -52,11 +61,7 @@ int mx_diags_add(struct mx_diags *d, enum mx_severity sev, const char *file, uns
                 d->allocated = n;
         }
         struct mx_diag diag = { .severity = sev, .line = line };
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(&diag.message, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
+        if (vasprintf(&diag.message, fmt, ap) < 0) {
                 diag.message = NULL;
                 return -ENOMEM;
         }

@@ -31,15 +31,12 @@ struct resolve_ctx {
 
 static void err_at(struct resolve_ctx *c, const struct origin *o, const char *fmt, ...) _printf_(3, 4);
 static void err_at(struct resolve_ctx *c, const struct origin *o, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        mx_diags_addv(c->diags, MX_DIAG_ERROR, o ? o->file : NULL, o ? o->line : 0, o ? o->key : NULL,
+                      o ? o->value : NULL, c->dev, fmt, ap);
         va_end(ap);
         c->n_errors++;
-        mx_diags_add(c->diags, MX_DIAG_ERROR, o ? o->file : NULL, o ? o->line : 0, o ? o->key : NULL,
-                     o ? o->value : NULL, c->dev, "%s", msg ? msg : "out of memory");
 }
 
 static struct origin origin_of(const struct mx_setting *s, enum mx_key k, const char *default_value) {

@@ -74,11 +74,14 @@ static const struct mx_param p_interface[] = { { "interface", MX_PARAM_STRING, t
 static const struct mx_param p_device[] = { { "device", MX_PARAM_STRING, true }, {} };
 static const struct mx_param p_apply[] = { { "dry_run", MX_PARAM_BOOL, false }, {} };
 static const struct mx_param p_set_vfs[] = {
-        { "device", MX_PARAM_STRING, true }, { "count", MX_PARAM_INT, true }, {} };
+        { "device", MX_PARAM_STRING, true }, { "count", MX_PARAM_INT, true },
+        { "dry_run", MX_PARAM_BOOL, false }, { "persist", MX_PARAM_BOOL, false }, {} };
 static const struct mx_param p_resize[] = {
         { "device", MX_PARAM_STRING, true },
         { "memory_mib", MX_PARAM_INT, false },
-        { "share_percent", MX_PARAM_INT, false },
+        { "time_slice_us", MX_PARAM_INT, false },
+        { "dry_run", MX_PARAM_BOOL, false },
+        { "persist", MX_PARAM_BOOL, false },
         {} };
 
 static const struct mx_method methods[] = {
@@ -198,11 +201,41 @@ static const char manager_idl[] =
         "# Read the configuration files again (does not apply them).\n"
         "method Reload() -> ()\n"
         "\n"
-        "# Enable count VFs on a PF (0 disables SR-IOV).\n"
-        "method SetVFs(device: string, count: int) -> ()\n"
+        "# A VF that moved to make room for a resized one.\n"
+        "type Move (\n"
+        "  index: int,\n"
+        "  address: ?string,\n"
+        "  from_mib: int,\n"
+        "  to_mib: int,\n"
+        "  size_mib: int\n"
+        ")\n"
         "\n"
-        "# Change a VF's framebuffer size or time share.\n"
-        "method Resize(device: string, memory_mib: ?int, share_percent: ?int) -> (vf: VF)\n"
+        "# Enable count VFs on a PF (0 disables SR-IOV), refused while any of its VFs is in use. Kept as a\n"
+        "# live override until the next Reload; persist also writes it to the 90-mxgpuctl.conf drop-in.\n"
+        "method SetVFs(device: string, count: int, dry_run: ?bool, persist: ?bool) -> (\n"
+        "  device: string,\n"
+        "  num_vfs: int,\n"
+        "  state: ?string,\n"
+        "  reason: ?string,\n"
+        "  actions: []object,\n"
+        "  dry_run: bool,\n"
+        "  persisted: ?string\n"
+        ")\n"
+        "\n"
+        "# Change an idle VF's framebuffer size (MiB, moving as few other idle VFs as possible) and/or its\n"
+        "# time slice (microseconds, whole milliseconds 1-255). Same override and persist rules as SetVFs.\n"
+        "method Resize(device: string, memory_mib: ?int, time_slice_us: ?int, dry_run: ?bool, persist: ?bool) -> (\n"
+        "  device: string,\n"
+        "  pf: string,\n"
+        "  index: int,\n"
+        "  memory_offset_mib: int,\n"
+        "  memory_size_mib: int,\n"
+        "  time_slice_ms: int,\n"
+        "  moves: []Move,\n"
+        "  actions: []object,\n"
+        "  dry_run: bool,\n"
+        "  persisted: ?string\n"
+        ")\n"
         "\n"
         "error InvalidParameter (message: string, errno: int)\n"
         "error InvalidConfig (message: string, errno: int, problems: []object)\n"

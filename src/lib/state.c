@@ -2,6 +2,7 @@
 // The daemon's state file: JSON (json-c), written atomically (temp file, fsync, rename, fsync dir), corrupt files kept aside.
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -442,13 +443,19 @@ static int read_all(int fd, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int state_load(const char *dir, struct mx_state *ret, char **ret_corrupt_path) {
+static int load(const char *dir, struct mx_state *ret, char **ret_corrupt_path, bool tidy) {
         if (!dir || !*dir)
                 return -EINVAL;
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
+        if (dfd < 0) {
+                if (errno == ENOENT && !tidy) {
+                        state_init(ret);
+                        return 0;
+                }
                 return negative_errno();
-        remove_stale_temps(dfd);
+        }
+        if (tidy)
+                remove_stale_temps(dfd);
         _cleanup_close_ int fd = openat(dfd, STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 if (errno != ENOENT)
@@ -461,11 +468,19 @@ int state_load(const char *dir, struct mx_state *ret, char **ret_corrupt_path) {
         int r = read_all(fd, &text, &len);
         if (r >= 0)
                 r = parse_state(text, len, ret);
-        if (r != -EBADMSG)
+        if (r != -EBADMSG || !tidy)
                 return r;
         /* Never lose it silently: keep it for a human, start empty. */
         int k = move_aside(dfd, dir, ret_corrupt_path);
         return k < 0 ? k : -EBADMSG;
+}
+
+int state_load(const char *dir, struct mx_state *ret, char **ret_corrupt_path) {
+        return load(dir, ret, ret_corrupt_path, true);
+}
+
+int state_peek(const char *dir, struct mx_state *ret) {
+        return load(dir, ret, NULL, false);
 }
 
 static int write_all(int fd, const char *buf, size_t len) {

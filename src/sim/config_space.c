@@ -99,7 +99,7 @@ static void build_bridge_header(struct sim_fn *fn) {
         struct sim_host *h = fn->host;
         /* bus numbers: secondary = the lowest bus below, subordinate = the highest; windows span the BARs below */
         unsigned sec = 0xff, sub = 0;
-        uint64_t lo[2] = { UINT64_MAX, UINT64_MAX }, hi[2] = { 0, 0 };
+        uint64_t lo[2] = { UINT64_MAX, UINT64_MAX }, hi[2] = { 0, 0 }, vf_span[2] = { 0, 0 };
         for (size_t i = 0; i < h->n_fns; i++) {
                 struct sim_fn *d = h->fns[i];
                 struct sim_fn *a = d->parent;
@@ -118,9 +118,15 @@ static void build_bridge_header(struct sim_fn *fn) {
                         if (d->pf && d->pf->total_vfs && d->pf->vf_bars[b].size) {
                                 bar = &d->pf->vf_bars[b];
                                 widen(&lo[bar->prefetch], &hi[bar->prefetch], bar->addr, bar->size * d->pf->total_vfs);
+                                vf_span[bar->prefetch] += bar->size * d->pf->total_vfs;
                         }
                 }
         }
+        /* mmio_room: the firmware gave the bridges only that much for VF BARs (no Above 4G decoding);
+         * the VF BARs come last, so the window ends where the room does */
+        for (int w = 0; w < 2; w++)
+                if (h->mmio_room && vf_span[w] > h->mmio_room && hi[w] - lo[w] > vf_span[w] - h->mmio_room)
+                        hi[w] -= vf_span[w] - h->mmio_room;
         if (sec == 0xff)
                 sec = sub = fn->addr.bus + 1;
         cfg_w8(c, PCI_PRIMARY_BUS, fn->addr.bus);

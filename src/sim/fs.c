@@ -23,6 +23,7 @@ enum node_kind {
         NK_RESOURCE_N,
         NK_DRV_ATTR,     /* bind, unbind, new_id */
         NK_DRIVERS_PROBE,
+        NK_RESCAN,
         NK_ENABLE_SRIOV,
         NK_LINK,
 };
@@ -271,6 +272,12 @@ static int resolve(struct sim_host *h, const char *path, struct node *n) {
                         set_file(n, NK_DRIVERS_PROBE, 0200);
                         return 0;
                 }
+                if (streq(c[2], "rescan")) {
+                        if (nc != 3)
+                                return -ENOTDIR;
+                        set_file(n, NK_RESCAN, 0200);
+                        return 0;
+                }
                 if (streq(c[2], "devices")) {
                         if (nc == 3) { set_dir(n, D_PCI_DEVICES); return 0; }
                         struct sim_fn *fn = sim_host_find(h, c[3]);
@@ -427,7 +434,7 @@ static void list_dir(struct sim_host *h, const struct node *n, struct lister *l)
                 add(l, "bus"); add(l, "devices"); add(l, "kernel"); add(l, "module");
                 break;
         case D_BUS: add(l, "pci"); break;
-        case D_BUS_PCI: add(l, "devices"); add(l, "drivers"); add(l, "drivers_probe"); break;
+        case D_BUS_PCI: add(l, "devices"); add(l, "drivers"); add(l, "drivers_probe"); add(l, "rescan"); break;
         case D_PCI_DEVICES:
                 for (size_t i = 0; i < h->n_fns; i++)
                         add(l, h->fns[i]->bdf);
@@ -592,7 +599,7 @@ static int sysfs_write(const char *path, const char *data, size_t size, off_t of
                                      n.kind == NK_ENABLE_SRIOV ? "vfio_pci" : "bus";
                 const char *attr = n.kind == NK_FN_ATTR ? n.attr->name : n.kind == NK_CONFIG ? ATTR_CONFIG :
                                    n.kind == NK_DRV_ATTR ? n.name : n.kind == NK_ENABLE_SRIOV ? "enable_sriov" :
-                                   n.kind == NK_DRIVERS_PROBE ? "drivers_probe" : "";
+                                   n.kind == NK_DRIVERS_PROBE ? "drivers_probe" : n.kind == NK_RESCAN ? "rescan" : "";
                 r = kern_check_fault(h, target, attr);
                 if (r == 0) {
                         switch (n.kind) {
@@ -609,6 +616,9 @@ static int sysfs_write(const char *path, const char *data, size_t size, off_t of
                                 break;
                         case NK_DRIVERS_PROBE:
                                 r = kern_store_drivers_probe(h, value);
+                                break;
+                        case NK_RESCAN:
+                                r = kern_store_rescan(h, value);
                                 break;
                         case NK_ENABLE_SRIOV:
                                 r = kern_store_enable_sriov_param(h, value);

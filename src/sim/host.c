@@ -19,6 +19,9 @@
 #define GiB (1024 * MiB)
 #define MAX_BOARDS 30          /* root ports 00:02.0 .. 00:1f.0 */
 #define BUSES_PER_BOARD 4      /* BIOS-style bus padding per slot: fixed addresses for presets */
+/* hotplug_driver values besides SIM_HOTPLUG_PROBE, DRVI_NONE and a driver */
+#define HOTPLUG_SAME (-3)      /* the PF's `driver =` */
+#define HOTPLUG_UNSET (-4)     /* not given for the PF: the [host] value */
 
 /* One PF as configured by a preset or a host file section. */
 struct pf_conf {
@@ -30,6 +33,7 @@ struct pf_conf {
         uint64_t bar0, vf_bar0, vf_bar2;
         enum gpuiov_layout layout;
         int driver;
+        int hotplug_driver;     /* bound when a rescan brings the PF back */
         int numa_node;
         uint16_t vf_offset, vf_stride;
 };
@@ -46,6 +50,7 @@ struct board_conf {
 struct host_conf {
         bool iommu, ari, sriov, vfio_enable_sriov;
         uint64_t mmio_room;
+        int hotplug_driver;     /* default of the PFs */
         struct board_conf boards[MAX_BOARDS];
         unsigned n_boards;
 };
@@ -59,7 +64,7 @@ static uint64_t pow2_at_least(uint64_t v) {
 
 /* A preset PF from the supported-card table, or the generic NVMe function. */
 static int preset_pf(const char *name, struct pf_conf *ret, bool *ret_dual) {
-        struct pf_conf p = { .numa_node = -1, .vf_stride = 1 };
+        struct pf_conf p = { .numa_node = -1, .vf_stride = 1, .hotplug_driver = HOTPLUG_UNSET };
         bool dual = false;
         if (strcasecmp(name, "nvme") == 0) {
                 /* QEMU's emulated NVMe controller, the SR-IOV device a real kernel in a VM can test */
@@ -129,7 +134,7 @@ static int add_preset_boards(struct host_conf *hc, const char *name, unsigned co
 }
 
 static void host_conf_defaults(struct host_conf *hc) {
-        *hc = (struct host_conf){ .iommu = true, .ari = true, .sriov = true };
+        *hc = (struct host_conf){ .iommu = true, .ari = true, .sriov = true, .hotplug_driver = HOTPLUG_SAME };
 }
 
 static int parse_preset_expr(struct host_conf *hc, const char *spec, char *err, size_t errsize) {
@@ -258,9 +263,28 @@ static int ini_fail(struct ini_ctx *c, const char *key, const char *value, const
         return 0;
 }
 
+#define HOTPLUG_ALLOWED "same, probe, none, pci-pf-stub, vfio-pci, amdgpu, gim or nvme"
+
+static int parse_hotplug_driver(const char *v, int *ret) {
+        if (streq(v, "same") || streq(v, "probe") || streq(v, "none")) {
+                *ret = streq(v, "same") ? HOTPLUG_SAME : streq(v, "probe") ? SIM_HOTPLUG_PROBE : DRVI_NONE;
+                return 0;
+        }
+        int d = sim_drv_by_name(v);
+        if (d < 0 || d == DRVI_PCIEPORT)
+                return -EINVAL;
+        *ret = d;
+        return 0;
+}
+
 static int ini_host_key(struct ini_ctx *c, const char *k, const char *v) {
         struct host_conf *hc = c->hc;
         bool b;
+        if (streq(k, "hotplug_driver")) {
+                if (parse_hotplug_driver(v, &hc->hotplug_driver) < 0)
+                        return ini_fail(c, k, v, "expected " HOTPLUG_ALLOWED);
+                return 1;
+        }
         if (streq(k, "mmio_room")) {
                 if (!strcasecmp(v, "unlimited")) {
                         hc->mmio_room = 0;
@@ -273,7 +297,8 @@ static int ini_host_key(struct ini_ctx *c, const char *k, const char *v) {
         bool *dst = streq(k, "iommu") ? &hc->iommu : streq(k, "ari") ? &hc->ari : streq(k, "sriov") ? &hc->sriov :
                     streq(k, "vfio_enable_sriov") ? &hc->vfio_enable_sriov : NULL;
         if (!dst)
-                return ini_fail(c, k, v, "unknown key; [host] allows iommu, ari, sriov, mmio_room, vfio_enable_sriov");
+                return ini_fail(c, k, v, "unknown key; [host] allows iommu, ari, sriov, mmio_room, vfio_enable_sriov, "
+                                         "hotplug_driver");
         if (parse_bool(v, &b) < 0)
                 return ini_fail(c, k, v, "expected yes or no");
         *dst = b;
@@ -358,6 +383,9 @@ static int ini_pf_key(struct ini_ctx *c, const char *k, const char *v) {
                         if (d == DRVI_PCIEPORT || (d < 0 && !streq(v, "none")))
                                 return ini_fail(c, k, v, "expected pci-pf-stub, vfio-pci, amdgpu, gim, nvme or none");
                         p->driver = d;
+                } else if (streq(k, "hotplug_driver")) {
+                        if (parse_hotplug_driver(v, &p->hotplug_driver) < 0)
+                                return ini_fail(c, k, v, "expected " HOTPLUG_ALLOWED);
                 } else if (streq(k, "numa_node")) {
                         if (streq(v, "-1")) {
                                 p->numa_node = -1;
@@ -369,7 +397,7 @@ static int ini_pf_key(struct ini_ctx *c, const char *k, const char *v) {
                 } else {
                         return ini_fail(c, k, v, "unknown key; allowed: model, vendor, device, vf_device, class, subsystem, "
                                                  "subsystem_vendor, subsystem_device, total_vfs, vf_offset, vf_stride, memory, "
-                                                 "bar0, vf_bar0, vf_bar2, layout, driver, numa_node");
+                                                 "bar0, vf_bar0, vf_bar2, layout, driver, hotplug_driver, numa_node");
                 }
         }
         return 1;
@@ -397,7 +425,8 @@ static int ini_section_start(struct ini_ctx *c, const char *section) {
                 struct board_conf *b = &c->hc->boards[c->hc->n_boards++];
                 *b = (struct board_conf){ .n_pfs = 1, .explicit_addr = true, .addr = a, .line = c->line };
                 b->pfs[0] = (struct pf_conf){ .numa_node = -1, .vf_offset = 1, .vf_stride = 1,
-                                              .driver = DRVI_NONE, .class = 0x010802 };
+                                              .driver = DRVI_NONE, .class = 0x010802,
+                                              .hotplug_driver = HOTPLUG_UNSET };
                 c->board = b;
         } else if (sscanf(section, "%15s %47s", kind, arg) == 2 && streq(kind, "preset")) {
                 unsigned before = c->hc->n_boards;
@@ -611,9 +640,41 @@ unsigned sim_fn_depth(const struct sim_fn *fn) {
 
 /* --- building the host --- */
 
-static struct sim_fn *add_bridge(struct sim_host *h, enum fn_kind kind, uint8_t bus, uint8_t dev, struct sim_fn *parent) {
-        struct pci_addr a = { 0, bus, dev, 0 };
-        struct sim_fn *fn = sim_fn_new(h, kind, &a, parent);
+/* A bridge or PF of the spec: what a rescan finds on the bus again after it was removed. */
+struct sim_slot {
+        enum fn_kind kind;
+        struct pci_addr addr;
+        bool has_parent;
+        struct pci_addr parent;      /* the bridge above */
+        struct pf_conf conf;         /* PFs */
+        int hotplug_drv;             /* PFs: a driver, DRVI_NONE or SIM_HOTPLUG_PROBE */
+        /* resources as assigned at start; the firmware's assignment survives a removal */
+        int irq;
+        struct sim_bar bars[SIM_BARS], vf_bars[SIM_BARS];
+};
+
+static int record_slot(struct sim_host *h, const struct sim_fn *fn, const struct pf_conf *conf) {
+        struct sim_slot *n = realloc(h->slots, (h->n_slots + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        h->slots = n;
+        struct sim_slot *s = &h->slots[h->n_slots++];
+        *s = (struct sim_slot){ .kind = fn->kind, .addr = fn->addr, .has_parent = fn->parent != NULL,
+                                .hotplug_drv = SIM_HOTPLUG_PROBE };
+        if (fn->parent)
+                s->parent = fn->parent->addr;
+        if (conf)
+                s->conf = *conf;
+        return 0;
+}
+
+static struct sim_fn *find_addr(struct sim_host *h, const struct pci_addr *a) {
+        char bdf[PCI_ADDR_STRLEN];
+        return sim_host_find(h, pci_addr_format(a, bdf));
+}
+
+static struct sim_fn *add_bridge(struct sim_host *h, enum fn_kind kind, const struct pci_addr *a, struct sim_fn *parent) {
+        struct sim_fn *fn = sim_fn_new(h, kind, a, parent);
         if (!fn)
                 return NULL;
         if (kind == FN_ROOT_PORT) {
@@ -682,24 +743,51 @@ static int add_pf(struct sim_host *h, const struct pf_conf *p, const struct pci_
         return 0;
 }
 
+/* A function's config space, and the card model behind a GPU-IOV PF (registers at reset values). */
+static int fn_setup(struct sim_host *h, struct sim_fn *fn, char *err, size_t errsize) {
+        cfg_build(fn);
+        if (!fn->pf || fn->pf->layout == GPUIOV_NONE)
+                return 0;
+        struct sim_card_spec cs = {
+                .layout = fn->pf->layout,
+                .cap_offset = fn->pf->gpuiov_pos,
+                .fb_mib = fn->pf->fb_mib,
+                .total_vfs = fn->pf->total_vfs,
+                .cmd_latency_ns = h->lat.cmd,
+        };
+        fn->pf->card = sim_card_new(&cs, fn->config);
+        if (!fn->pf->card) {
+                snprintf(err, errsize, "%s: PF %s: the card model refused its layout", h->spec, fn->bdf);
+                return -EINVAL;
+        }
+        if (fn->pf->gpuiov_pos + sim_card_cap_len(fn->pf->card) > 4096) {
+                snprintf(err, errsize, "%s: PF %s: the GPU-IOV capability does not fit in config space", h->spec, fn->bdf);
+                return -E2BIG;
+        }
+        return 0;
+}
+
 static int build_board(struct sim_host *h, struct board_conf *b, uint8_t rp_dev, uint8_t base_bus, struct sim_fn *ret_pfs[2]) {
-        struct sim_fn *rp = add_bridge(h, FN_ROOT_PORT, 0, rp_dev, NULL);
-        if (!rp)
+        struct sim_fn *rp = add_bridge(h, FN_ROOT_PORT, &(struct pci_addr){ 0, 0, rp_dev, 0 }, NULL);
+        if (!rp || record_slot(h, rp, NULL) < 0)
                 return -ENOMEM;
         if (b->n_pfs == 1) {
                 /* the PF sits directly on the root port's secondary bus */
                 struct pci_addr a = b->explicit_addr ? b->addr : (struct pci_addr){ 0, (uint8_t)(base_bus + 2), 0, 0 };
-                return add_pf(h, &b->pfs[0], &a, rp, &ret_pfs[0]);
+                int r = add_pf(h, &b->pfs[0], &a, rp, &ret_pfs[0]);
+                return r < 0 ? r : record_slot(h, ret_pfs[0], &b->pfs[0]);
         }
-        struct sim_fn *up = add_bridge(h, FN_UPSTREAM, base_bus, 0, rp);
-        if (!up)
+        struct sim_fn *up = add_bridge(h, FN_UPSTREAM, &(struct pci_addr){ 0, base_bus, 0, 0 }, rp);
+        if (!up || record_slot(h, up, NULL) < 0)
                 return -ENOMEM;
         for (unsigned i = 0; i < b->n_pfs; i++) {
-                struct sim_fn *down = add_bridge(h, FN_DOWNSTREAM, (uint8_t)(base_bus + 1), (uint8_t)i, up);
-                if (!down)
+                struct sim_fn *down = add_bridge(h, FN_DOWNSTREAM, &(struct pci_addr){ 0, (uint8_t)(base_bus + 1), (uint8_t)i, 0 }, up);
+                if (!down || record_slot(h, down, NULL) < 0)
                         return -ENOMEM;
                 struct pci_addr a = { 0, (uint8_t)(base_bus + 2 + i), 0, 0 };
                 int r = add_pf(h, &b->pfs[i], &a, down, &ret_pfs[i]);
+                if (r >= 0)
+                        r = record_slot(h, ret_pfs[i], &b->pfs[i]);
                 if (r < 0)
                         return r;
         }
@@ -713,7 +801,25 @@ static bool bus_taken(const struct host_conf *hc, unsigned lo, unsigned hi) {
         return false;
 }
 
-static int build_host(struct sim_host *h, struct host_conf *hc, const struct sim_latency *lat, char *err, size_t errsize) {
+/* What a rescan needs of each slot, once the resources are assigned. */
+static void finish_slots(struct sim_host *h, const struct host_conf *hc) {
+        for (size_t i = 0; i < h->n_slots; i++) {
+                struct sim_slot *s = &h->slots[i];
+                const struct sim_fn *fn = find_addr(h, &s->addr);
+                if (!fn)
+                        continue;
+                s->irq = fn->irq;
+                memcpy(s->bars, fn->bars, sizeof(s->bars));
+                if (fn->pf)
+                        memcpy(s->vf_bars, fn->pf->vf_bars, sizeof(s->vf_bars));
+                if (s->kind == FN_PF) {
+                        int d = s->conf.hotplug_driver == HOTPLUG_UNSET ? hc->hotplug_driver : s->conf.hotplug_driver;
+                        s->hotplug_drv = d == HOTPLUG_SAME ? s->conf.driver : d;
+                }
+        }
+}
+
+static int build_host(struct sim_host *h, struct host_conf *hc, char *err, size_t errsize) {
         h->iommu = hc->iommu;
         h->ari = hc->ari;
         h->sriov = hc->sriov;
@@ -757,27 +863,11 @@ static int build_host(struct sim_host *h, struct host_conf *hc, const struct sim
         for (size_t i = 0; i < h->n_fns; i++)
                 h->fns[i]->iommu_group = sim_host_alloc_group(h);
         for (size_t i = 0; i < h->n_fns; i++) {
-                struct sim_fn *fn = h->fns[i];
-                cfg_build(fn);
-                if (fn->pf && fn->pf->layout != GPUIOV_NONE) {
-                        struct sim_card_spec cs = {
-                                .layout = fn->pf->layout,
-                                .cap_offset = fn->pf->gpuiov_pos,
-                                .fb_mib = fn->pf->fb_mib,
-                                .total_vfs = fn->pf->total_vfs,
-                                .cmd_latency_ns = lat->cmd,
-                        };
-                        fn->pf->card = sim_card_new(&cs, fn->config);
-                        if (!fn->pf->card) {
-                                snprintf(err, errsize, "%s: PF %s: the card model refused its layout", h->spec, fn->bdf);
-                                return -EINVAL;
-                        }
-                        if (fn->pf->gpuiov_pos + sim_card_cap_len(fn->pf->card) > 4096) {
-                                snprintf(err, errsize, "%s: PF %s: the GPU-IOV capability does not fit in config space", h->spec, fn->bdf);
-                                return -E2BIG;
-                        }
-                }
+                int r = fn_setup(h, h->fns[i], err, errsize);
+                if (r < 0)
+                        return r;
         }
+        finish_slots(h, hc);
         /* bridges go to pcieport, PFs to their configured driver */
         for (size_t i = 0; i < h->n_fns; i++) {
                 struct sim_fn *fn = h->fns[i];
@@ -797,6 +887,78 @@ static int build_host(struct sim_host *h, struct host_conf *hc, const struct sim
                                 return r;
                         }
                 }
+        return 0;
+}
+
+/* --- rescan --- */
+
+/* Takes a function that never got announced back out of the host. */
+static void drop_fn(struct sim_host *h, struct sim_fn *fn) {
+        for (size_t i = 0; i < h->n_fns; i++)
+                if (h->fns[i] == fn) {
+                        memmove(&h->fns[i], &h->fns[i + 1], (h->n_fns - i - 1) * sizeof(*h->fns));
+                        h->n_fns--;
+                        break;
+                }
+        fn->dead = true;
+        sim_fn_unref(fn);
+}
+
+/* pci_bus_add_devices() order: the devices of a bus, then the buses below them. */
+static int hotplug_cmp(const void *a, const void *b) {
+        const struct sim_hotplug *x = a, *y = b;
+        unsigned dx = sim_fn_depth(x->fn), dy = sim_fn_depth(y->fn);
+        if (dx != dy)
+                return dx < dy ? -1 : 1;
+        uint16_t rx = pci_addr_rid(&x->fn->addr), ry = pci_addr_rid(&y->fn->addr);
+        return rx < ry ? -1 : rx > ry;
+}
+
+int sim_host_rescan(struct sim_host *h, struct sim_hotplug **ret, size_t *ret_n) {
+        _cleanup_free_ struct sim_hotplug *added = calloc(MAX(h->n_slots, (size_t)1), sizeof(*added));
+        if (!added)
+                return -ENOMEM;
+        size_t n = 0;
+        int r = 0;
+        /* slots come parents first, so a bridge brought back is there for the functions below it */
+        for (size_t i = 0; i < h->n_slots && r == 0; i++) {
+                const struct sim_slot *s = &h->slots[i];
+                if (find_addr(h, &s->addr))
+                        continue;
+                struct sim_fn *parent = s->has_parent ? find_addr(h, &s->parent) : NULL;
+                if (s->has_parent && (!parent || parent->kind == FN_PF || parent->kind == FN_VF))
+                        continue;
+                int irq = h->next_irq;
+                struct sim_fn *fn = NULL;
+                if (s->kind == FN_PF)
+                        r = add_pf(h, &s->conf, &s->addr, parent, &fn);
+                else if (!(fn = add_bridge(h, s->kind, &s->addr, parent)))
+                        r = -ENOMEM;
+                h->next_irq = irq;
+                if (r < 0)
+                        break;
+                fn->irq = s->irq;
+                memcpy(fn->bars, s->bars, sizeof(fn->bars));
+                if (fn->pf)
+                        memcpy(fn->pf->vf_bars, s->vf_bars, sizeof(fn->pf->vf_bars));
+                added[n++] = (struct sim_hotplug){ fn, s->kind == FN_PF ? s->hotplug_drv : SIM_HOTPLUG_PROBE };
+        }
+        /* groups in the order the devices are added (the IOMMU's add-device notifier), each its own;
+         * config spaces once the children are in (bridge windows) */
+        if (r == 0)
+                qsort(added, n, sizeof(*added), hotplug_cmp);
+        for (size_t i = 0; i < n && r == 0; i++)
+                added[i].fn->iommu_group = sim_host_alloc_group(h);
+        char err[256]; /* cannot happen: the same functions were set up at start */
+        for (size_t i = 0; i < n && r == 0; i++)
+                r = fn_setup(h, added[i].fn, err, sizeof(err));
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        drop_fn(h, added[i].fn);
+                return r;
+        }
+        *ret = TAKE_PTR(added);
+        *ret_n = n;
         return 0;
 }
 
@@ -826,7 +988,7 @@ int sim_host_new(const char *spec, const struct sim_latency *lat, struct sim_hos
                 return -ENOMEM;
         }
         pthread_mutex_lock(&h->lock);
-        r = build_host(h, hc, lat, err, errsize);
+        r = build_host(h, hc, err, errsize);
         pthread_mutex_unlock(&h->lock);
         if (r < 0) {
                 sim_host_free(h);
@@ -842,6 +1004,7 @@ void sim_host_free(struct sim_host *h) {
         for (size_t i = 0; i < h->n_fns; i++)
                 sim_fn_unref(h->fns[i]);
         free(h->fns);
+        free(h->slots);
         free(h->spec);
         pthread_cond_destroy(&h->cond);
         pthread_mutex_destroy(&h->lock);

@@ -707,6 +707,40 @@ int kern_store_drivers_probe(struct sim_host *h, const char *buf) {
         return r;
 }
 
+/* rescan_store() in drivers/pci/pci-sysfs.c: kstrtoul(buf, 0) (any failure is EINVAL); non-zero runs
+ * pci_rescan_bus() on every bus under the rescan lock; 0 does nothing. */
+int kern_store_rescan(struct sim_host *h, const char *buf) {
+        unsigned long long v;
+        if (kstrtoull_kernel(buf, 0, &v) < 0)
+                return -EINVAL;
+        if (!v)
+                return 0;
+        _cleanup_free_ struct sim_hotplug *added = NULL;
+        size_t n = 0;
+        int r = sim_host_rescan(h, &added, &n);
+        if (r < 0)
+                return r;
+        /* a probe may sleep with the lock dropped (gim enables VFs): hold the new functions meanwhile */
+        for (size_t i = 0; i < n; i++)
+                sim_fn_ref(added[i].fn);
+        /* pci_bus_add_device(): device_add() sends "add", then the initial probe */
+        for (size_t i = 0; i < n; i++) {
+                struct sim_fn *fn = added[i].fn;
+                if (!fn->dead)
+                        uevent_pci(h, "add", fn);
+                if (!fn->dead && added[i].drv != DRVI_NONE && dev_lock(h, fn) == 0) {
+                        if (added[i].drv == SIM_HOTPLUG_PROBE)
+                                (void)device_attach(h, fn);
+                        else if (fn->drv == DRVI_NONE)
+                                (void)drv_probe(h, added[i].drv, fn); /* the host's setup hands it to that driver */
+                        dev_unlock(h, fn);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                sim_fn_unref(added[i].fn);
+        return 0;
+}
+
 /* module_param(enable_sriov, bool, 0644) of vfio-pci: param_set_bool accepts what kstrtobool does. */
 int kern_store_enable_sriov_param(struct sim_host *h, const char *buf) {
         bool b;

@@ -470,16 +470,29 @@ static void print_status(struct json_object *st) {
                 }
                 if (!json_object_object_get_ex(pf, "vfs", &vfs) || json_object_array_length(vfs) == 0)
                         continue;
-                printf("  %-3s %-13s %-9s %-9s %-5s %-13s %-5s %-6s\n", "VF", "ADDRESS", "DRIVER", "OVERRIDE", "GROUP",
-                       "VFIO", "OPEN", "RESETS");
+                bool gpu = card != NULL;
+                printf("  %-3s %-13s %-9s %-5s %-13s %-5s %-6s", "VF", "ADDRESS", "DRIVER", "GROUP", "VFIO", "OPEN", "RESETS");
+                if (gpu)
+                        printf(" %-18s %-6s %-6s %-5s %s", "FB MiB (OFF+SIZE)", "SLICE", "SHARE", "LOAD", "CLEARED");
+                printf("\n");
                 for (size_t j = 0; j < json_object_array_length(vfs); j++) {
-                        struct json_object *vf = json_object_array_get_idx(vfs, j);
-                        printf("  %-3s %-13s %-9s %-9s %-5s %-13s %-5s %-6s\n", jstr(vf, "index"), jstr(vf, "address"),
-                               jstr(vf, "driver"), jstr(vf, "driver_override"), jstr(vf, "iommu_group"), jstr(vf, "vfio"),
-                               jstr(vf, "vfio_open"), jstr(vf, "resets"));
-                        static const char *const skip[] = { "index", "address", "device", "driver", "driver_override",
-                                                            "iommu_group", "vfio", "vfio_open", "resets", NULL };
-                        print_scalars(vf, skip, "      ");
+                        struct json_object *vf = json_object_array_get_idx(vfs, j), *fb = NULL;
+                        printf("  %-3s %-13s %-9s %-5s %-13s %-5s %-6s", jstr(vf, "index"), jstr(vf, "address"),
+                               jstr(vf, "driver"), jstr(vf, "iommu_group"), jstr(vf, "vfio"), jstr(vf, "vfio_open"),
+                               jstr(vf, "resets"));
+                        if (gpu) {
+                                char fbs[32] = "-", slice[16] = "-", share[16] = "-";
+                                if (json_object_object_get_ex(vf, "fb", &fb) && fb)
+                                        snprintf(fbs, sizeof(fbs), "%s+%s", jstr(fb, "offset_mib"), jstr(fb, "size_mib"));
+                                struct json_object *q = json_object_object_get(vf, "time_quantum_ms");
+                                if (q)
+                                        snprintf(slice, sizeof(slice), "%d ms", json_object_get_int(q));
+                                struct json_object *sh = json_object_object_get(vf, "share");
+                                if (sh)
+                                        snprintf(share, sizeof(share), "%.1f%%", 100.0 * json_object_get_double(sh));
+                                printf(" %-18s %-6s %-6s %-5s %s", fbs, slice, share, jstr(vf, "load"), jstr(vf, "fb_cleared"));
+                        }
+                        printf("\n");
                 }
         }
 }
@@ -535,6 +548,26 @@ static int verb_forward(const char *verb, const struct opts *o, int min_args, co
         return request(line, NULL);
 }
 
+/* rescan: the same write a user makes, through the simulated sysfs (the file is the interface) */
+static int verb_rescan(const struct opts *o) {
+        if (o->argc) {
+                log_error("unexpected argument '%s'; usage: mxgpu-sim rescan --root DIR", o->argv[0]);
+                return 2;
+        }
+        char path[PATH_MAX];
+        /* the name below the root, without its leading slash */
+        if (path_in_root(path, sizeof(path), &SYS_PCI_RESCAN[1]) < 0) {
+                log_error("--root %s: path too long", root_dir);
+                return 2;
+        }
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot open %s (is the simulator running?)", path), 1;
+        if (write(fd, "1\n", 2) != 2)
+                return log_error_errno(negative_errno(), "write 1 to %s", path), 1;
+        return 0;
+}
+
 /* --- command line --- */
 
 static void usage(FILE *f) {
@@ -548,7 +581,8 @@ static void usage(FILE *f) {
                 "  load    --root DIR TARGET=busy|idle ...  TARGET: PF/INDEX, PF/all or all\n"
                 "  fault   --root DIR write ADDR ATTR ERRNO [COUNT] | cmd-hang PF [COUNT] | cmd-stuck PF [COUNT]\n"
                 "                     | vf-missing PF INDEX | remove PF | clear\n"
-                "  latency --root DIR realistic|zero|OP=DURATION,...   OP: vf_enable, vf_enable_per_vf, vf_disable, bind, cmd\n\n"
+                "  latency --root DIR realistic|zero|OP=DURATION,...   OP: vf_enable, vf_enable_per_vf, vf_disable, bind, cmd\n"
+                "  rescan  --root DIR                       echo 1 > DIR/sys/bus/pci/rescan: removed PFs come back\n\n"
                 "SPEC: %s.\n"
                 "DIR defaults to $" ENV_ROOT ". See mxgpu-sim(1) and docs/simulator.md.\n",
                 sim_host_presets_help());
@@ -619,6 +653,8 @@ int main(int argc, char **argv) {
                                                    "vf-missing PF INDEX | remove PF | clear");
         if (streq(verb, "latency"))
                 return verb_forward("latency", &o, 1, "realistic|zero|OP=DURATION,...");
+        if (streq(verb, "rescan"))
+                return verb_rescan(&o);
         log_error("unknown verb '%s'", verb);
         usage(stderr);
         return 2;

@@ -108,6 +108,8 @@ struct sim_write_fault {
         unsigned count;
 };
 
+struct sim_slot; /* host.c: a bridge or PF of the host spec, as built at start */
+
 struct sim_host {
         pthread_mutex_t lock;     /* one lock around the whole model */
         pthread_cond_t cond;      /* device locks, vfio group closes */
@@ -125,6 +127,16 @@ struct sim_host {
         bool starting;            /* building: no latency, no uevents */
         int next_irq;
         uint64_t mmio_next, mmio32_next;
+        struct sim_slot *slots;   /* every bridge and PF of the spec, parents first: what a rescan finds */
+        size_t n_slots;
+};
+
+/* A function a rescan brought back, and what to bind it to: a driver, DRVI_NONE, or
+ * SIM_HOTPLUG_PROBE (offer it to the drivers in probe order, as device_attach() does). */
+#define SIM_HOTPLUG_PROBE (-2)
+struct sim_hotplug {
+        struct sim_fn *fn;
+        int drv;
 };
 
 /* --- host.c: building the host --- */
@@ -141,6 +153,12 @@ void sim_fn_ref(struct sim_fn *fn);
 void sim_fn_unref(struct sim_fn *fn);
 int sim_host_alloc_group(struct sim_host *h);
 void sim_host_assign_mmio(struct sim_host *h, struct sim_fn *fn);
+/* pci_rescan_bus() on every bus: each bridge and PF of the spec that is missing (removed) comes back
+ * under its bridge with fresh state: config space at reset, a new card model, a new IOMMU group, its
+ * original BAR addresses. They join the host unannounced; ret lists them in the kernel's order of
+ * pci_bus_add_devices() (a bus's devices, then the buses below), for the caller to announce and bind.
+ * The caller frees *ret. */
+int sim_host_rescan(struct sim_host *h, struct sim_hotplug **ret, size_t *ret_n);
 /* The function's directory below /sys, e.g. "devices/pci0000:00/0000:00:02.0/0000:03:00.0". */
 int sim_fn_sysfs_dir(const struct sim_fn *fn, char *buf, size_t size);
 /* Number of path components of that directory (for relative links). */
@@ -173,6 +191,8 @@ int kern_store_unbind(struct sim_host *h, int drv, const char *buf);
 int kern_store_new_id(struct sim_host *h, int drv, const char *buf);
 int kern_store_drivers_probe(struct sim_host *h, const char *buf);
 int kern_store_enable_sriov_param(struct sim_host *h, const char *buf);
+/* /sys/bus/pci/rescan: re-adds the spec's missing functions (sim_host_rescan), then "add" and a driver for each. */
+int kern_store_rescan(struct sim_host *h, const char *buf);
 bool kern_drv_has_sriov_configure(const struct sim_host *h, int drv);
 /* Bind a driver at start (host file's driver =); no uevents. */
 int kern_bind_initial(struct sim_host *h, struct sim_fn *fn, int drv);

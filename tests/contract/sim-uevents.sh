@@ -27,12 +27,14 @@ unshare --pid --fork --mount --mount-proc bash -c '
     P=\"$work/sys/bus/pci/devices/0000:03:00.0\"
     echo 0 > \$P/sriov_drivers_autoprobe
     coproc MON { \"$mon\" 13 5; }
-    read -r line <&\${MON[0]}; [ \"\$line\" = ready ]
+    # bash unsets MON once the monitor exits: keep our own copy of its output fd
+    exec {monfd}<&\${MON[0]}
+    read -r line <&\$monfd; [ \"\$line\" = ready ]
     echo 2 > \$P/sriov_numvfs
     echo vfio-pci > \"$work/sys/bus/pci/devices/0000:03:02.0/driver_override\"
     echo 0000:03:02.0 > \"$work/sys/bus/pci/drivers_probe\"
     echo 0 > \$P/sriov_numvfs
-    cat <&\${MON[0]} > \"$work/events\"
+    cat <&\$monfd > \"$work/events\"
     \"$sim\" stop --root \"$work\"
   " || rc=$?
   exit $rc

@@ -250,7 +250,11 @@ static void ping_version_help(void **state) {
         r = run_ctl(0, NULL, "--help", NULL);
         assert_int_equal(r->status, 0);
         /* Help is generated from the command table. */
-        assert_non_null(strstr(r->out, "  show PF|VF  Show one GPU"));
+        const char *show = strstr(r->out, "  show PF|VF  ");
+        assert_non_null(show);
+        assert_int_equal(strncmp(show + 14 + strspn(show + 14, " "), "Show one GPU", 12), 0);
+        assert_non_null(strstr(r->out, "  resize VF "));
+        assert_non_null(strstr(r->out, "  set-vfs PF N "));
         assert_non_null(strstr(r->out, "  version "));
         free(r);
         r = run_ctl(0, NULL, "show", "--help", NULL);

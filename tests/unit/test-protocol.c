@@ -214,6 +214,16 @@ static void documented(void **state) {
                 snprintf(want, sizeof(want), "method %s(", strrchr(ms[i].name, '.') + 1);
                 if (!strstr(strncmp(ms[i].name, MX_INTERFACE ".", strlen(MX_INTERFACE) + 1) == 0 ? idl : svc, want))
                         fail_msg("the interface description does not declare %s", ms[i].name);
+                /* The method's row in docs/protocol.md names each parameter. */
+                snprintf(want, sizeof(want), "| `%s` |", ms[i].name);
+                const char *row = strstr(doc, want), *row_end = row ? strchr(row, '\n') : NULL;
+                for (const struct mx_param *p = ms[i].params; row && row_end && p && p->name; p++) {
+                        char pw[64];
+                        snprintf(pw, sizeof(pw), "`%s:", p->name);
+                        const char *at = strstr(row, pw);
+                        if (!at || at > row_end)
+                                fail_msg("docs/protocol.md: the row of %s does not name parameter %s", ms[i].name, p->name);
+                }
                 for (const struct mx_param *p = ms[i].params; p && p->name; p++) {
                         static const char *const types[] = { "string", "int", "bool", "object", "[]" };
                         snprintf(want, sizeof(want), "%s: %s%s", p->name, p->required ? "" : "?", types[p->type]);

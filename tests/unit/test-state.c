@@ -138,6 +138,11 @@ static void corrupt_moved_aside(const char *content) {
         struct mx_state s;
         char *moved = NULL, buf[256];
         fake_file("state.json", "%s", content);
+        /* peeking (--check-config) reports it and moves nothing */
+        s.n_pfs = 12345;
+        assert_int_equal(state_peek(fake_root, &s), -EBADMSG);
+        assert_int_equal(s.n_pfs, 12345);
+        assert_true(fake_exists("state.json"));
         s.n_pfs = 12345; /* untouched on failure */
         assert_int_equal(state_load(fake_root, &s, &moved), -EBADMSG);
         assert_int_equal(s.n_pfs, 12345);

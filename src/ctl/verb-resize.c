@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+// mxgpuctl resize VF and set-vfs PF N: live changes through the daemon (io.mxgpu.Manager.Resize, SetVFs).
+#include <inttypes.h>
+#include <string.h>
+
+#include "changes.h"
+#include "ctl.h"
+#include "mxgpu/pciaddr.h"
+#include "mxgpu/units.h"
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *ret set, 0 when argv[*i] is something else, -1 on a missing value. */
+static int opt_value(const struct ctl_verb *v, int argc, char **argv, int *i, const char *name, const char **ret) {
+        size_t n = strlen(name);
+        if (strncmp(argv[*i], name, n) != 0)
+                return 0;
+        if (argv[*i][n] == '=') {
+                *ret = argv[*i] + n + 1;
+                return 1;
+        }
+        if (argv[*i][n])
+                return 0;
+        if (*i + 1 >= argc) {
+                ctl_usage_error(v, "%s needs a value", name);
+                return -1;
+        }
+        *ret = argv[++*i];
+        return 1;
+}
+
+static void print_actions(struct json_object *acts) {
+        for (size_t k = 0; acts && k < json_object_array_length(acts); k++)
+                printf("  %s\n", ctl_json_str(json_object_array_get_idx(acts, k), "what", "?"));
+}
+
+static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
+        const char *dev = NULL, *mem = NULL, *slice = NULL;
+        bool dry = false, persist = false, dashdash = false;
+        for (int i = 1; i < argc; i++) {
+                int r = 0;
+                if (!dashdash && streq(argv[i], "--"))
+                        dashdash = true;
+                else if (!dashdash && streq(argv[i], "--dry-run"))
+                        dry = true;
+                else if (!dashdash && streq(argv[i], "--persist"))
+                        persist = true;
+                else if (!dashdash && ((r = opt_value(&verb_resize, argc, argv, &i, "--memory", &mem)) ||
+                                       (r = opt_value(&verb_resize, argc, argv, &i, "--time-slice", &slice)))) {
+                        if (r < 0)
+                                return MX_EXIT_USAGE;
+                } else if (!dashdash && argv[i][0] == '-')
+                        return ctl_usage_error(&verb_resize, "unknown option %s", argv[i]);
+                else if (!dev)
+                        dev = argv[i];
+                else
+                        return ctl_usage_error(&verb_resize, "unexpected argument '%s'", argv[i]);
+        }
+        if (!dev)
+                return ctl_usage_error(&verb_resize, "a VF's PCI address is needed");
+        if (!mem && !slice)
+                return ctl_usage_error(&verb_resize, "nothing to change: give --memory SIZE, --time-slice T or both");
+        struct pci_addr a;
+        char bdf[PCI_ADDR_STRLEN];
+        if (pci_addr_parse(dev, &a) < 0)
+                return ctl_usage_error(&verb_resize, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", dev);
+        uint64_t mib = 0, us = 0;
+        const char *err = NULL;
+        if (mem && parse_size_mib(mem, &mib, &err) < 0)
+                return ctl_usage_error(&verb_resize, "--memory %s: %s", mem, err);
+        if (slice && parse_time_us(slice, &us, &err) < 0)
+                return ctl_usage_error(&verb_resize, "--time-slice %s: %s", slice, err);
+        if (mib > INT64_MAX || us > INT64_MAX)
+                return ctl_usage_error(&verb_resize, "value too large");
+
+        struct json_object *params = json_object_new_object();
+        json_object_object_add(params, "device", json_object_new_string(pci_addr_format(&a, bdf)));
+        if (mem)
+                json_object_object_add(params, "memory_mib", json_object_new_int64((int64_t)mib));
+        if (slice)
+                json_object_object_add(params, "time_slice_us", json_object_new_int64((int64_t)us));
+        if (dry)
+                json_object_object_add(params, "dry_run", json_object_new_boolean(true));
+        if (persist)
+                json_object_object_add(params, "persist", json_object_new_boolean(true));
+        struct ctl_reply reply;
+        int r = ctl_call(ctx, MX_INTERFACE ".Resize", params, &reply);
+        json_object_put(params);
+        if (r != MX_EXIT_OK)
+                return r;
+        struct json_object *p = reply.parameters;
+        if (ctx->json)
+                ctl_print_json(p);
+        else {
+                char s[FORMAT_SIZE_MAX];
+                printf("%s VF %lld (%s): %s at %lld MiB, %lld ms time slice\n", dry ? "would resize" : "resized",
+                       ctl_json_int(p, "index", -1), ctl_json_str(p, "device", "?"),
+                       format_size(s, (uint64_t)ctl_json_int(p, "memory_size_mib", 0)), ctl_json_int(p, "memory_offset_mib", 0),
+                       ctl_json_int(p, "time_slice_ms", 0));
+                struct json_object *mv = json_object_object_get(p, "moves");
+                for (size_t k = 0; mv && k < json_object_array_length(mv); k++) {
+                        struct json_object *m = json_object_array_get_idx(mv, k);
+                        printf("  %s VF %lld (%s, %s) from %lld MiB to %lld MiB\n", dry ? "would move" : "moved",
+                               ctl_json_int(m, "index", -1), ctl_json_str(m, "address", "?"),
+                               format_size(s, (uint64_t)ctl_json_int(m, "size_mib", 0)), ctl_json_int(m, "from_mib", 0),
+                               ctl_json_int(m, "to_mib", 0));
+                }
+                if (dry)
+                        print_actions(json_object_object_get(p, "actions"));
+                const char *pers = ctl_json_str(p, "persisted", NULL);
+                if (pers)
+                        printf("written to %s\n", pers);
+                else if (!dry)
+                        printf("kept as a live override until the next reload (--persist keeps it in the config)\n");
+        }
+        ctl_reply_done(&reply);
+        return MX_EXIT_OK;
+}
+
+const struct ctl_verb verb_resize = {
+        .name = "resize",
+        .summary = "change an idle VF's framebuffer size and/or time slice, live",
+        .usage = "VF [--memory SIZE] [--time-slice T] [--dry-run] [--persist]",
+        .help = "  --memory SIZE     new framebuffer size: at least 256M, in 16M steps (e.g. 1G, 1536M)\n"
+                "  --time-slice T    new time slice: whole milliseconds 1ms to 255ms (at most 4 distinct per GPU)\n"
+                "  --dry-run         print the new layout and the VFs that would move; change nothing\n"
+                "  --persist         also write the change to the drop-in 90-mxgpuctl.conf\n"
+                "Refused (exit 6) while the VF is in use; exit 7 when the size cannot fit. Without --persist the\n"
+                "change is a live override that 'reload' drops.",
+        .run = run_resize,
+        .needs_daemon = true,
+};
+
+static int run_set_vfs(struct ctl_context *ctx, int argc, char **argv) {
+        const char *dev = NULL, *count = NULL;
+        bool dry = false, persist = false, dashdash = false;
+        for (int i = 1; i < argc; i++) {
+                if (!dashdash && streq(argv[i], "--"))
+                        dashdash = true;
+                else if (!dashdash && streq(argv[i], "--dry-run"))
+                        dry = true;
+                else if (!dashdash && streq(argv[i], "--persist"))
+                        persist = true;
+                else if (!dashdash && argv[i][0] == '-')
+                        return ctl_usage_error(&verb_set_vfs, "unknown option %s", argv[i]);
+                else if (!dev)
+                        dev = argv[i];
+                else if (!count)
+                        count = argv[i];
+                else
+                        return ctl_usage_error(&verb_set_vfs, "unexpected argument '%s'", argv[i]);
+        }
+        if (!dev || !count)
+                return ctl_usage_error(&verb_set_vfs, "a PF's PCI address and a VF count are needed");
+        struct pci_addr a;
+        char bdf[PCI_ADDR_STRLEN];
+        uint64_t n;
+        if (pci_addr_parse(dev, &a) < 0)
+                return ctl_usage_error(&verb_set_vfs, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", dev);
+        if (parse_uint(count, UINT16_MAX, &n) < 0)
+                return ctl_usage_error(&verb_set_vfs, "'%s' is not a VF count (a whole number from 0)", count);
+        struct json_object *params = json_object_new_object();
+        json_object_object_add(params, "device", json_object_new_string(pci_addr_format(&a, bdf)));
+        json_object_object_add(params, "count", json_object_new_int((int)n));
+        if (dry)
+                json_object_object_add(params, "dry_run", json_object_new_boolean(true));
+        if (persist)
+                json_object_object_add(params, "persist", json_object_new_boolean(true));
+        struct ctl_reply reply;
+        int r = ctl_call(ctx, MX_INTERFACE ".SetVFs", params, &reply);
+        json_object_put(params);
+        if (r != MX_EXIT_OK)
+                return r;
+        struct json_object *p = reply.parameters;
+        const char *state = ctl_json_str(p, "state", NULL);
+        if (ctx->json)
+                ctl_print_json(p);
+        else {
+                printf("%s: %s %lld VFs%s%s%s%s\n", ctl_json_str(p, "device", "?"), dry ? "would have" : "now has",
+                       ctl_json_int(p, "num_vfs", 0), state ? ", " : "", state ? state : "",
+                       ctl_json_str(p, "reason", NULL) ? ": " : "", ctl_json_str(p, "reason", ""));
+                print_actions(json_object_object_get(p, "actions"));
+                const char *pers = ctl_json_str(p, "persisted", NULL);
+                if (pers)
+                        printf("written to %s\n", pers);
+                else if (!dry)
+                        printf("kept as a live override until the next reload (--persist keeps it in the config)\n");
+        }
+        int rc = !dry && state && !streq(state, "ready") ? MX_EXIT_FAILED : MX_EXIT_OK;
+        ctl_reply_done(&reply);
+        return rc;
+}
+
+const struct ctl_verb verb_set_vfs = {
+        .name = "set-vfs",
+        .summary = "change a PF's VF count, refused while any of its VFs is in use",
+        .usage = "PF N [--dry-run] [--persist]",
+        .help = "  --dry-run         print what would change; change nothing\n"
+                "  --persist         also write vfs = N to the drop-in 90-mxgpuctl.conf\n"
+                "Refused (exit 6) while a VF of the PF is in use, naming it. Exit 1 when the PF does not end ready.",
+        .run = run_set_vfs,
+        .needs_daemon = true,
+};

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: MIT
+# mxgpuctl doctor without the daemon: passes on a healthy simulated host and names each problem of the
+# problem hosts (no IOMMU, no MMIO room, firmware without SR-IOV/ARI, amdgpu on a PF, VFs on a host
+# driver, missing modules, libvirt down) with a fix; exit 1 on a fail; --json.
+source "$(dirname "$0")/../lib.sh"
+need_root
+RAW=$B/tools/ctl-raw
+HOSTS=$SRC/tests/hosts
+doc() { "$MXGPUCTL" --root "$R" --socket "$T/nothing.sock" doctor "$@"; }
+# verdict CHECK [DEVICE]: the status of one check in the last JSON report
+verdict() { jq -r --arg c "$1" --arg d "${2:-}" '[.checks[] | select(.check == $c and (($d == "") or .device == $d)) | .status] | join(",")' "$T/doc.json"; }
+run_json() { rc=0; doc --json "$@" >"$T/doc.json" || rc=$?; }
+
+# Healthy host with libvirt listening: everything ok, exit 0, both output forms.
+"$RAW" listen "$T/libvirt-sock" >"$T/listen.out" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -S "$T/libvirt-sock" ] && break; sleep 0.02; done
+sim_start s7150
+run_json --libvirt-socket "$T/libvirt-sock"
+assert_eq "$rc" 0 "doctor on a healthy host"
+assert_eq "$(jq -r '[.ok, .summary.fail, .summary.warn] | @csv' "$T/doc.json")" "true,0,0" "healthy summary"
+assert_eq "$(jq -r '[.checks[].check] | join(" ")' "$T/doc.json")" "iommu vfio-pci pci-pf-stub sriov ari mmio pf-driver libvirt" "the checks run"
+jq -e 'all(.checks[]; (.message | length > 0) and .fix == null and (.status == "ok"))' "$T/doc.json" >/dev/null || fail "json shape"
+doc --libvirt-socket "$T/libvirt-sock" >"$T/doc.txt"
+grep -q "^ok    iommu" "$T/doc.txt" && grep -q "8 ok, 0 warnings, 0 failed" "$T/doc.txt" || fail "human output: $(cat "$T/doc.txt")"
+# libvirt down: a warning, not a failure.
+run_json
+assert_eq "$rc" 0 "libvirt down is only a warning"
+assert_eq "$(verdict libvirt)" warn "libvirt down"
+doc | grep -q "fix: start libvirt" || fail "libvirt fix not printed"
+"$SIM" stop --root "$R"
+
+sim_start "$HOSTS/no-iommu.ini"
+run_json
+assert_eq "$rc" 1 "exit status without IOMMU"
+assert_eq "$(verdict iommu)" fail "IOMMU off"
+jq -r '.checks[] | select(.check == "iommu") | .fix' "$T/doc.json" | grep -q "intel_iommu=on" || fail "IOMMU fix"
+"$SIM" stop --root "$R"
+
+sim_start "$HOSTS/no-above-4g.ini"
+run_json
+assert_eq "$rc" 1 "exit status without MMIO room"
+assert_eq "$(verdict mmio)" fail "no MMIO room"
+jq -r '.checks[] | select(.check == "mmio") | .message, .fix' "$T/doc.json" | grep -q "Above 4G decoding" || fail "MMIO fix"
+assert_eq "$(verdict sriov)" ok "SR-IOV itself is fine there"
+"$SIM" stop --root "$R"
+
+sim_start "$HOSTS/firmware-limits.ini"
+run_json
+assert_eq "$rc" 1 "exit status with SR-IOV and ARI off"
+assert_eq "$(verdict sriov)" fail "SR-IOV hidden"
+assert_eq "$(verdict ari)" fail "ARI forwarding off"
+jq -r '.checks[] | select(.check == "sriov") | .message' "$T/doc.json" | grep -q "firmware hides it" || fail "SR-IOV message"
+"$SIM" stop --root "$R"
+
+sim_start "$HOSTS/gim-host.ini"
+run_json
+assert_eq "$rc" 1 "exit status with amdgpu on a PF"
+assert_eq "$(verdict pf-driver 0000:07:00.0)" fail "amdgpu on the MI300X"
+assert_eq "$(verdict pf-driver 0000:03:00.0)" ok "gim on the S7150x2"
+assert_eq "$(verdict vf-drivers 0000:03:00.0)" warn "VFs held by a host driver"
+jq -r '.checks[] | select(.check == "vf-drivers" and .device == "0000:03:00.0") | .message' "$T/doc.json" | grep -q "on amdgpu" ||
+  fail "the grabbing driver is named"
+"$SIM" stop --root "$R"
+
+# A plain directory tree: modules missing, no GPU.
+R=$T/bare
+mkdir -p "$R/sys/bus/pci/devices" "$R/sys/bus/pci/drivers" "$R/sys/kernel/iommu_groups/0"
+run_json
+assert_eq "$rc" 1 "exit status without vfio-pci"
+assert_eq "$(verdict vfio-pci),$(verdict pci-pf-stub),$(verdict gpus)" "fail,fail,warn" "missing modules, no GPU"
+jq -r '.checks[] | select(.check == "vfio-pci") | .fix' "$T/doc.json" | grep -q "modprobe vfio-pci" || fail "module fix"
+echo "doctor: healthy host passes; IOMMU, MMIO room, SR-IOV/ARI, amdgpu, VF drivers, modules and libvirt named"
