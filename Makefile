@@ -139,7 +139,7 @@ BASHCOMPDIR ?= $(call pcvar,bash-completion,completionsdir,/usr/share/bash-compl
 # mxgpu-sim is a test tool (FUSE, fake hosts): it is not installed.
 MANPAGES  := $(filter-out man/mxgpu-sim.1,$(wildcard man/*.[158]))
 UNITFILES := $(wildcard systemd/*.service systemd/*.socket systemd/*.target)
-BASHCOMP  := $(wildcard shell-completion/bash/mxgpuctl)
+BASHCOMP  := $(wildcard completion/mxgpuctl.bash)
 
 install: $(BUILD)/mxgpud $(BUILD)/mxgpuctl
 	install -D -m 0755 $(BUILD)/mxgpud $(DESTDIR)$(SBINDIR)/mxgpud
