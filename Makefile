@@ -44,12 +44,15 @@ UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CONTRACT := $(if $(CON_SRC),$(BUILD)/tests/contract)
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all check check-vm-kernel demo deps clean install uninstall bench
+.PHONY: all progs check check-vm check-vm-kernel demo deps deb clean install uninstall bench
 all: $(PROGS) $(UNITS) $(CONTRACT) $(TOOLS)
+
+# The programs alone, without the tests (what a package build needs).
+progs: $(PROGS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -110,6 +113,18 @@ check-vm-kernel:
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tests/vm/run-kernel-tests.sh
 
+# Boot integration: Debian 12 with systemd, udev and libvirtd in QEMU, the package installed
+# (tests/vm/run-boot-tests.sh). Slow (TCG); the guest image is cached in tests/vm/cache.
+check-vm:
+	@scripts/deps.sh vm boot
+	@$(MAKE) --no-print-directory progs
+	@BUILD=$(BUILD) tests/vm/run-boot-tests.sh
+
+# The Debian package, built from a copy of the tree in $(BUILD)/deb (the .deb lands there too).
+deb:
+	@scripts/deps.sh deb
+	@BUILD=$(BUILD) scripts/build-deb.sh
+
 check-%: all
 	@BUILD=$(BUILD) scripts/run-tests.sh $*
 
@@ -119,6 +134,51 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# --- install: PREFIX for the programs and manuals, DESTDIR for staging (packages); the systemd
+# and udev folders come from their pkg-config files, as the distribution puts them. The config
+# path /etc/mxgpu is compiled into the programs, so it does not follow PREFIX.
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+pcvar = $(or $(shell pkg-config --variable=$(2) $(1) 2>/dev/null),$(3))
+UNITDIR   ?= $(call pcvar,systemd,systemdsystemunitdir,/lib/systemd/system)
+MODLOADDIR ?= $(call pcvar,systemd,modulesloaddir,/usr/lib/modules-load.d)
+UDEVDIR   ?= $(call pcvar,udev,udevdir,/lib/udev)
+BASHCOMPDIR ?= $(call pcvar,bash-completion,completionsdir,/usr/share/bash-completion/completions)
+# mxgpu-sim is a test tool (FUSE, fake hosts): it is not installed.
+MANPAGES  := $(filter-out man/mxgpu-sim.1,$(wildcard man/*.[158]))
+UNITFILES := $(wildcard systemd/*.service systemd/*.socket systemd/*.target)
+BASHCOMP  := $(wildcard completion/mxgpuctl.bash)
+
+install: $(BUILD)/mxgpud $(BUILD)/mxgpuctl
+	install -D -m 0755 $(BUILD)/mxgpud $(DESTDIR)$(SBINDIR)/mxgpud
+	install -D -m 0755 $(BUILD)/mxgpuctl $(DESTDIR)$(BINDIR)/mxgpuctl
+	for m in $(MANPAGES); do \
+	  install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/} || exit 1; done
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITFILES); do \
+	  sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $$u \
+	    >$(DESTDIR)$(UNITDIR)/$${u#systemd/} && chmod 0644 $(DESTDIR)$(UNITDIR)/$${u#systemd/} || exit 1; done
+	install -D -m 0644 systemd/modules-load.conf $(DESTDIR)$(MODLOADDIR)/mxgpu.conf
+	install -D -m 0644 udev/60-mxgpu.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-mxgpu.rules
+	$(if $(BASHCOMP),install -D -m 0644 $(BASHCOMP) $(DESTDIR)$(BASHCOMPDIR)/mxgpuctl)
+	install -d $(DESTDIR)$(SYSCONFDIR)/mxgpu/mxgpu.conf.d
+	@# An existing config is the administrator's: never overwritten.
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/mxgpu/mxgpu.conf ]; then \
+	  echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/mxgpu/mxgpu.conf"; \
+	else install -m 0644 conf/mxgpu.conf $(DESTDIR)$(SYSCONFDIR)/mxgpu/mxgpu.conf; fi
+
+# Removes what install put there, except the config and the state (/var/lib/mxgpu), which are
+# the administrator's; a package's purge removes those.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mxgpud $(DESTDIR)$(BINDIR)/mxgpuctl
+	rm -f $(foreach m,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(foreach u,$(UNITFILES),$(DESTDIR)$(UNITDIR)/$(notdir $(u)))
+	rm -f $(DESTDIR)$(MODLOADDIR)/mxgpu.conf $(DESTDIR)$(UDEVDIR)/rules.d/60-mxgpu.rules
+	$(if $(BASHCOMP),rm -f $(DESTDIR)$(BASHCOMPDIR)/mxgpuctl)
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/mxgpu/mxgpu.conf.d 2>/dev/null
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

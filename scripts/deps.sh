@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages that building, testing and the demo need; only what is missing.
 # Usage: deps.sh [GROUP...]  - no group: build and the fast tests; "vm": also the real-kernel VM
-# tests (make check-vm-kernel); "bench": the tools make bench times. deps.sh --download GROUP prints packages a group fetches
+# tests (make check-vm-kernel); "deb": the Debian package (make deb); "boot": with "vm", the
+# booted-guest test (make check-vm); "bench": the tools make bench times.
+# deps.sh --download GROUP prints packages a group fetches
 # with `apt-get download` instead of installing (tests/vm unpacks the kernel into its cache).
 set -euo pipefail
 
@@ -24,6 +26,10 @@ PKGS=(
 VM_PKGS=(qemu-system-x86 busybox-static)
 # Benchmarks (make bench): driverctl is one of the admin tools mxgpud is timed against.
 BENCH_PKGS=(driverctl)
+# The Debian package (make deb).
+DEB_PKGS=(dpkg-dev debhelper)
+# Boot integration (make check-vm): a debootstrap'ed guest that installs the package.
+BOOT_PKGS=(debootstrap e2fsprogs "${DEB_PKGS[@]}")
 # Downloaded and unpacked into tests/vm/cache, never installed: the host's /boot stays as is.
 VM_DOWNLOAD=(linux-image-amd64)
 
@@ -37,7 +43,9 @@ for group in "$@"; do
   case $group in
   vm) PKGS+=("${VM_PKGS[@]}") ;;
   bench) PKGS+=("${BENCH_PKGS[@]}") ;;
-  *) echo "deps: unknown group '$group' (known: vm, bench)" >&2; exit 2 ;;
+  deb) PKGS+=("${DEB_PKGS[@]}") ;;
+  boot) PKGS+=("${BOOT_PKGS[@]}") ;;
+  *) echo "deps: unknown group '$group' (known: vm, bench, deb, boot)" >&2; exit 2 ;;
   esac
 done
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})

@@ -10,10 +10,14 @@
 #include "manager.h"
 #include "mxgpu/log.h"
 #include "mxgpu/macro.h"
+#include "mxgpu/paths.h"
 #include "udev.h"
 #include "control.h"
 #include "ctlserver.h"
 #include "pool.h"
+
+/* Longest wait for udev's coldplug before the first apply. */
+#define UDEV_COLDPLUG_WAIT_MS (30 * 1000)
 
 static void notify_status(struct manager *m, bool ready) {
         char summary[256];
@@ -253,6 +257,13 @@ int manager_main(const struct mxgpud_options *opt) {
                 if (r < 0) {
                         manager_done(&m);
                         return MXGPUD_EXIT_ENV;
+                }
+                /* At boot udev may still be binding drivers (a [device] that keeps its PF driver needs it
+                 * bound): let the coldplug finish first. Only on the real host; a simulated root has no udevd. */
+                if (cfg->daemon.udev && streq(mx_root(), "") && !opt->once) {
+                        sd_notify(0, "STATUS=waiting for udev to finish the coldplug");
+                        if (udev_wait_coldplug(UDEV_COLDPLUG_WAIT_MS) < 0)
+                                log_warning("udev is still busy after %u s; going ahead", UDEV_COLDPLUG_WAIT_MS / 1000);
                 }
         }
 

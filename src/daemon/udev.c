@@ -2,6 +2,7 @@
 // libudev monitor in the sd-event loop: hotplugged PFs trigger a cycle, removed PFs are dropped, foreign VF rebinds are reported.
 #include <libudev.h>
 #include <string.h>
+#include <time.h>
 
 #include "manager.h"
 #include "mxgpu/log.h"
@@ -81,6 +82,11 @@ static void on_device(struct manager *m, struct udev_device *dev) {
                         pf->num_vfs = pf->vfs_bound = 0;
                         manager_pf_gone(m, addr);
                 }
+        } else if (streq(action, "bind") && pf && pf->state == PF_FAILED) {
+                /* A PF that keeps its own driver fails while that driver is not bound yet (at boot
+                 * udev loads it in parallel with us): its arrival is worth another try. */
+                log_dev(LOG_INFO, addr, "a driver was bound; trying again");
+                schedule_cycle(m);
         } else if (streq(action, "bind") || streq(action, "unbind")) {
                 struct pf_run *owner = find_vf(m, addr, &vf);
                 if (!owner || !owner->desired.vfio || owner->state == PF_GONE)
@@ -108,6 +114,29 @@ static int on_udev(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 on_device(m, dev);
         }
         return 0;
+}
+
+int udev_wait_coldplug(unsigned timeout_ms) {
+        struct udev *udev = udev_new();
+        if (!udev)
+                return -ENOMEM;
+        struct udev_queue *queue = udev_queue_new(udev);
+        if (!queue) {
+                udev_unref(udev);
+                return -ENOMEM;
+        }
+        int r = -ETIMEDOUT;
+        /* The queue has no event to wait on in libudev's API; 20 ms steps are far below a boot's pace. */
+        for (unsigned waited = 0; waited <= timeout_ms; waited += 20) {
+                if (udev_queue_get_queue_is_empty(queue)) {
+                        r = 0;
+                        break;
+                }
+                nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        }
+        udev_queue_unref(queue);
+        udev_unref(udev);
+        return r;
 }
 
 int manager_udev_start(struct manager *m) {

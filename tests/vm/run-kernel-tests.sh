@@ -36,73 +36,14 @@ for tool in apt-get apt-cache dpkg-deb cc timeout; do
 done
 
 # --- the kernel: Debian's package, unpacked into the cache, keyed by its exact version ---
-# Prints "<package>_<version>" of the newest kernel the metapackage points at, or nothing.
-kernel_key() {
-  local meta pkg ver
-  meta=$("$src/scripts/deps.sh" --download vm | head -n1)
-  pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/^  Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
-  [ -n "$pkg" ] || return 0
-  ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^  Candidate: //p')
-  [ -n "$ver" ] && [ "$ver" != "(none)" ] && echo "${pkg}_$ver"
-}
-
-# Fills $1 (a new directory) with vmlinux, modules/ and modules.load for package key $2.
-prepare_kernel() {
-  local dir=$1 key=$2 pkg=${2%%_*} ver=${2#*_} kver deb m
-  mkdir -p "$dir"
-  (cd "$dir" && apt-get download "$pkg=$ver") >"$dir/download.log" 2>&1 || {
-    tail -n 3 "$dir/download.log" >&2
-    return 77
-  }
-  deb=$(ls "$dir"/*.deb) && dpkg-deb -x "$deb" "$dir/root" || return 1
-  kver=$(ls "$dir/root/lib/modules") && [ -d "$dir/root/lib/modules/$kver/kernel" ] || return 1
-  "$here/lib/extract-vmlinux" "$dir"/root/boot/vmlinuz-* "$dir/vmlinux" || return 1
-  # The package ships no modules.dep (depmod runs at install): make one inside the unpacked tree.
-  $busybox depmod -b "$dir/root" "$kver" || return 1
-  local mdir=$dir/root/lib/modules/$kver
-  local -A seen=()
-  local order=()
-  add_module() { # module name -> appends it and its dependencies to order, dependencies first
-    local name=${1//-/_} line path deps i
-    line=$(awk -v n="$name" -F: '{ b = $1; sub(/.*\//, "", b); sub(/\.ko.*$/, "", b); gsub(/-/, "_", b)
-                                   if (b == n) { print; exit } }' "$mdir/modules.dep")
-    [ -n "$line" ] || { echo "vm-kernel: module $1 not in $key" >&2; return 1; }
-    path=${line%%:*}
-    read -ra deps <<<"${line#*:}"
-    # modules.dep lists the full closure, users before what they use: load it back to front.
-    for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
-      [ -n "${seen[${deps[i]}]:-}" ] || { seen[${deps[i]}]=1; order+=("${deps[i]}"); }
-    done
-    [ -n "${seen[$path]:-}" ] || { seen[$path]=1; order+=("$path"); }
-  }
-  for m in "${modules[@]}"; do add_module "$m" || return 1; done
-  for m in "${order[@]}"; do
-    mkdir -p "$dir/modules/$(dirname "$m")" && cp "$mdir/$m" "$dir/modules/$m" || return 1
-    echo "modules/$m" >>"$dir/modules.load"
-  done
-  echo "$kver" >"$dir/release"
-  rm -rf "$dir/root" "$deb"
-}
-
-key=$(kernel_key)
-if [ -z "$key" ]; then
-  # No package lists (offline, apt-get update never ran): use the newest kernel already cached.
-  key=$(ls -t "$cache/kernel" 2>/dev/null | grep -v '\.tmp$' | head -n1)
-  [ -n "$key" ] && [ -f "$cache/kernel/$key/.done" ] ||
-    skip "apt-cache knows no linux-image-amd64 and nothing is cached: run apt-get update"
-fi
-kdir=$cache/kernel/$key
-if [ ! -f "$kdir/.done" ]; then
-  log "fetching and unpacking $key into $kdir"
-  rm -rf "$kdir.tmp"
-  prepare_kernel "$kdir.tmp" "$key"
-  case $? in
-  0) ;;
-  77) rm -rf "$kdir.tmp"; skip "cannot apt-get download ${key%%_*}=${key#*_} (no Debian mirror reachable)" ;;
-  *) fail "could not prepare $key (see $kdir.tmp)" ;;
-  esac
-  touch "$kdir.tmp/.done" && rm -rf "$kdir" && mv "$kdir.tmp" "$kdir"
-fi
+. "$here/lib/kernel.sh"
+. "$here/lib/qemu.sh"
+cached_kernel "$cache/kernel" "${modules[@]}"
+case $? in
+0) kdir=$KDIR key=$(basename "$KDIR") ;;
+77) skip "$KERNEL_ERROR" ;;
+*) fail "$KERNEL_ERROR" ;;
+esac
 
 # --- guest programs ---
 mkdir -p "$work"
@@ -137,32 +78,6 @@ fi
 initrd=$work/initramfs.cpio
 (cd "$stage" && find . | $busybox cpio -o -H newc -R 0:0 2>/dev/null) >"$initrd" ||
   fail "cannot write $initrd"
-
-# --- QEMU: one function builds the command line, so a disk-booted guest can reuse it ---
-# qemu_cmdline KERNEL INITRD APPEND CONSOLE_LOG RESULTS_LOG [extra QEMU args...] -> array QEMU
-qemu_cmdline() {
-  local kernel=$1 initrd=$2 append=$3 console=$4 results=$5
-  shift 5
-  local accel=${MXGPU_VM_ACCEL:-}
-  if [ -z "$accel" ]; then
-    # /dev/kvm exists on machines whose CPU cannot run KVM guests: ask the CPU too.
-    if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm; else accel=tcg; fi
-  fi
-  local cpu=max
-  [ "$accel" = kvm ] && cpu=host
-  QEMU=(qemu-system-x86_64
-    -machine q35,kernel-irqchip=split -accel "$accel" -cpu $cpu -smp 2 -m 512M
-    # vfio-pci needs an IOMMU in the guest (Debian's kernel has no no-IOMMU mode).
-    -device intel-iommu,intremap=on
-    -device pcie-root-port,id=rp0,chassis=1,slot=1
-    -device nvme-subsys,id=nvmes0
-    # QEMU 7.2's nvme is the one emulated device with SR-IOV; each VF needs flexible
-    # queues (2 per VF) and interrupts (1 per VF) from the PF's pool.
-    -device "nvme,serial=mxgpu0,subsys=nvmes0,bus=rp0,sriov_max_vfs=$nvfs,sriov_vq_flexible=$((2 * nvfs)),sriov_vi_flexible=$nvfs,max_ioqpairs=$((2 * nvfs + 2)),msix_qsize=$((nvfs + 1))"
-    -kernel "$kernel" -initrd "$initrd" -append "$append"
-    -nographic -vga none -nic none -monitor none -serial "file:$console" -serial "file:$results"
-    -no-reboot "$@")
-}
 
 console_log=$work/console.log
 results_log=$work/results.log

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: MIT
+# The one place the VM tests' QEMU command line is built. Sourced; uses nvfs (TotalVFs of the
+# emulated PF), MXGPU_VM_ACCEL, and QEMU_REBOOT=1 to let the guest reboot (default: a reboot
+# or panic ends QEMU, -no-reboot).
+
+# qemu_cmdline KERNEL INITRD APPEND CONSOLE_LOG RESULTS_LOG [extra QEMU args...] -> array QEMU
+qemu_cmdline() {
+  local kernel=$1 initrd=$2 append=$3 console=$4 results=$5
+  shift 5
+  local accel=${MXGPU_VM_ACCEL:-}
+  if [ -z "$accel" ]; then
+    # /dev/kvm exists on machines whose CPU cannot run KVM guests: ask the CPU too.
+    if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm; else accel=tcg; fi
+  fi
+  local cpu=max reboot=-no-reboot
+  [ "$accel" = kvm ] && cpu=host
+  [ "${QEMU_REBOOT:-0}" = 1 ] && reboot=
+  QEMU=(qemu-system-x86_64
+    -machine q35,kernel-irqchip=split -accel "$accel" -cpu $cpu -smp 2 -m "${QEMU_MEM:-512M}"
+    # vfio-pci needs an IOMMU in the guest (Debian's kernel has no no-IOMMU mode).
+    -device intel-iommu,intremap=on
+    -device pcie-root-port,id=rp0,chassis=1,slot=1
+    -device nvme-subsys,id=nvmes0
+    # QEMU 7.2's nvme is the one emulated device with SR-IOV; each VF needs flexible
+    # queues (2 per VF) and interrupts (1 per VF) from the PF's pool.
+    -device "$(nvme_sriov_device mxgpu0 nvmes0 rp0 "$nvfs")"
+    -kernel "$kernel" -initrd "$initrd" -append "$append"
+    -nographic -vga none -nic none -monitor none -serial "file:$console" -serial "file:$results"
+    $reboot "$@")
+}
+
+# nvme_sriov_device SERIAL SUBSYS BUS TOTALVFS -> the -device argument of an SR-IOV NVMe PF.
+nvme_sriov_device() {
+  local n=$4
+  echo "nvme,serial=$1,subsys=$2,bus=$3,sriov_max_vfs=$n,sriov_vq_flexible=$((2 * n)),sriov_vi_flexible=$n,max_ioqpairs=$((2 * n + 2)),msix_qsize=$((n + 1))"
+}
