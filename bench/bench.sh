@@ -91,10 +91,12 @@ for c in mxgpud shell driverctl; do
 done
 
 # --- 3 and 4. control plane and idle cost: the daemon with 128 VFs ---
+# udev on, as in production: List answers from the last observation only while events can tell the
+# daemon of changes (with udev = no it reads every PF per List). No udevd runs here, so no events arrive.
 echo "bench: control plane against mxgpud with 128 VFs" >&2
 sim_start "$HOST" realistic
 write_config daemon <<'EOF'
-udev = no
+udev = yes
 [gpu *]
 vfs = 16
 EOF
@@ -119,11 +121,22 @@ out=$("$BB/load" --socket "$SOCK" --clients 100 --calls 3 --seconds 120) || fail
 c50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") c99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
 rate=$(sed 's/.*per_s=\([^ ]*\).*/\1/' <<<"$out") nerr=$(sed 's/.*errors=\([^ ]*\).*/\1/' <<<"$out")
 row "List, 100 concurrent clients x 3 calls" "p50 ${c50} us, p99 ${c99} us, ${rate}/s, ${nerr} errors" "no errors" "$(ok "$nerr == 0")"
-if ctl --help 2>&1 | grep -qw resize && grep -q 'Resize' "$SRC/src/daemon/control.c"; then
-  row "idle VF resize end to end" "not measured: bench has no resize step yet" "-" "-"
-else
-  row "idle VF resize end to end" "not measured: Resize is not implemented on this branch (no handler in src/daemon/control.c)" "-" "-"
-fi
+# Resize: one idle VF, alternately shrunk to 256 MiB and grown back, each timed as a process
+# (mxgpuctl resize: connect, Resize = check, reprogram the partition, verify, state file, reply).
+RESIZES=${BENCH_RESIZES:-50}
+rvf=$(ctl --json list | jq -r '.pfs[0].vfs[3].address')
+rsize=$(ctl --json show "$rvf" | jq -r '.vf.memory_size_mib')
+[ "$rsize" -gt 256 ] || fail "resize: $rvf has $rsize MiB, expected more than 256"
+lat=()
+for ((i = 0; i < RESIZES; i++)); do
+  want=$((i % 2 ? rsize : 256))
+  t0=$(us_now); ctl resize "$rvf" --memory "${want}M" >/dev/null || fail "resize $rvf to ${want} MiB"; t1=$(us_now)
+  lat+=($((t1 - t0)))
+done
+assert_eq "$(ctl --json show "$rvf" | jq -r '.vf.memory_size_mib')" "$((RESIZES % 2 ? 256 : rsize))" "size of $rvf after the resizes (List)"
+assert_eq "$(jqs ".pfs[].vfs[] | select(.address == \"$rvf\") | .fb.size_mib")" "$((RESIZES % 2 ? 256 : rsize))" "size of $rvf after the resizes (simulator)"
+read -r p50 p99 < <(printf '%s\n' "${lat[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f %.1f\n", a[int((NR + 1) / 2)] / 1000, a[int(NR * 0.99 + 0.5)] / 1000 }')
+row "idle VF resize end to end (mxgpuctl resize, ${rsize} MiB <-> 256 MiB, ${RESIZES} runs)" "p50 ${p50} ms, p99 ${p99} ms" "-" "-"
 
 # Idle: context switches of every thread (voluntary + involuntary) over the window; each is a wakeup.
 switches() { cat /proc/"$DPID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }

@@ -43,8 +43,12 @@ static void vf_time(const struct pf_observed *o, unsigned i, int *ret_slice, dou
 struct json_object *manager_pf_json(struct manager *m, size_t idx) {
         const struct pf_run *run = &m->runs[idx];
         struct json_object *pf = json_object_new_object();
-        struct pf_observed o = {};
-        int r = run->state == PF_GONE ? -ENODEV : pf_observe(&run->pf, m->state.assignments, m->state.n_assignments, &o);
+        static const struct pf_observed none;
+        int r = 0;
+        struct pf_observed *seen = manager_pf_view(m, idx, &r);
+        if (seen)
+                pf_observed_use(seen, m->state.assignments, m->state.n_assignments);
+        const struct pf_observed *o = seen ? seen : &none;
 
         json_object_object_add(pf, "address", json_object_new_string(run->pf.addr));
         json_object_object_add(pf, "model", str_or_null(run->pf.card ? run->pf.card->product : NULL));
@@ -52,47 +56,47 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
         json_object_object_add(pf, "device_id", json_object_new_int(run->pf.device));
         json_object_object_add(pf, "state", json_object_new_string(r == -ENODEV ? "gone" : pf_state_name(run->state)));
         json_object_object_add(pf, "reason", str_or_null(r < 0 && r != -ENODEV ? strerror(-r) : run->reason));
-        json_object_object_add(pf, "driver", str_or_null(r >= 0 ? o.driver : NULL));
-        json_object_object_add(pf, "num_vfs", json_object_new_int(r >= 0 ? (int)o.num_vfs : 0));
+        json_object_object_add(pf, "driver", str_or_null(r >= 0 ? o->driver : NULL));
+        json_object_object_add(pf, "num_vfs", json_object_new_int(r >= 0 ? (int)o->num_vfs : 0));
         json_object_object_add(pf, "total_vfs", json_object_new_int(run->pf.total_vfs));
         json_object_object_add(pf, "pool", str_or_null(run->desired.managed ? run->desired.pool : NULL));
         json_object_object_add(pf, "override", overrides_pf_json(&m->overrides, run->pf.addr));
         const struct state_pf *sp = state_pf_get(&m->state, run->pf.addr);
-        json_object_object_add(pf, "scheduler", str_or_null(o.have_gpuiov && sp ? sched_name(sp->sched_mode) : NULL));
-        if (r >= 0 && o.have_gpuiov) {
+        json_object_object_add(pf, "scheduler", str_or_null(o->have_gpuiov && sp ? sched_name(sp->sched_mode) : NULL));
+        if (r >= 0 && o->have_gpuiov) {
                 struct json_object *mem = json_object_new_object();
                 uint32_t used = 0, base = run->desired.managed ? run->desired.vf_base_mib : 0;
-                for (unsigned i = 0; i < o.num_vfs && i < GPUIOV_MAX_VFS; i++)
-                        used += o.part.vf[i].size_mib;
+                for (unsigned i = 0; i < o->num_vfs && i < GPUIOV_MAX_VFS; i++)
+                        used += o->part.vf[i].size_mib;
                 if (!base)
-                        base = ALIGN_UP(o.part.pf_reserve_mib + GPUIOV_CNTXT_MIB, FB_ALIGN_MIB);
-                json_object_object_add(mem, "total_mib", json_object_new_int((int)o.part.fb_available_mib));
+                        base = ALIGN_UP(o->part.pf_reserve_mib + GPUIOV_CNTXT_MIB, FB_ALIGN_MIB);
+                json_object_object_add(mem, "total_mib", json_object_new_int((int)o->part.fb_available_mib));
                 json_object_object_add(mem, "reserved_mib", json_object_new_int((int)base));
                 json_object_object_add(mem, "vf_mib", json_object_new_int((int)used));
                 json_object_object_add(mem, "free_mib", json_object_new_int(
-                        (int)(o.part.fb_available_mib > base + used ? o.part.fb_available_mib - base - used : 0)));
+                        (int)(o->part.fb_available_mib > base + used ? o->part.fb_available_mib - base - used : 0)));
                 json_object_object_add(pf, "memory", mem);
         } else
                 json_object_object_add(pf, "memory", NULL);
 
         struct json_object *vfs = json_object_new_array();
-        for (size_t k = 0; r >= 0 && k < o.n_vfs; k++) {
-                const struct vf_ref *v = &o.vfs[k];
+        for (size_t k = 0; r >= 0 && k < o->n_vfs; k++) {
+                const struct vf_ref *v = &o->vfs[k];
                 struct json_object *vf = json_object_new_object();
                 bool on_vfio = streq(v->driver, DRV_VFIO_PCI);
                 json_object_object_add(vf, "index", json_object_new_int((int)v->index));
                 json_object_object_add(vf, "address", json_object_new_string(v->addr));
                 json_object_object_add(vf, "driver", str_or_null(v->driver));
-                if (o.have_gpuiov && v->index < GPUIOV_MAX_VFS) {
-                        json_object_object_add(vf, "memory_offset_mib", json_object_new_int((int)o.part.vf[v->index].offset_mib));
-                        json_object_object_add(vf, "memory_size_mib", json_object_new_int((int)o.part.vf[v->index].size_mib));
+                if (o->have_gpuiov && v->index < GPUIOV_MAX_VFS) {
+                        json_object_object_add(vf, "memory_offset_mib", json_object_new_int((int)o->part.vf[v->index].offset_mib));
+                        json_object_object_add(vf, "memory_size_mib", json_object_new_int((int)o->part.vf[v->index].size_mib));
                 } else {
                         json_object_object_add(vf, "memory_offset_mib", NULL);
                         json_object_object_add(vf, "memory_size_mib", NULL);
                 }
                 int slice;
                 double share;
-                vf_time(&o, v->index, &slice, &share);
+                vf_time(o, v->index, &slice, &share);
                 json_object_object_add(vf, "time_slice_ms", slice >= 0 ? json_object_new_int(slice) : NULL);
                 json_object_object_add(vf, "share_percent", share >= 0 ? json_object_new_double(share) : NULL);
                 const char *state = "ready", *reason = NULL;
@@ -103,7 +107,7 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
                         state = "unmanaged";
                 json_object_object_add(vf, "state", json_object_new_string(state));
                 json_object_object_add(vf, "reason", str_or_null(reason));
-                json_object_object_add(vf, "in_use", json_object_new_boolean(v->index < PF_MAX_VFS && o.vf_in_use[v->index]));
+                json_object_object_add(vf, "in_use", json_object_new_boolean(v->index < PF_MAX_VFS && o->vf_in_use[v->index]));
                 const char *vm = NULL;
                 json_object_object_add(vf, "vm", virt_vf_assigned(m, v->addr, &vm) ? json_object_new_string(vm) : NULL);
                 char node[64];
@@ -112,7 +116,6 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
                 json_object_array_add(vfs, vf);
         }
         json_object_object_add(pf, "vfs", vfs);
-        pf_observed_done(&o);
         return pf;
 }
 
@@ -270,13 +273,29 @@ void manager_event(struct manager *m, const char *type, const char *dev, int vf,
         ctl_server_broadcast_event(m->control, e);
 }
 
+/* The methods that change a PF: its view is read again after each call, whatever the outcome
+ * (a failed call may have changed half of it). */
+#define CHANGING(name, handler)                                                                  \
+        static int name(struct ctl_call *call, struct json_object *params, void *userdata) {     \
+                int r = handler(call, params, userdata);                                          \
+                const char *dev = json_object_get_string(json_object_object_get(params, "device")); \
+                if (!dev)                                                                         \
+                        dev = json_object_get_string(json_object_object_get(params, "vf"));       \
+                manager_pf_changed(userdata, dev);                                                \
+                return r;                                                                         \
+        }
+CHANGING(h_resize, control_resize)
+CHANGING(h_set_vfs, control_set_vfs)
+CHANGING(h_attach, pool_handle_attach)
+CHANGING(h_detach, pool_handle_detach)
+
 int manager_control_start(struct manager *m) {
         static const struct ctl_method methods[] = {
                 { MX_INTERFACE ".List", h_list },     { MX_INTERFACE ".Show", h_show },
                 { MX_INTERFACE ".Plan", h_plan },     { MX_INTERFACE ".Apply", h_apply },
                 { MX_INTERFACE ".Reload", h_reload }, { MX_INTERFACE ".Monitor", h_monitor },
-                { MX_INTERFACE ".Resize", control_resize }, { MX_INTERFACE ".SetVFs", control_set_vfs },
-                { MX_INTERFACE ".Attach", pool_handle_attach }, { MX_INTERFACE ".Detach", pool_handle_detach },
+                { MX_INTERFACE ".Resize", h_resize },   { MX_INTERFACE ".SetVFs", h_set_vfs },
+                { MX_INTERFACE ".Attach", h_attach },   { MX_INTERFACE ".Detach", h_detach },
                 { MX_INTERFACE ".Pool", pool_handle_pool },
         };
         gid_t group = (gid_t)-1;

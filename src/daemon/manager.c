@@ -11,6 +11,7 @@
 #include "mxgpu/log.h"
 #include "mxgpu/macro.h"
 #include "mxgpu/paths.h"
+#include "mxgpu/sysfs.h"
 #include "udev.h"
 #include "control.h"
 #include "ctlserver.h"
@@ -103,8 +104,8 @@ int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
         }
         struct pf_run *old = m->runs;
         size_t n_old = m->n_runs;
-        m->runs = runs;
-        m->n_runs = n;
+        m->runs = NULL;
+        manager_set_runs(m, runs, n);
         announce(m, old, n_old);
         free(old);
         manager_pool_changed(m);
@@ -119,10 +120,59 @@ struct pf_run *manager_find_pf(struct manager *m, const char *addr) {
         return NULL;
 }
 
+static void views_free(struct manager *m) {
+        for (size_t i = 0; m->views && i < m->n_runs; i++)
+                pf_observed_done(&m->views[i].o);
+        free(m->views);
+        m->views = NULL;
+}
+
 void manager_set_runs(struct manager *m, struct pf_run *runs, size_t n) {
+        views_free(m);
         free(m->runs);
         m->runs = runs;
         m->n_runs = n;
+        /* Without memory every view stays NULL: manager_pf_view() then reads the PF each time. */
+        m->views = n ? calloc(n, sizeof(*m->views)) : NULL;
+        for (size_t i = 0; m->views && i < n; i++)
+                m->views[i].stale = true;
+}
+
+void manager_pf_changed(struct manager *m, const char *addr) {
+        size_t idx = m->n_runs;
+        for (size_t i = 0; addr && i < m->n_runs && idx == m->n_runs; i++) {
+                if (streq(m->runs[i].pf.addr, addr))
+                        idx = i;
+                /* A VF: the PF whose last observation lists it (works after the VF is gone, too). */
+                for (size_t k = 0; m->views && k < m->views[i].o.n_vfs; k++)
+                        if (streq(m->views[i].o.vfs[k].addr, addr))
+                                idx = i;
+        }
+        char pf[PCI_ADDR_STRLEN + 8];
+        if (addr && idx == m->n_runs && pcidev_link(addr, LINK_PHYSFN, pf, sizeof(pf)) >= 0)
+                for (size_t i = 0; i < m->n_runs; i++)
+                        if (streq(m->runs[i].pf.addr, pf))
+                                idx = i;
+        for (size_t i = 0; m->views && i < m->n_runs; i++)
+                if (idx == m->n_runs || i == idx)
+                        m->views[i].stale = true;
+}
+
+struct pf_observed *manager_pf_view(struct manager *m, size_t idx, int *ret_error) {
+        static struct pf_view scratch; /* no views (out of memory): read into this one each time */
+        struct pf_view *v = m->views ? &m->views[idx] : &scratch;
+        const struct pf_run *run = &m->runs[idx];
+        /* With udev = no nothing tells the daemon of changes: every use reads the PF again. */
+        if (v->stale || !m->views || !m->udev_monitor) {
+                pf_observed_done(&v->o);
+                v->error = run->state == PF_GONE ? -ENODEV : pf_observe(&run->pf, NULL, 0, &v->o);
+                v->stale = v->error < 0; /* an error is read again next time */
+        }
+        if (v->error < 0) {
+                *ret_error = v->error;
+                return NULL;
+        }
+        return &v->o;
 }
 
 int manager_reapply(struct manager *m) {
@@ -201,7 +251,7 @@ static void manager_done(struct manager *m) {
         mx_config_free(m->config);
         state_done(&m->state);
         overrides_done(&m->overrides);
-        free(m->runs);
+        manager_set_runs(m, NULL, 0);
         free(m->state_dir);
         sd_event_unref(m->event);
 }

@@ -13,6 +13,16 @@
 #include "override.h"
 
 struct ctl_server;
+
+/* A PF's last observation, kept for List and Show. Marked stale by whatever may have changed the
+ * PF (a cycle, a resize, an attach, a uevent naming the PF or one of its VFs, an error) and read
+ * again at the next use; what changes without an event (VFIO groups held open) is not kept. With
+ * udev = no there are no events: every use reads the PF. */
+struct pf_view {
+        struct pf_observed o;
+        int error;       /* the -errno of the last observation, 0 */
+        bool stale;
+};
 struct virt;
 struct pool;
 
@@ -24,6 +34,7 @@ struct manager {
         struct mx_state state;
         struct pf_run *runs;       /* the last cycle's result per PF, by address */
         size_t n_runs;
+        struct pf_view *views;     /* parallel to runs */
         unsigned cycles;
         struct udev *udev;
         struct udev_monitor *udev_monitor;
@@ -45,6 +56,13 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
                   struct pf_run **ret_runs, size_t *ret_n);
 /* The last cycle's run of the PF at addr, or NULL. Pointers die with the next cycle. */
 struct pf_run *manager_find_pf(struct manager *m, const char *addr);
+/* Something may have changed the PF or VF at addr (NULL or unknown: any PF): its view is read
+ * again at the next use. */
+void manager_pf_changed(struct manager *m, const char *addr);
+/* The observation of m->runs[idx], read again first when stale; NULL with *ret_error set when the
+ * PF cannot be read. in_use and vm are as of the last observation: see pf_observed_use(). */
+struct pf_observed *manager_pf_view(struct manager *m, size_t idx, int *ret_error);
+
 /* Replace the last cycle's outcome (takes runs). */
 void manager_set_runs(struct manager *m, struct pf_run *runs, size_t n);
 

@@ -13,6 +13,30 @@ void pf_observed_done(struct pf_observed *o) {
         o->n_vfs = 0;
 }
 
+void pf_observed_use(struct pf_observed *o, const struct state_assignment *assigned, size_t n_assigned) {
+        memset(o->vf_in_use, 0, sizeof(o->vf_in_use));
+        memset(o->vf_domain, 0, sizeof(o->vf_domain));
+        if (o->n_vfs == 0)
+                return;
+        int groups[PF_MAX_VFS];
+        bool held[PF_MAX_VFS];
+        size_t n = MIN(o->n_vfs, (size_t)PF_MAX_VFS);
+        for (size_t i = 0; i < n; i++)
+                groups[i] = o->vfs[i].iommu_group;
+        if (vfio_groups_held(groups, n, held) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        if (o->vfs[i].index < PF_MAX_VFS && groups[i] >= 0)
+                                o->vf_in_use[o->vfs[i].index] = held[i];
+        /* A VF given to a domain is in use even while that domain is shut off. */
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < n_assigned; k++)
+                        if (assigned[k].domain[0] && streq(assigned[k].vf, o->vfs[i].addr) &&
+                            o->vfs[i].index < PF_MAX_VFS) {
+                                o->vf_in_use[o->vfs[i].index] = true;
+                                o->vf_domain[o->vfs[i].index] = assigned[k].domain;
+                        }
+}
+
 int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned, size_t n_assigned,
                struct pf_observed *ret) {
         struct pf_observed o = {};
@@ -27,25 +51,7 @@ int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned,
         r = sriov_list_vfs(pf->addr, &o.vfs, &o.n_vfs);
         if (r < 0)
                 return r;
-        if (o.n_vfs > 0) {
-                int groups[PF_MAX_VFS];
-                bool held[PF_MAX_VFS];
-                size_t n = MIN(o.n_vfs, (size_t)PF_MAX_VFS);
-                for (size_t i = 0; i < n; i++)
-                        groups[i] = o.vfs[i].iommu_group;
-                if (vfio_groups_held(groups, n, held) >= 0)
-                        for (size_t i = 0; i < n; i++)
-                                if (o.vfs[i].index < PF_MAX_VFS && groups[i] >= 0)
-                                        o.vf_in_use[o.vfs[i].index] = held[i];
-                /* A VF given to a domain is in use even while that domain is shut off. */
-                for (size_t i = 0; i < n; i++)
-                        for (size_t k = 0; k < n_assigned; k++)
-                                if (assigned[k].domain[0] && streq(assigned[k].vf, o.vfs[i].addr) &&
-                                    o.vfs[i].index < PF_MAX_VFS) {
-                                        o.vf_in_use[o.vfs[i].index] = true;
-                                        o.vf_domain[o.vfs[i].index] = assigned[k].domain;
-                                }
-        }
+        pf_observed_use(&o, assigned, n_assigned);
 
         if (pf->gpuiov_cap && pf->layout != GPUIOV_NONE) {
                 struct regio io = {};

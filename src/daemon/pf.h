@@ -77,6 +77,10 @@ struct pf_actions {
 int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned, size_t n_assigned,
                struct pf_observed *ret);
 
+/* Recompute o's vf_in_use and vf_domain from the assignments and the VFIO groups held open now
+ * (what changes without a uevent: a VM opening its group). pf_observe calls it. */
+void pf_observed_use(struct pf_observed *o, const struct state_assignment *assigned, size_t n_assigned);
+
 /* The actions that bring observed to desired, in bring-up order (hardware.md 6), nothing for what
  * already matches. `mode_known` says whether `known_mode` is the scheduler mode last programmed
  * (the hardware cannot tell). Pure: no I/O. */

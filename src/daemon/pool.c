@@ -277,6 +277,7 @@ static void pool_event(struct manager *m, const char *type, const char *vf, cons
 
 /* Reset the VF and clear its framebuffer (per fb_clear) so the next VM sees nothing of the last. */
 static int vf_scrub(struct manager *m, const char *vf) {
+        manager_pf_changed(m, vf);
         int r = pci_function_reset(vf);
         if (r < 0 && r != -ENOENT) /* -ENOENT: no reset method; the framebuffer clear still matters */
                 return log_dev_errno(LOG_ERR, vf, r, "cannot reset the VF returned to the pool");

@@ -60,6 +60,8 @@ static void on_device(struct manager *m, struct udev_device *dev) {
         const char *addr = udev_device_get_sysname(dev);
         if (!action || !addr || !pci_addr_valid(addr))
                 return;
+        /* Whatever the event, what List shows of that PF (or the VF's PF) is read again. */
+        manager_pf_changed(m, addr);
         struct pf_run *pf = manager_find_pf(m, addr);
         unsigned vf = 0;
 

@@ -184,6 +184,8 @@ static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
                         continue; /* gone, or not ours to see */
                 struct dirent *fe;
                 while ((fe = readdir(fds))) {
+                        if (fe->d_name[0] == '.')
+                                continue; /* "." and "..": not fds */
                         char link[MX_PATH_MAX];
                         ssize_t len = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
                         if (len <= (ssize_t)prefix)

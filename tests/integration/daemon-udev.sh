@@ -39,6 +39,9 @@ wait_for 5 bash -c "[[ \"\$($MXGPUCTL --socket $SOCK list --json | jq -r '.pfs[1
   fail "unbinding $vf was not noticed: $(pf_state 0000:04:00.0)"
 [[ $(pf_state 0000:04:00.0) == *"$vf"*"left vfio-pci"* ]] || fail "reason: $(pf_state 0000:04:00.0)"
 grep -q "$vf left vfio-pci behind mxgpud's back" "$T/mxgpud.log" || fail "not logged"
+# List answers from the daemon's last look at the PF; the uevent made it look again.
+assert_eq "$(ctl list --json | jq -r ".pfs[1].vfs[] | select(.address == \"$vf\") | .driver")" null "driver of $vf in list after the unbind"
+assert_eq "$(ctl --json show "$vf" | jq -r .vf.vfio_group)" null "vfio_group of $vf in show after the unbind"
 assert_eq "$(cycles)" "$c" "the daemon's own VF events must not trigger cycles"
 
 # A PF goes away (surprise removal): forgotten, the state file drops it.
