@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The real-kernel rows of make bench: Debian's kernel in QEMU (tests/vm/lib: the same kernel cache and
+# QEMU command line as make check-vm-kernel) with an SR-IOV NVMe PF of MXGPU_VM_VFS VFs; the guest
+# (bench/vm-init, bench/vm-guest.sh) brings them all up and binds them to vfio-pci with the floor,
+# mxgpud --once, the shell loop and the shell loop with driverctl, BENCH_VM_REPS times, interleaved.
+# Prints the table rows on stdout (what, figure, target, verdict; tab-separated), progress on stderr;
+# exit 1 with the reason on the last line of stderr.
+# Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), BENCH_VM_REPS (default 3),
+# MXGPU_VM_TIMEOUT (s, default 900), MXGPU_VM_ACCEL.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+BUILD=${BUILD:-build}
+[[ $BUILD = /* ]] || BUILD=$src/$BUILD
+cache=${MXGPU_VM_CACHE:-$src/tests/vm/cache}
+work=$BUILD/vm-bench
+nvfs=${MXGPU_VM_VFS:-32}
+reps=${BENCH_VM_REPS:-3}
+timeout_s=${MXGPU_VM_TIMEOUT:-900}
+# The guest's modules, in load order (as in tests/vm/run-kernel-tests.sh).
+modules=(crct10dif_generic crc64_rocksoft_generic nvme pci-pf-stub vfio vfio_iommu_type1 vfio-pci)
+die() { echo "vm-bench: $*" >&2; exit 1; }
+
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run scripts/deps.sh vm"
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || die "/bin/busybox missing or not static: scripts/deps.sh vm"
+command -v driverctl >/dev/null || die "driverctl missing: scripts/deps.sh bench"
+[ -x "$BUILD/mxgpud" ] || die "$BUILD/mxgpud missing: run make"
+. "$src/tests/vm/lib/kernel.sh"
+. "$src/tests/vm/lib/qemu.sh"
+cached_kernel "$cache/kernel" "${modules[@]}" || die "kernel: $KERNEL_ERROR"
+kdir=$KDIR
+
+# --- the initramfs: busybox, modules, bash, the contenders (dynamic ones with their libraries) ---
+stage=$work/initramfs
+rm -rf "$stage" && mkdir -p "$stage"/{bin,sbin,proc,sys,dev,tmp,run,etc,bench}
+cp /bin/busybox "$stage/bin/busybox"
+cp "$here/vm-init" "$stage/init" && chmod 755 "$stage/init"
+cp -r "$kdir/modules" "$kdir/modules.load" "$stage/"
+# with_libs FILE...: copy each file and the libraries ldd names to the same paths in the guest.
+with_libs() {
+  local f lib
+  for f in "$@"; do
+    mkdir -p "$stage$(dirname "$f")" && cp -L "$f" "$stage$f" || die "cannot copy $f"
+    for lib in $(ldd "$f" | sed -n -e 's/.*=> \(\/[^ ]*\) .*/\1/p' -e 's/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'); do
+      [ -e "$stage$lib" ] || { mkdir -p "$stage$(dirname "$lib")" && cp -L "$lib" "$stage$lib"; } || die "cannot copy $lib"
+    done
+  done
+}
+with_libs /bin/bash
+# The floor is stand-alone: static, so it needs nothing in the guest.
+cc -std=gnu11 -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -I"$src/include" -o "$stage/bench/floor" \
+  "$src/bench/floor.c" -lpthread || die "cannot build bench/floor.c statically"
+with_libs "$BUILD/mxgpud"
+mv "$stage$BUILD/mxgpud" "$stage/bench/mxgpud"
+cp "$here/vm-guest.sh" "$here/shell-bringup.sh" "$stage/bench/"
+cp "$(command -v driverctl)" "$stage/bin/driverctl"
+# driverctl runs /sbin/modprobe -q DRIVER unless /sys/module/DRIVER exists, which never matches
+# vfio-pci (the module directory is vfio_pci); kmod's modprobe then finds the module loaded and
+# exits 0. The guest has no kmod: this stand-in answers the same from /sys/module.
+printf '#!/bin/sh\n[ -d "/sys/module/$(echo "${2:-$1}" | tr - _)" ]\n' >"$stage/sbin/modprobe"
+chmod 755 "$stage/sbin/modprobe"
+printf '[daemon]\nstate_dir = /run/mxgpu\nudev = no\n\n[device @PF@]\nvfs = @N@\npf_driver = keep\nvfio = yes\n' \
+  >"$stage/bench/mxgpu.conf.in"
+echo "$reps" >"$stage/bench/reps"
+initrd=$work/initramfs.cpio
+(cd "$stage" && find . | /bin/busybox cpio -o -H newc -R 0:0 2>/dev/null) >"$initrd" || die "cannot write $initrd"
+
+console_log=$work/console.log results_log=$work/results.log
+rm -f "$console_log" "$results_log"
+QEMU_MEM=${QEMU_MEM:-1G} qemu_cmdline "$kdir/vmlinux" "$initrd" \
+  "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 rdinit=/init" "$console_log" "$results_log"
+echo "vm-bench: booting $(basename "$kdir") with $nvfs VFs, $reps runs per contender ($(du -k "$initrd" | cut -f1) KiB initramfs)" >&2
+start=$SECONDS
+timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$work/qemu.log" 2>&1
+rc=$?
+echo "vm-bench: guest ran for $((SECONDS - start)) s, qemu exit $rc" >&2
+tr -d '\r' <"$results_log" 2>/dev/null | grep -a '^vmbench: ' >"$work/lines" || true
+cat "$work/lines" >&2
+grep -q '^vmbench: DONE' "$work/lines" || die "the guest stopped before DONE (qemu exit $rc; logs in $work)"
+grep -q '^vmbench: error' "$work/lines" && die "$(grep -m1 '^vmbench: error' "$work/lines")"
+accel=$(printf '%s\n' "${QEMU[@]}" | grep -A0 -x -e tcg -e kvm | head -n 1)
+
+# median (min-max) of each contender, ratios to the floor
+med() { grep "^vmbench: $1 " "$work/lines" | awk '{ print $3 }' | sort -n |
+  awk '{ a[NR] = $1 } END { if (NR) printf "%d %d %d\n", a[int((NR + 1) / 2)], a[1], a[NR] }'; }
+read -r f flo fhi < <(med floor)
+[ -n "${f:-}" ] || die "no floor figure"
+printf '%s\t%s\t%s\t%s\n' "real kernel (QEMU ${accel:-?}), ${nvfs} NVMe VFs: floor" "${f} ms (${flo}-${fhi})" "-" "-"
+read -r mx mlo mhi < <(med mxgpud)
+printf '%s\t%s\t%s\t%s\n' "real kernel, ${nvfs} NVMe VFs: mxgpud --once ([device])" "${mx} ms (${mlo}-${mhi}) = $(awk -v a="$mx" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
+  "<= 1.10x floor" "$(awk -v a="$mx" -v b="$f" 'BEGIN { print (a <= 1.10 * b) ? "met" : "MISSED" }')"
+for c in shell driverctl; do
+  read -r m lo hi < <(med $c)
+  what="shell loop (echo)"; [ $c = driverctl ] && what="shell + driverctl set-override"
+  printf '%s\t%s\t%s\t%s\n' "real kernel, ${nvfs} NVMe VFs: $what" "${m} ms (${lo}-${hi}) = $(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
+    "mxgpud >= 5x faster" "$(awk -v s="$m" -v d="$mx" 'BEGIN { printf "%.1fx: %s", s / d, (s >= 5 * d) ? "met" : "MISSED" }')"
+done
+printf '%s\t%s\t%s\t%s\n' "real kernel: virsh nodedev-detach per VF" \
+  "not measured: needs libvirtd, which only the systemd guest of make check-vm has (not wired into the bench yet)" "-" "-"
