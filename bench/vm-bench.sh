@@ -52,6 +52,7 @@ with_libs /bin/bash
 cc -std=gnu11 -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -I"$src/include" -o "$stage/bench/floor" \
   "$src/bench/floor.c" -lpthread || die "cannot build bench/floor.c statically"
 with_libs "$BUILD/mxgpud"
+nlibs=$(ldd "$BUILD/mxgpud" | grep -c '=>')
 mv "$stage$BUILD/mxgpud" "$stage/bench/mxgpud"
 cp "$here/vm-guest.sh" "$here/shell-bringup.sh" "$stage/bench/"
 cp "$(command -v driverctl)" "$stage/bin/driverctl"
@@ -96,5 +97,7 @@ for c in shell driverctl; do
   printf '%s\t%s\t%s\t%s\n' "real kernel, ${nvfs} NVMe VFs: $what" "${m} ms (${lo}-${hi}) = $(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
     "mxgpud >= 5x faster" "$(awk -v s="$m" -v d="$mx" 'BEGIN { printf "%.1fx: %s", s / d, (s >= 5 * d) ? "met" : "MISSED" }')"
 done
+read -r st stlo sthi < <(med start)
+printf '%s\t%s\t%s\t%s\n' "real kernel: mxgpud --version (exec + loading its ${nlibs} libraries)" "${st} ms (${stlo}-${sthi})" "-" "-"
 printf '%s\t%s\t%s\t%s\n' "real kernel: virsh nodedev-detach per VF" \
   "not measured: needs libvirtd, which only the systemd guest of make check-vm has (not wired into the bench yet)" "-" "-"

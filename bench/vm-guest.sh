@@ -44,5 +44,11 @@ for ((rep = 0; rep < reps; rep++)); do
     fi
   done
 done
+# What mxgpud's figure includes before any sysfs work: exec and dynamic linking (libvirt and its
+# dependencies) of a process that only prints its version.
+for ((rep = 0; rep < reps; rep++)); do
+  t0=$(us_now); /bench/mxgpud --version >/dev/null; t1=$(us_now)
+  echo "vmbench: start $(( (t1 - t0) / 1000 ))"
+done
 start_state
 echo "vmbench: DONE"
