@@ -211,8 +211,13 @@ static int h_plan(struct ctl_call *call, struct json_object *params, void *userd
         _cleanup_free_ struct pf_run *runs = NULL;
         size_t n = 0;
         int r = manager_load_config(m, &cfg, &diags);
-        if (r >= 0)
+        if (r >= 0) {
+                /* Plan shows what a reload would do, and a reload drops the live overrides. */
+                struct overrides live = m->overrides;
+                m->overrides = (struct overrides){};
                 r = manager_cycle(m, cfg, true, &diags, &runs, &n);
+                m->overrides = live;
+        }
         if (r == -EINVAL || mx_diags_has_errors(&diags))
                 return control_reply_problems(call, "the config is not valid; nothing was changed", &diags);
         mx_diags_clear(&diags);
