@@ -28,6 +28,7 @@ step "A short config"
 cat >"$D/mxgpu.conf" <<CONF
 [daemon]
 state_dir = $D/state
+libvirt_uri = test:///default   ; libvirt's test driver: no libvirtd needed for the demo
 
 [gpu *]                  ; every supported card
 vfs = 4
@@ -52,6 +53,16 @@ show "$B/mxgpuctl" --socket "$D/mxgpud.sock" list
 
 step "The hardware's own view (the simulator), with every VF busy"
 show "$B/mxgpu-sim" status --root "$R"
+
+step "The VF pool VMs draw from (published to libvirt)"
+show "$B/mxgpuctl" --socket "$D/mxgpud.sock" pool
+
+step "A live resize of an idle VF: the allocator moves as few idle VFs as possible"
+show "$B/mxgpuctl" --socket "$D/mxgpud.sock" resize 0000:04:02.1 --memory 1G
+show "$B/mxgpuctl" --socket "$D/mxgpud.sock" resize 0000:04:02.0 --memory 2864M --dry-run
+
+step "mxgpuctl doctor: the platform checks, in plain words"
+show "$B/mxgpuctl" --root "$R" doctor || true
 
 step "A change: 0000:04:00.0 gets 2 VFs; plan first, then reload"
 printf '\n[gpu 0000:04:00.0]\nvfs = 2\n' >>"$D/mxgpu.conf"

@@ -207,15 +207,24 @@ int control_reply_problems(struct ctl_call *call, const char *message, struct mx
         return ctl_call_error_name(call, MX_INTERFACE ".InvalidConfig", p);
 }
 
-static int h_plan(struct ctl_call *call, struct json_object *params, void *userdata) {
-        struct manager *m = userdata;
+/* The actions a cycle would take, changing nothing: for Plan (the files on disk, without the live
+ * overrides, as a reload would) and for Apply's dry run (the config in force, with them). */
+static int reply_dry_run(struct ctl_call *call, struct manager *m, bool as_reload) {
         struct mx_diags diags = {};
         _cleanup_(mx_config_freep) struct mx_config *cfg = NULL;
         _cleanup_free_ struct pf_run *runs = NULL;
         size_t n = 0;
-        int r = manager_load_config(m, &cfg, &diags);
-        if (r >= 0)
-                r = manager_cycle(m, cfg, true, &diags, &runs, &n);
+        int r = 0;
+        if (as_reload) {
+                r = manager_load_config(m, &cfg, &diags);
+                if (r >= 0) {
+                        struct overrides live = m->overrides;
+                        m->overrides = (struct overrides){};
+                        r = manager_cycle(m, cfg, true, &diags, &runs, &n);
+                        m->overrides = live;
+                }
+        } else
+                r = manager_cycle(m, m->config, true, &diags, &runs, &n);
         if (r == -EINVAL || mx_diags_has_errors(&diags))
                 return control_reply_problems(call, "the config is not valid; nothing was changed", &diags);
         mx_diags_clear(&diags);
@@ -224,6 +233,10 @@ static int h_plan(struct ctl_call *call, struct json_object *params, void *userd
         struct json_object *reply = json_object_new_object();
         json_object_object_add(reply, "pfs", runs_json(runs, n, false));
         return ctl_call_reply(call, reply);
+}
+
+static int h_plan(struct ctl_call *call, struct json_object *params, void *userdata) {
+        return reply_dry_run(call, userdata, true);
 }
 
 static int do_apply(struct ctl_call *call, struct manager *m, bool reread) {
@@ -245,7 +258,7 @@ static int do_apply(struct ctl_call *call, struct manager *m, bool reread) {
 static int h_apply(struct ctl_call *call, struct json_object *params, void *userdata) {
         struct json_object *dry = json_object_object_get(params, "dry_run");
         if (dry && json_object_get_boolean(dry))
-                return h_plan(call, params, userdata);
+                return reply_dry_run(call, userdata, false);
         return do_apply(call, userdata, false);
 }
 

@@ -92,6 +92,10 @@ assert_eq "$(jqs '.pfs[0].vfs[3].time_quantum_ms')" 12 "a restart keeps the time
 ev=$(jq -c 'select(.type == "vf-resized") | [.vf, .memory_offset_mib, .memory_size_mib, .time_slice_ms, (.moves | length)]' "$T/events.json")
 assert_eq "$(tr '\n' ' ' <<<"$ev")" "[0,272,1536,6,1] [1,6928,1024,6,0] [3,3856,3072,12,0] " "vf-resized events"
 
+# Plan shows what a reload would do: from the files alone, even where an override would not fit them.
+ctl plan --json | jq -e '.pfs[0].actions | map(.action) | index("framebuffer") != null' >/dev/null ||
+  fail "plan with live overrides: $(ctl plan 2>&1)"
+
 # Reload drops the overrides: the config's layout again.
 ctl reload >/dev/null
 assert_eq "$(layout)" "[[0,272,1024],[1,1296,512],[2,1808,2048],[3,3856,3072]]" "reload drops the overrides"

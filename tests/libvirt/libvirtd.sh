@@ -220,7 +220,9 @@ step 8 by hand
 # of a stopped domain's definition) are noticed at start, reported, and the pool follows them.
 dom=$(pool_json | jq -r '[.pools[0].vfs[] | select(.domain)][0].domain')
 vf=$(pool_json | jq -r '[.pools[0].vfs[] | select(.domain)][0].address')
-V dumpxml --inactive "$dom" | tr -d '\n' | grep -o "<hostdev.*</hostdev>" > "$W/hd.xml"
+# Without the guest-side address libvirt gave it in $dom: another domain may use that slot already.
+V dumpxml --inactive "$dom" | tr -d '\n' | grep -o "<hostdev.*</hostdev>" |
+  sed -E 's#(</source>.*)<address type=.pci.[^>]*/>#\1#' > "$W/hd.xml"
 kill -9 "$MXGPUD_PID"; wait "$MXGPUD_PID" 2>/dev/null || true
 V detach-device "$dom" "$W/hd.xml" --config >/dev/null || fail "virsh detach-device by hand"
 mxgpud_start

@@ -38,6 +38,7 @@ done
 # --- the kernel: Debian's package, unpacked into the cache, keyed by its exact version ---
 . "$here/lib/kernel.sh"
 . "$here/lib/qemu.sh"
+. "$here/lib/report.sh"
 cached_kernel "$cache/kernel" "${modules[@]}"
 case $? in
 0) kdir=$KDIR key=$(basename "$KDIR") ;;
@@ -91,25 +92,4 @@ timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$work/qemu.log" 2>&1
 rc=$?
 log "guest ran for $((SECONDS - start)) s, qemu exit $rc"
 
-grep -a '^vmtest: ' "$results_log" 2>/dev/null | tr -d '\r'
-pass=$(grep -ac '^vmtest: PASS: ' "$results_log" 2>/dev/null)
-nfail=$(grep -ac '^vmtest: FAIL: ' "$results_log" 2>/dev/null)
-done_marker=$(grep -ac '^vmtest: DONE' "$results_log" 2>/dev/null)
-problem=
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-  problem="guest timed out after ${timeout_s}s"
-elif [ "$rc" -ne 0 ]; then
-  problem="qemu failed with exit $rc: $(tail -n 3 "$work/qemu.log")"
-elif [ "${done_marker:-0}" -eq 0 ]; then
-  problem="guest stopped before its DONE marker"
-elif [ "${pass:-0}" -eq 0 ]; then
-  problem="no test passed"
-fi
-if [ -n "$problem" ]; then
-  nfail=$((nfail + 1))
-  echo "vm-kernel: FAIL: $problem; last console lines ($console_log):"
-  tail -n 30 "$console_log" 2>/dev/null | sed 's/^/    /'
-fi
-echo "vm-kernel: logs in $work (console.log, results.log)"
-echo "vm-kernel: ${pass:-0} passed, ${nfail:-0} failed"
-[ "${nfail:-0}" -eq 0 ]
+vm_report vm-kernel "$rc" "$results_log" "$console_log" "$work/qemu.log" "$timeout_s" "logs in $work (console.log, results.log)"
