@@ -18,7 +18,7 @@ void pf_observed_use(struct pf_observed *o, const struct state_assignment *assig
         memset(o->vf_domain, 0, sizeof(o->vf_domain));
         if (o->n_vfs == 0)
                 return;
-        int groups[PF_MAX_VFS];
+        int groups[PF_MAX_VFS] = {};
         bool held[PF_MAX_VFS];
         size_t n = MIN(o->n_vfs, (size_t)PF_MAX_VFS);
         for (size_t i = 0; i < n; i++)
