@@ -12,6 +12,7 @@ struct pf_run {
         bool mode_known;                  /* mode: the scheduler mode last programmed (state file) */
         enum gpuiov_sched_mode mode;
         bool dry_run;                     /* compute the actions only */
+        bool kept;                        /* not this cycle's business: the last outcome, carried over */
         struct state_assignment *assigned;/* a copy of libvirt's assignments (owned), see pf_observe */
         size_t n_assigned;
         /* out */

@@ -220,11 +220,11 @@ static int reply_dry_run(struct ctl_call *call, struct manager *m, bool as_reloa
                 if (r >= 0) {
                         struct overrides live = m->overrides;
                         m->overrides = (struct overrides){};
-                        r = manager_cycle(m, cfg, true, &diags, &runs, &n);
+                        r = manager_cycle(m, cfg, true, NULL, &diags, &runs, &n);
                         m->overrides = live;
                 }
         } else
-                r = manager_cycle(m, m->config, true, &diags, &runs, &n);
+                r = manager_cycle(m, m->config, true, NULL, &diags, &runs, &n);
         if (r == -EINVAL || mx_diags_has_errors(&diags))
                 return control_reply_problems(call, "the config is not valid; nothing was changed", &diags);
         mx_diags_clear(&diags);

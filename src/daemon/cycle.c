@@ -115,15 +115,31 @@ static bool pf_may_apply(const struct pf_run *run) {
         return run->desired.managed;
 }
 
-int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags,
+int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const char *only, struct mx_diags *diags,
                   struct pf_run **ret_runs, size_t *ret_n) {
         _cleanup_free_ struct pci_pf *pfs = NULL;
         size_t n = 0;
-        int r = pci_pf_scan(&pfs, &n);
-        if (r < 0)
-                return log_error_errno(r, "cannot scan the PCI bus below %s/sys/bus/pci", mx_root());
-        if (r > 0)
-                log_warning("%d PCI function(s) could not be read during the scan and were skipped: %s", r, pci_pf_last_error());
+        int r;
+        if (only && manager_find_pf(m, only)) {
+                /* A change to one known PF: read that one again; the bus scan, which reads every
+                 * function including every VF, is for cycles that look at everything. */
+                pfs = calloc(m->n_runs, sizeof(*pfs));
+                if (!pfs)
+                        return log_oom();
+                for (size_t i = 0; i < m->n_runs; i++) {
+                        pfs[n] = m->runs[i].pf;
+                        if (streq(pfs[n].addr, only) && (r = pci_pf_lookup(only, &pfs[n])) < 0)
+                                return log_dev_errno(LOG_ERR, only, r, "cannot read the PF again");
+                        n++;
+                }
+        } else {
+                r = pci_pf_scan(&pfs, &n);
+                if (r < 0)
+                        return log_error_errno(r, "cannot scan the PCI bus below %s/sys/bus/pci", mx_root());
+                if (r > 0)
+                        log_warning("%d PCI function(s) could not be read during the scan and were skipped: %s", r,
+                                    pci_pf_last_error());
+        }
 
         _cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
         if (!runs)
@@ -181,6 +197,17 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
                 }
                 if (run->state != PF_FAILED && pf_may_apply(run))
                         run->state = PF_PENDING;
+                /* A change aimed at one PF (resize, set-vfs): the others keep their last outcome
+                 * and are neither read nor written. */
+                const struct pf_run *prev = only && !streq(run->pf.addr, only) ? manager_find_pf(m, run->pf.addr) : NULL;
+                if (prev && run->state == PF_PENDING) {
+                        run->kept = true;
+                        run->state = prev->state;
+                        run->error = prev->error;
+                        run->num_vfs = prev->num_vfs;
+                        run->vfs_bound = prev->vfs_bound;
+                        memcpy(run->reason, prev->reason, sizeof(run->reason));
+                }
         }
 
         /* Mark what is about to change, so a restart after a crash knows what was in flight. */
@@ -225,7 +252,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct
 
         if (!dry_run) {
                 for (size_t i = 0; i < n; i++)
-                        if (runs[i].desired.managed && runs[i].state != PF_UNMANAGED)
+                        if (runs[i].desired.managed && runs[i].state != PF_UNMANAGED && !runs[i].kept)
                                 record(&m->state, &runs[i]);
                 r = state_save(m->state_dir, &m->state);
                 if (r < 0)

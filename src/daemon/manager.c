@@ -52,7 +52,7 @@ static void log_diags(const struct mx_diags *diags) {
         }
 }
 
-int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
+static int apply(struct manager *m, bool reread, const char *only, struct mx_diags *ret_diags) {
         struct mx_diags local = {}, *diags = ret_diags ? ret_diags : &local;
         struct mx_config *cfg = NULL;
         struct pf_run *runs = NULL;
@@ -67,7 +67,7 @@ int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
                 m->overrides = (struct overrides){};
         }
         if (r >= 0)
-                r = manager_cycle(m, cfg ? cfg : m->config, false, diags, &runs, &n);
+                r = manager_cycle(m, cfg ? cfg : m->config, false, only, diags, &runs, &n);
         if (r < 0 || mx_diags_has_errors(diags)) {
                 if (dropped.n) {
                         overrides_done(&m->overrides);
@@ -111,6 +111,14 @@ int manager_apply(struct manager *m, bool reread, struct mx_diags *ret_diags) {
         manager_pool_changed(m);
         notify_status(m, false);
         return 0;
+}
+
+int manager_apply(struct manager *m, bool reread, struct mx_diags *diags) {
+        return apply(m, reread, NULL, diags);
+}
+
+int manager_apply_pf(struct manager *m, const char *addr, struct mx_diags *diags) {
+        return apply(m, false, addr, diags);
 }
 
 struct pf_run *manager_find_pf(struct manager *m, const char *addr) {
@@ -220,7 +228,7 @@ static int check_config(struct manager *m) {
                         state_init(&m->state);
                 struct pf_run *runs = NULL;
                 size_t n = 0;
-                r = manager_cycle(m, cfg, true, &diags, &runs, &n);
+                r = manager_cycle(m, cfg, true, NULL, &diags, &runs, &n);
                 if (r >= 0)
                         manager_set_runs(m, runs, n);
         }

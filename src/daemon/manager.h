@@ -52,7 +52,7 @@ int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_dia
  * difference on every managed PF in parallel, then record the result in the state file.
  * A config that fails validation on any PF touches nothing: -EINVAL with every problem in diags.
  * Returns 0 with the per-PF outcome in *ret_runs (malloc'ed, one per PF found), or -errno. */
-int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, struct mx_diags *diags,
+int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const char *only, struct mx_diags *diags,
                   struct pf_run **ret_runs, size_t *ret_n);
 /* The last cycle's run of the PF at addr, or NULL. Pointers die with the next cycle. */
 struct pf_run *manager_find_pf(struct manager *m, const char *addr);
@@ -74,6 +74,8 @@ bool manager_all_ready(const struct manager *m);
  * else the one in force (hotplug, `mxgpuctl apply`). A config that is not valid changes nothing:
  * -EINVAL with every problem in diags (may be NULL: then they are logged). */
 int manager_apply(struct manager *m, bool reread, struct mx_diags *diags);
+/* The same for the PF at addr only (a live change to it); the other PFs keep their last outcome. */
+int manager_apply_pf(struct manager *m, const char *addr, struct mx_diags *diags);
 int manager_reapply(struct manager *m);
 /* A PF left the bus: drop it from the state file. */
 void manager_pf_gone(struct manager *m, const char *addr);

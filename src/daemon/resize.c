@@ -109,7 +109,7 @@ static int dry_cycle(struct manager *m, struct overrides *candidate, const char 
         m->overrides = *candidate;
         _cleanup_free_ struct pf_run *runs = NULL;
         size_t n = 0;
-        int r = manager_cycle(m, m->config, true, diags, &runs, &n);
+        int r = manager_cycle(m, m->config, true, pf, diags, &runs, &n);
         m->overrides = saved;
         if (r < 0)
                 return r;
@@ -133,8 +133,9 @@ static struct json_object *actions_json(const struct pf_actions *a) {
         return arr;
 }
 
-/* Commit: the candidate becomes the live overrides (saved), then the normal apply path runs. */
-static int commit(struct manager *m, struct overrides *candidate, struct mx_diags *diags) {
+/* Commit: the candidate becomes the live overrides (saved), then the normal apply path runs for
+ * that PF; the others are not touched. */
+static int commit(struct manager *m, struct overrides *candidate, const char *pf, struct mx_diags *diags) {
         struct overrides old = m->overrides;
         m->overrides = *candidate;
         *candidate = (struct overrides){};
@@ -146,7 +147,7 @@ static int commit(struct manager *m, struct overrides *candidate, struct mx_diag
                 return r;
         }
         overrides_done(&old);
-        return manager_apply(m, false, diags);
+        return manager_apply_pf(m, pf, diags);
 }
 
 static int persist(struct manager *m, const struct mx_dropin_edit *edits, size_t n, char **ret_path) {
@@ -341,7 +342,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         }
         json_object_object_add(reply, "persisted", persisted ? json_object_new_string(persisted) : NULL);
 
-        r = commit(m, &candidate, &diags);
+        r = commit(m, &candidate, pf, &diags);
         mx_diags_clear(&diags);
         if (r < 0) {
                 json_object_put(reply);
@@ -489,7 +490,7 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
                 }
         }
         json_object_object_add(reply, "persisted", persisted ? json_object_new_string(persisted) : NULL);
-        r = commit(m, &candidate, &diags);
+        r = commit(m, &candidate, pf, &diags);
         mx_diags_clear(&diags);
         overrides_done(&candidate);
         if (r < 0) {
