@@ -94,10 +94,13 @@ done
 # --- 3 and 4. control plane and idle cost: the daemon with 128 VFs ---
 # udev on, as in production: List answers from the last observation only while events can tell the
 # daemon of changes (with udev = no it reads every PF per List). No udevd runs here, so no events arrive.
+# libvirt reachable, as on a host where VMs run: its test driver (no libvirtd runs here; with an
+# unreachable URI the daemon retries the connection every 5 s, and each retry is a wakeup).
 echo "bench: control plane against mxgpud with 128 VFs" >&2
 sim_start "$HOST" realistic
 write_config daemon <<'EOF'
 udev = yes
+libvirt_uri = test:///default
 [gpu *]
 vfs = 16
 EOF
