@@ -6,8 +6,9 @@
  * Per PF: sriov_drivers_autoprobe = 0; sriov_numvfs = N; on a Tonga GPU-IOV PF the framebuffer partition
  * (TOTAL_FB_CONSUMED, CNTXT, each VF) and the scheduler block (quanta, active mask, then the commands
  * CONFIG_AUTO_HW_SCHED_MODE and ENABLE_AUTO_HW_SWITCH, each polled to completion); then per VF
- * driver_override = vfio-pci and drivers_probe. Stand-alone (no libmxgpu) so that it builds statically
- * for the busybox guest of the real-kernel benchmark. */
+ * driver_override = vfio-pci and drivers_probe, up to BIND_PARALLEL VFs at once (as mxgpud binds).
+ * Stand-alone (no libmxgpu) so that it builds statically for the busybox guest of the real-kernel
+ * benchmark. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,63 @@ out:
         return r;
 }
 
+/* VFs of one PF bound at once: mxgpud's BIND_PARALLEL (src/daemon/apply.c). */
+#define BIND_PARALLEL 8
+
+struct binds {
+        int pfd;
+        unsigned n, next; /* next: the first VF nobody has taken */
+        int err;          /* the first failure */
+        char what[512];
+        pthread_mutex_t lock;
+};
+
+static void *bind_worker(void *arg) {
+        struct binds *b = arg;
+        char probe[PATH_MAX];
+        snprintf(probe, sizeof(probe), "%s/sys/bus/pci/drivers_probe", root);
+        for (unsigned i; (i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n;) {
+                char link[32], target[256], path[64];
+                int r;
+                snprintf(link, sizeof(link), "virtfn%u", i);
+                ssize_t len = readlinkat(b->pfd, link, target, sizeof(target) - 1);
+                if (len < 0) {
+                        r = -errno;
+                        snprintf(target, sizeof(target), "%s", link);
+                } else {
+                        target[len] = 0;
+                        const char *vf = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+                        memmove(target, vf, strlen(vf) + 1);
+                        snprintf(path, sizeof(path), "%s/driver_override", link);
+                        if ((r = write_at(b->pfd, path, "vfio-pci")) == 0)
+                                r = write_at(AT_FDCWD, probe, target);
+                }
+                if (r < 0) {
+                        pthread_mutex_lock(&b->lock);
+                        if (!b->err) {
+                                b->err = r;
+                                snprintf(b->what, sizeof(b->what), "%s: bind", target);
+                        }
+                        pthread_mutex_unlock(&b->lock);
+                }
+        }
+        return NULL;
+}
+
+static int bind_vfs(int pfd, unsigned n, char *what, size_t wsize) {
+        struct binds b = { .pfd = pfd, .n = n, .lock = PTHREAD_MUTEX_INITIALIZER };
+        pthread_t t[BIND_PARALLEL - 1];
+        unsigned started = 0;
+        while (started < BIND_PARALLEL - 1 && started + 1 < n && pthread_create(&t[started], NULL, bind_worker, &b) == 0)
+                started++;
+        bind_worker(&b);
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(t[i], NULL);
+        if (b.err)
+                snprintf(what, wsize, "%s", b.what);
+        return b.err;
+}
+
 static void *bring_up(void *arg) {
         struct pf *p = arg;
         char path[PATH_MAX], buf[256];
@@ -183,25 +241,7 @@ static void *bring_up(void *arg) {
                 goto out;
         if (!do_bind)
                 goto out;
-        char probe[PATH_MAX];
-        snprintf(probe, sizeof(probe), "%s/sys/bus/pci/drivers_probe", root);
-        for (unsigned i = 0; i < n; i++) {
-                char link[32], target[256];
-                snprintf(link, sizeof(link), "virtfn%u", i);
-                ssize_t len = readlinkat(pfd, link, target, sizeof(target) - 1);
-                if (len < 0) {
-                        r = -errno;
-                        snprintf(p->what, sizeof(p->what), "%s", link);
-                        goto out;
-                }
-                target[len] = 0;
-                const char *vf = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
-                snprintf(path, sizeof(path), "%s/driver_override", link);
-                if ((r = write_at(pfd, path, "vfio-pci")) < 0 || (r = write_at(AT_FDCWD, probe, vf)) < 0) {
-                        snprintf(p->what, sizeof(p->what), "%s: bind", vf);
-                        goto out;
-                }
-        }
+        r = bind_vfs(pfd, n, p->what, sizeof(p->what));
 out:
         p->err = r;
         close(pfd);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "mxgpu/sriov.h"
+
 /* How long vfio_bind() waits for /dev/vfio/<group> after the driver bound (devtmpfs/udev create it). */
 #define VFIO_NODE_TIMEOUT_MS 1000
 
@@ -20,6 +22,10 @@
  *   -ETIMEDOUT  bound, but dev/vfio/<group> did not appear within VFIO_NODE_TIMEOUT_MS
  *   any other   the kernel's errno of a write, unchanged (driver_override, unbind, drivers_probe) */
 int vfio_bind(const char *vf_bdf);
+/* vfio_bind() of a VF as sriov_list_vfs() listed it a moment ago: its driver and IOMMU group are
+ * taken from the listing, and its directory is reached through the PF's (pf_dfd, pcidev_open()), which
+ * saves reading them again. The same results as vfio_bind(). Safe to call from several threads. */
+int vfio_bind_listed(int pf_dfd, const struct vf_ref *vf);
 /* Undo vfio_bind(): clear driver_override, then unbind from whatever driver holds the function.
  * The function stays unbound (VFs are created with autoprobe off). Returns 0 or -errno. */
 int vfio_unbind(const char *vf_bdf);

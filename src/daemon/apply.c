@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "apply.h"
+#include "mxgpu/clock.h"
 #include "mxgpu/log.h"
 #include "mxgpu/names.h"
+#include "mxgpu/parallel.h"
 #include "mxgpu/sysfs.h"
 #include "mxgpu/vfio.h"
 
@@ -90,12 +92,28 @@ static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
         return gpuiov_write_sched(d, &cfg);
 }
 
+/* VFs bound at once per PF: the kernel probes different devices concurrently, so a PF's binds need
+ * not wait for each other (each one sleeps in the driver's probe, 6-12 ms on a real kernel). */
+#define BIND_PARALLEL 8
+
+struct bind_job {
+        int pf_dfd;
+        const struct vf_ref *vf; /* NULL: the VF is missing (counted by the verification) */
+        int r;
+};
+
+static void bind_one(size_t i, void *userdata) {
+        struct bind_job *job = &((struct bind_job *)userdata)[i];
+        job->r = job->vf ? vfio_bind_listed(job->pf_dfd, job->vf) : 0;
+}
+
 void pf_apply(struct pf_run *run) {
         const char *addr = run->pf.addr;
         char why[PF_REASON_MAX / 2];
         struct pf_observed o;
 
         run->state = PF_APPLYING;
+        uint64_t t_start = mx_now_usec(), t_phase;
         int r = pf_observe(&run->pf, run->assigned, run->n_assigned, &o);
         if (r < 0) {
                 set_state(run, r == -ENODEV ? PF_GONE : PF_FAILED, r, "cannot read the PF's state: %s",
@@ -103,6 +121,7 @@ void pf_apply(struct pf_run *run) {
                 log_dev_errno(LOG_ERR, addr, r, "cannot read the PF's state");
                 return;
         }
+        log_dev(LOG_DEBUG, addr, "observed in %.1f ms", (mx_now_usec() - t_start) / 1000.0);
         pf_diff(&run->pf, &run->desired, &o, run->mode_known, run->mode, &run->actions);
         struct pf_actions *acts = &run->actions;
         run->num_vfs = acts->num_vfs;
@@ -141,6 +160,7 @@ void pf_apply(struct pf_run *run) {
                         log_dev(LOG_DEBUG, addr, "%s", a->what);
                 } else
                         log_dev(LOG_INFO, addr, "%s", a->what);
+                uint64_t t_action = mx_now_usec();
                 switch (a->kind) {
                 case ACT_PF_BIND:
                         r = pf_bind_driver(addr, want_drv);
@@ -186,6 +206,10 @@ void pf_apply(struct pf_run *run) {
                         }
                         break;
                 case ACT_VF_BIND: {
+                        /* This bind and the ones right after it run together; results are logged in VF order. */
+                        size_t end = i;
+                        while (end < acts->n && acts->a[end].kind == ACT_VF_BIND)
+                                end++;
                         if (!listed) {
                                 r = sriov_list_vfs(addr, &vfs, &n_vfs);
                                 if (r < 0) {
@@ -194,25 +218,43 @@ void pf_apply(struct pf_run *run) {
                                 }
                                 listed = true;
                         }
-                        const struct vf_ref *v = NULL;
-                        for (size_t k = 0; k < n_vfs; k++)
-                                if ((int)vfs[k].index == a->vf)
-                                        v = &vfs[k];
-                        if (!v)
-                                break; /* missing VFs are counted below */
-                        r = vfio_bind(v->addr);
-                        if (r < 0) {
+                        _cleanup_close_ int pf_dfd = pcidev_open(addr);
+                        if (pf_dfd < 0) {
+                                set_state(run, PF_FAILED, pf_dfd, "cannot open the PF's directory: %s",
+                                          explain(NULL, pf_dfd, why, sizeof(why)));
+                                goto fail;
+                        }
+                        struct bind_job jobs[ARRAY_SIZE(acts->a)];
+                        size_t n_jobs = 0;
+                        for (size_t j = i; j < end && n_jobs < ARRAY_SIZE(jobs); j++) {
+                                if (j > i)
+                                        log_dev(LOG_DEBUG, addr, "%s", acts->a[j].what);
+                                jobs[n_jobs] = (struct bind_job){ pf_dfd, NULL, 0 };
+                                for (size_t k = 0; k < n_vfs; k++)
+                                        if ((int)vfs[k].index == acts->a[j].vf)
+                                                jobs[n_jobs].vf = &vfs[k];
+                                n_jobs++;
+                        }
+                        mx_parallel_for(n_jobs, BIND_PARALLEL, bind_one, jobs);
+                        for (size_t j = 0; j < n_jobs; j++) {
+                                const struct vf_ref *v = jobs[j].vf;
+                                if (!v || jobs[j].r >= 0)
+                                        continue;
                                 bind_failed++;
-                                log_vf_errno(LOG_ERR, addr, a->vf, r, "%s: cannot bind to vfio-pci: %s", v->addr,
-                                             bind_error(r, DRV_VFIO_PCI, why, sizeof(why)));
+                                log_vf_errno(LOG_ERR, addr, (int)v->index, jobs[j].r, "%s: cannot bind to vfio-pci: %s", v->addr,
+                                             bind_error(jobs[j].r, DRV_VFIO_PCI, why, sizeof(why)));
                                 if (!first_bind_error[0])
-                                        snprintf(first_bind_error, sizeof(first_bind_error), "VF %d (%s): %s", a->vf,
+                                        snprintf(first_bind_error, sizeof(first_bind_error), "VF %u (%s): %s", v->index,
                                                  v->addr, why);
                         }
+                        i = end - 1;
                         break;
                 }
                 }
+                log_dev(LOG_DEBUG, addr, "%s: %.1f ms", a->kind == ACT_VF_BIND ? "VF binds" : "done",
+                        (mx_now_usec() - t_action) / 1000.0);
         }
+        t_phase = mx_now_usec();
 
         /* Judge by what the hardware has now, not by what we did. */
         free(vfs);
@@ -240,6 +282,9 @@ void pf_apply(struct pf_run *run) {
                 }
         run->num_vfs = present;
         run->vfs_bound = bound;
+        run->n_vfs = MIN(n_vfs, ARRAY_SIZE(run->vfs));
+        memcpy(run->vfs, vfs, run->n_vfs * sizeof(*vfs));
+        run->listed = true;
         if (first_missing >= 0)
                 set_state(run, present ? PF_DEGRADED : PF_FAILED, -ENODEV,
                           "%u of %u VFs appeared (VF %d is missing)", present, n, first_missing);
@@ -252,6 +297,8 @@ void pf_apply(struct pf_run *run) {
                 run->state = PF_READY;
                 run->reason[0] = 0;
         }
+        log_dev(LOG_DEBUG, addr, "verified in %.1f ms; %.1f ms in all", (mx_now_usec() - t_phase) / 1000.0,
+                (mx_now_usec() - t_start) / 1000.0);
         if (run->state == PF_READY)
                 log_dev(LOG_INFO, addr, "ready: %u VFs%s", present, run->desired.vfio ? " on vfio-pci" : "");
         else

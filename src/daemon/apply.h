@@ -22,6 +22,9 @@ struct pf_run {
         unsigned num_vfs;                 /* VFs present after the run */
         unsigned vfs_bound;               /* of which on vfio-pci */
         int error;                        /* the first -errno that failed the PF, or 0 */
+        bool listed;                      /* vfs: the VFs as the verification found them */
+        size_t n_vfs;
+        struct vf_ref vfs[PF_MAX_VFS];
 };
 
 /* Observe, diff and (unless dry_run) execute. Logs each action and each failure once, with the PF

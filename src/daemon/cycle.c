@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "manager.h"
+#include "mxgpu/clock.h"
 #include "mxgpu/log.h"
 #include "mxgpu/names.h"
 #include "mxgpu/paths.h"
@@ -75,11 +76,16 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                         sp->sched_mode = d->scheduler;
                         memcpy(sp->quanta_ms, d->quanta_options, sizeof(sp->quanta_ms));
                 }
-                /* Record the VFs that exist, with their addresses as the kernel numbered them. */
-                _cleanup_free_ struct vf_ref *present = NULL;
-                size_t n_present = 0;
-                if (sriov_list_vfs(run->pf.addr, &present, &n_present) < 0)
-                        n_present = 0;
+                /* Record the VFs that exist, with their addresses as the kernel numbered them: as the
+                 * run's verification saw them a moment ago, or listed now. */
+                _cleanup_free_ struct vf_ref *listed = NULL;
+                const struct vf_ref *present = run->vfs;
+                size_t n_present = run->n_vfs;
+                if (!run->listed) {
+                        if (sriov_list_vfs(run->pf.addr, &listed, &n_present) < 0)
+                                n_present = 0;
+                        present = listed;
+                }
                 struct state_vf vfs[MX_MAX_GPU_VFS] = {};
                 size_t n = 0;
                 for (size_t k = 0; k < n_present && n < MX_MAX_GPU_VFS; k++) {
@@ -120,6 +126,8 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
         _cleanup_free_ struct pci_pf *pfs = NULL;
         size_t n = 0;
         int r;
+        /* Phase times, logged at debug: where a cycle's time goes (docs/performance.md). */
+        uint64_t t_start = mx_now_usec(), t_scan, t_apply, t_threads;
         if (only && manager_find_pf(m, only)) {
                 /* A change to one known PF: read that one again; the bus scan, which reads every
                  * function including every VF, is for cycles that look at everything. */
@@ -141,6 +149,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                                     pci_pf_last_error());
         }
 
+        t_scan = mx_now_usec();
         _cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
         if (!runs)
                 return log_oom();
@@ -226,6 +235,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                         log_error_errno(r, "cannot save the state in %s; applying anyway", m->state_dir);
         }
 
+        t_apply = mx_now_usec();
         /* PFs proceed in parallel; one failing never stops the others. */
         pthread_t *threads = calloc(n ? n : 1, sizeof(pthread_t));
         bool *started = calloc(n ? n : 1, sizeof(bool));
@@ -249,6 +259,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
         free(threads);
         free(started);
         drop_assignments(runs, n);
+        t_threads = mx_now_usec();
 
         if (!dry_run) {
                 for (size_t i = 0; i < n; i++)
@@ -258,6 +269,10 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                 if (r < 0)
                         log_error_errno(r, "cannot save the state in %s", m->state_dir);
         }
+        uint64_t t_end = mx_now_usec();
+        log_debug("cycle of %zu PF(s) in %.1f ms: %s %.1f, resolve and intent %.1f, PFs %.1f, state %.1f", n,
+                  (t_end - t_start) / 1000.0, only ? "read" : "scan", (t_scan - t_start) / 1000.0,
+                  (t_apply - t_scan) / 1000.0, (t_threads - t_apply) / 1000.0, (t_end - t_threads) / 1000.0);
         if (!dry_run)
                 m->cycles++;
         *ret_runs = TAKE_PTR(runs);

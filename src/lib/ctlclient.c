@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "mxgpu/clock.h"
 #include "mxgpu/ctlclient.h"
 #include "mxgpu/names.h"
 
@@ -85,12 +86,6 @@ enum mx_exit ctl_reply_exit_code(const struct ctl_reply *r) {
         return r->error ? mx_exit_from_error_name(r->error) : MX_EXIT_OK;
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static int send_all(struct ctl_client *c, const char *buf, size_t len) {
         while (len > 0) {
                 ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
@@ -128,7 +123,7 @@ static int send_request(struct ctl_client *c, const char *method, struct json_ob
 
 /* Read one message into ret (timeout 0 = wait forever). */
 static int read_reply(struct ctl_client *c, uint64_t timeout_usec, struct ctl_reply *ret) {
-        uint64_t deadline = timeout_usec ? now_usec() + timeout_usec : 0;
+        uint64_t deadline = timeout_usec ? mx_now_usec() + timeout_usec : 0;
         size_t len;
         for (;;) {
                 int r = c->in_len > 0 ? mx_frame_scan(c->in, c->in_len, MX_REPLY_MAX, &len) : 0;
@@ -148,7 +143,7 @@ static int read_reply(struct ctl_client *c, uint64_t timeout_usec, struct ctl_re
                 }
                 int wait_ms = -1;
                 if (deadline) {
-                        uint64_t now = now_usec();
+                        uint64_t now = mx_now_usec();
                         if (now >= deadline)
                                 return -ETIMEDOUT;
                         wait_ms = (int)MIN((deadline - now + 999) / 1000, (uint64_t)INT32_MAX);

@@ -4,18 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "mxgpu/clock.h"
 #include "mxgpu/cards.h"
 #include "mxgpu/gpuiov_io.h"
 #include "mxgpu/macro.h"
 
 #define EXT_CAP_START 0x100
 #define EXT_CAP_ID_VNDR 0x000b
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Register accessors relative to the capability. */
 static int rd8(struct gpuiov_dev *d, unsigned off, uint8_t *v) { return regio_read8(&d->io, d->cap + off, v); }
@@ -312,13 +307,13 @@ int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_
         if (ctl & GPUIOV_CMD_EXECUTE) /* the card ignores a new command while one is in flight */
                 return -EBUSY;
 
-        uint64_t deadline = now_ns() + (uint64_t)(timeout_ms ? timeout_ms : default_timeout_ms(d, cmd)) * 1000000u;
+        uint64_t deadline = mx_now_usec() + (uint64_t)(timeout_ms ? timeout_ms : default_timeout_ms(d, cmd)) * 1000u;
         r = regio_write32(&d->io, d->cap + cmd_off, gpuiov_cmd_word(cmd, func, next));
         if (r < 0)
                 return r;
         /* Poll with short sleeps that grow to 1 ms: most commands finish within microseconds. */
         for (long delay_ns = 10000;; delay_ns = MIN(delay_ns * 2, 1000000L)) {
-                bool late = now_ns() >= deadline; /* sampled before the read: one last look after the deadline */
+                bool late = mx_now_usec() >= deadline; /* sampled before the read: one last look after the deadline */
                 r = rd8(d, cmd_off, &ctl);
                 if (r < 0)
                         return r;

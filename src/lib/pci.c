@@ -28,6 +28,8 @@
  * hook jumps back to it; the call then reports -EIO and the caller skips the device. */
 static __thread sigjmp_buf *guard_jmp;
 static __thread char last_msg[256];
+/* Counts libpci's warnings: a config space it cannot open or read only warns, then reads all ones. */
+static __thread unsigned warnings;
 
 static void save_msg(const char *fmt, va_list ap) {
         vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
@@ -44,6 +46,7 @@ _noreturn_ _printf_(1, 2) static void on_pci_error(char *fmt, ...) {
 }
 
 _printf_(1, 2) static void on_pci_warning(char *fmt, ...) {
+        warnings++;
         va_list ap;
         va_start(ap, fmt);
         save_msg(fmt, ap);
@@ -87,6 +90,9 @@ static int access_new(struct pci_access **ret) {
         a->warning = on_pci_warning;
         a->debug = on_pci_debug;
         a->method = PCI_ACCESS_SYS_BUS_PCI;
+        /* Identity and class from the config space (one open file per device), not from one sysfs
+         * file each: a function that is no PF costs one open. */
+        a->buscentric = 1;
         pci_set_param(a, "sysfs.path", path);
         r = guarded(access_init, a);
         if (r < 0) {
@@ -127,12 +133,17 @@ static int fill_pf(void *arg) {
         struct pci_dev *d = fa->dev;
         struct pci_pf *pf = fa->pf;
 
-        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_SIZES | PCI_FILL_SUBSYS |
-                         PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER |
-                         PCI_FILL_CAPS | PCI_FILL_EXT_CAPS);
+        /* What every function needs to tell a PF; the rest only for PFs. (BAR 0's size: read_pf.) */
+        unsigned warned = warnings;
+        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CAPS | PCI_FILL_EXT_CAPS);
+        if (warnings != warned)
+                return -EIO; /* its config space could not be read: skipped, and said so */
         struct pci_cap *sriov = pci_find_cap(d, PCI_EXT_CAP_ID_SRIOV, PCI_CAP_EXTENDED);
         if (!sriov)
                 return -ENOTSUP;
+        /* Not PCI_FILL_DRIVER or PCI_FILL_IOMMU_GROUP: libpci resolves those links with realpath(),
+         * one readlink per path component; read_pf() reads the two links directly. */
+        pci_fill_info(d, PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE);
 
         *pf = (struct pci_pf){
                 .vendor = d->vendor_id, .device = d->device_id, .class_id = d->device_class,
@@ -145,17 +156,8 @@ static int fill_pf(void *arg) {
                 .vf_offset = pci_read_word(d, sriov->addr + SRIOV_VF_OFFSET),
                 .vf_stride = pci_read_word(d, sriov->addr + SRIOV_VF_STRIDE),
                 .vf_device = pci_read_word(d, sriov->addr + SRIOV_VF_DID),
-                .bar0_size = d->size[0],
         };
         snprintf(pf->addr, sizeof(pf->addr), "%04x:%02x:%02x.%d", d->domain & 0xffff, d->bus, d->dev, d->func & 7);
-        copy_str(pf->driver, sizeof(pf->driver), pci_get_string_property(d, PCI_FILL_DRIVER));
-        const char *group = pci_get_string_property(d, PCI_FILL_IOMMU_GROUP);
-        if (group) {
-                char *end;
-                long g = strtol(group, &end, 10);
-                if (!*end && end != group && g >= 0 && g <= 0x7fffffff)
-                        pf->iommu_group = (int)g;
-        }
         pf->card = mx_card_by_pf_id(pf->vendor, pf->device);
         pf->gpuiov_cap = find_gpuiov_cap(d);
         if (pf->card && pf->gpuiov_cap)
@@ -172,16 +174,35 @@ static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
                 return -ENODEV;
         if (r < 0)
                 return r;
-        /* A device that vanished reads all ones: it has no valid identity. */
-        if (pf.vendor == 0xffff)
+        _cleanup_close_ int dfd = pcidev_open(pf.addr);
+        if (dfd < 0)
                 return -ENODEV;
-        /* readlink physfn: a VF of another PF can carry an SR-IOV capability of its own. */
-        char buf[PCI_ADDR_STRLEN + 8];
-        r = pcidev_link(pf.addr, LINK_PHYSFN, buf, sizeof(buf));
+        /* readlink physfn: a VF of another PF can carry an SR-IOV capability of its own (and its
+         * config space reads all ones as a VF's identity does). */
+        char buf[PCI_DRIVER_NAME_MAX];
+        r = sysfs_link_at(dfd, LINK_PHYSFN, buf, sizeof(buf));
         if (r >= 0)
                 return -ENOTSUP;
         if (r == -ENODEV)
                 return r;
+        /* A device that vanished reads all ones: it has no valid identity. */
+        if (pf.vendor == 0xffff)
+                return -ENODEV;
+        /* BAR 0's size: the first line of `resource` is "start end flags" */
+        char res[4096];
+        unsigned long long bar_start, bar_end;
+        if (sysfs_read_at(dfd, ATTR_RESOURCE, res, sizeof(res)) >= 0 && sscanf(res, "%llx %llx", &bar_start, &bar_end) == 2 &&
+            bar_end > bar_start)
+                pf.bar0_size = bar_end - bar_start + 1;
+        /* readlink driver, iommu_group: their last components */
+        if (sysfs_link_at(dfd, LINK_DRIVER, buf, sizeof(buf)) >= 0)
+                copy_str(pf.driver, sizeof(pf.driver), buf);
+        if (sysfs_link_at(dfd, LINK_IOMMU_GROUP, buf, sizeof(buf)) >= 0) {
+                char *end;
+                long g = strtol(buf, &end, 10);
+                if (!*end && end != buf && g >= 0 && g <= 0x7fffffff)
+                        pf.iommu_group = (int)g;
+        }
         *ret = pf;
         return 0;
 }

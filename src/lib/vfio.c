@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "mxgpu/clock.h"
 #include "mxgpu/macro.h"
 #include "mxgpu/names.h"
 #include "mxgpu/paths.h"
@@ -17,12 +18,6 @@
 #include "mxgpu/vfio.h"
 
 #define DRIVER_NAME_MAX 64
-
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The bound driver's name into buf, "" when none. */
 static int current_driver_at(int dfd, char *buf, size_t size) {
@@ -40,14 +35,13 @@ static bool driver_loaded(const char *driver) {
         return mx_path(p, sizeof(p), SYS_PCI_DRIVERS "/%s", driver) >= 0 && stat(p, &st) == 0;
 }
 
-/* driver_override + unbind + drivers_probe, then check the driver link. Returns 1 when already
- * bound to `driver`, 0 when bound now, -errno otherwise. */
-static int bind_to(int dfd, const char *bdf, const char *driver) {
+/* driver_override + unbind + drivers_probe, then check the driver link. `bound` is the driver the
+ * function has now ("" for none). Returns 1 when already bound to `driver`, 0 when bound now, -errno
+ * otherwise. */
+static int bind_to(int dfd, const char *bdf, const char *bound, const char *driver) {
         char cur[DRIVER_NAME_MAX];
-        int r = current_driver_at(dfd, cur, sizeof(cur));
-        if (r < 0)
-                return r;
-        if (streq(cur, driver))
+        int r;
+        if (streq(bound, driver))
                 return 1;
 
         /* echo vfio-pci > /sys/bus/pci/devices/$bdf/driver_override */
@@ -57,7 +51,7 @@ static int bind_to(int dfd, const char *bdf, const char *driver) {
 
         /* echo $bdf > /sys/bus/pci/devices/$bdf/driver/unbind; written through the device's own
          * directory so the unbind reaches the driver that holds this device. */
-        if (cur[0]) {
+        if (bound[0]) {
                 r = sysfs_write_at(dfd, LINK_DRIVER "/" ATTR_UNBIND, bdf);
                 if (r < 0 && r != -ENOENT) /* ENOENT: the driver let go in between */
                         return r;
@@ -99,7 +93,7 @@ static int wait_vfio_node(int group) {
         int r = mx_path(p, sizeof(p), DEV_VFIO "/%d", group);
         if (r < 0)
                 return r;
-        uint64_t deadline = now_ms() + VFIO_NODE_TIMEOUT_MS;
+        uint64_t deadline = mx_now_msec() + VFIO_NODE_TIMEOUT_MS;
         for (unsigned delay_us = 50;; delay_us = MIN(delay_us * 2, 10000u)) {
                 struct stat st;
                 /* test -e /dev/vfio/$group */
@@ -107,26 +101,46 @@ static int wait_vfio_node(int group) {
                         return 0;
                 if (errno != ENOENT)
                         return negative_errno();
-                if (now_ms() >= deadline)
+                if (mx_now_msec() >= deadline)
                         return -ETIMEDOUT;
                 struct timespec ts = { 0, (long)delay_us * 1000 };
                 nanosleep(&ts, NULL);
         }
 }
 
-int vfio_bind(const char *vf_bdf) {
-        _cleanup_close_ int d = pcidev_open(vf_bdf);
-        if (d < 0)
-                return d;
+/* The bind itself, with the group and the current driver already known. */
+static int vfio_bind_known(int dfd, const char *bdf, int group, const char *bound) {
         /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
-        int group = iommu_group_at(d);
         if (group < 0)
-                return group;
-        int r = bind_to(d, vf_bdf, DRV_VFIO_PCI);
+                return -ENXIO;
+        int r = bind_to(dfd, bdf, bound, DRV_VFIO_PCI);
         if (r < 0)
                 return r;
         int k = wait_vfio_node(group);
         return k < 0 ? k : r;
+}
+
+int vfio_bind(const char *vf_bdf) {
+        _cleanup_close_ int d = pcidev_open(vf_bdf);
+        if (d < 0)
+                return d;
+        int group = iommu_group_at(d);
+        if (group < 0)
+                return group;
+        char cur[DRIVER_NAME_MAX];
+        int r = current_driver_at(d, cur, sizeof(cur));
+        if (r < 0)
+                return r;
+        return vfio_bind_known(d, vf_bdf, group, cur);
+}
+
+int vfio_bind_listed(int pf_dfd, const struct vf_ref *vf) {
+        char link[32];
+        snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", vf->index);
+        _cleanup_close_ int d = openat(pf_dfd, link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0)
+                return errno == ENOENT ? -ENODEV : negative_errno();
+        return vfio_bind_known(d, vf->addr, vf->iommu_group, vf->driver);
 }
 
 int vfio_unbind(const char *vf_bdf) {
@@ -152,7 +166,11 @@ int pf_bind_driver(const char *pf_bdf, const char *driver) {
         _cleanup_close_ int d = pcidev_open(pf_bdf);
         if (d < 0)
                 return d;
-        return bind_to(d, pf_bdf, driver);
+        char cur[DRIVER_NAME_MAX];
+        int r = current_driver_at(d, cur, sizeof(cur));
+        if (r < 0)
+                return r;
+        return bind_to(d, pf_bdf, cur, driver);
 }
 
 /* Every VFIO group some other process holds open: group numbers, and in *ret_pids (may be NULL)

@@ -5,7 +5,7 @@ source "$(dirname "$0")/../lib.sh"
 need_root
 ROUNDS=${MXGPU_SIGKILL_ROUNDS:-50}
 # Slow enough that a kill lands inside an apply (the real kernel is slower still).
-sim_start s7150x2 "vf_enable=15ms,vf_enable_per_vf=2ms,vf_disable=20ms,bind=2ms,cmd=1ms"
+sim_start s7150x2 "vf_enable=40ms,vf_enable_per_vf=2ms,vf_disable=20ms,bind=8ms,cmd=1ms"
 
 config() { # VFS on 0000:03:00.0; 0000:04:00.0 stays at 2 VFs throughout
   write_config "kill" <<C

@@ -151,6 +151,10 @@ __attribute__((unused)) static void fake_pci_dev(const char *bdf, uint16_t vendo
                 memcpy(cfg, config, sizeof(cfg));
         cfg[0] = vendor & 0xff; cfg[1] = vendor >> 8;
         cfg[2] = device & 0xff; cfg[3] = device >> 8;
+        /* what the kernel's class and subsystem attributes say, the config space says too */
+        cfg[0x09] = class_code & 0xff; cfg[0x0a] = (class_code >> 8) & 0xff; cfg[0x0b] = (class_code >> 16) & 0xff;
+        cfg[0x2c] = vendor & 0xff; cfg[0x2d] = vendor >> 8;
+        cfg[0x2e] = 0x0c; cfg[0x2f] = 0x0b;
         snprintf(rel, sizeof(rel), "sys/devices/pci0000:00/%s/config", bdf);
         fake_bytes(rel, cfg, sizeof(cfg));
 }
