@@ -695,17 +695,20 @@ static bool param_bool(struct json_object *params, const char *key) {
         return v && json_object_get_boolean(v);
 }
 
+/* The connection, or an error reply and its negative errno (the caller returns it: no second reply). */
 static int need_conn(struct ctl_call *call, struct manager *m, virConnectPtr *ret) {
         *ret = manager_virt_conn(m);
         if (*ret)
                 return 0;
+        int r;
         if (!m->config->daemon.libvirt_uri[0])
-                return ctl_call_errorf(call, -EOPNOTSUPP, "libvirt is off in the config (libvirt_uri is empty)");
-        const char *why = manager_virt_unavailable();
-        if (why)
-                return ctl_call_errorf(call, -EOPNOTSUPP, "%s", why);
-        return ctl_call_errorf(call, -EAGAIN, "not connected to libvirt at %s (not running, or reconnecting): try again",
-                               m->config->daemon.libvirt_uri);
+                (void)ctl_call_errorf(call, r = -EOPNOTSUPP, "libvirt is off in the config (libvirt_uri is empty)");
+        else if (manager_virt_unavailable())
+                (void)ctl_call_errorf(call, r = -EOPNOTSUPP, "%s", manager_virt_unavailable());
+        else
+                (void)ctl_call_errorf(call, r = -EAGAIN, "not connected to libvirt at %s (not running, or reconnecting): try again",
+                                      m->config->daemon.libvirt_uri);
+        return r;
 }
 
 static int canon_vf(struct ctl_call *call, const char *s, char out[static PCI_ADDR_STRLEN]) {
