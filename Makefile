@@ -25,6 +25,9 @@ LDFLAGS  += -Wl,--as-needed
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+# ASan's xdr_* interceptors find libtirpc's functions at start; libvirt, loaded later by dlopen, calls
+# them through those interceptors: libtirpc must be loaded from the start (sanitizer builds only).
+LDLIBS   += -Wl,--no-as-needed -l:libtirpc.so.3 -Wl,--as-needed
 endif
 
 LIB_SRC  := $(sort $(wildcard src/lib/*.c))
