@@ -6,20 +6,28 @@ SANITIZE ?= 0
 # Sanitizer objects must not mix with plain ones: they get their own folder.
 BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/asan,build)
 CC       ?= cc
-PKGS     := libpci libudev libsystemd json-c inih fuse3 libvirt
+PKGS     := libpci libudev libsystemd json-c inih fuse3
 PREFIX   ?= /usr/local
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libvirt: its headers only; mxgpud loads the library when it first connects (src/daemon/virtlib.c).
+# Unit tests that call libvirt themselves link it (VIRT_LIBS).
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libvirt 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+VIRT_LIBS  := $(shell pkg-config --libs libvirt 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
             -Wmissing-prototypes -Wstrict-prototypes -fno-strict-aliasing \
             -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lpthread -lm
+LDLIBS   += $(PKG_LIBS) -ldl -lpthread -lm
+# Each program records only the libraries it calls (mxgpuctl needs no FUSE or libpci, mxgpud no FUSE).
+LDFLAGS  += -Wl,--as-needed
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
+# ASan's xdr_* interceptors find libtirpc's functions at start; libvirt, loaded later by dlopen, calls
+# them through those interceptors: libtirpc must be loaded from the start (sanitizer builds only).
+LDLIBS   += -Wl,--no-as-needed -l:libtirpc.so.3 -Wl,--as-needed
 endif
 
 LIB_SRC  := $(sort $(wildcard src/lib/*.c))
@@ -74,7 +82,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A) $(if $(D_LIB_SRC),$(DLIB_A)) $(if $(SI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.a,$^) $(LIB_A) \
 	    $(addprefix -Wl$(comma)--wrap=,$(shell sed -n 's|^// WRAP: ||p' $<)) \
-	    $(LDLIBS) -lcmocka
+	    $(LDLIBS) $(VIRT_LIBS) -lcmocka
 comma := ,
 
 # Helper programs the test scripts run (tests/tools/*.c), linked with the simulator's library.

@@ -94,8 +94,8 @@ done
 # --- 3 and 4. control plane and idle cost: the daemon with 128 VFs ---
 # udev on, as in production: List answers from the last observation only while events can tell the
 # daemon of changes (with udev = no it reads every PF per List). No udevd runs here, so no events arrive.
-# libvirt reachable, as on a host where VMs run: its test driver (no libvirtd runs here; with an
-# unreachable URI the daemon retries the connection every 5 s, and each retry is a wakeup).
+# libvirt reachable, as on a host where VMs run: its test driver (no libvirtd runs here). A second daemon
+# below has libvirt not running.
 echo "bench: control plane against mxgpud with 128 VFs" >&2
 sim_start "$HOST" realistic
 write_config daemon <<'EOF'
@@ -142,21 +142,45 @@ assert_eq "$(jqs ".pfs[].vfs[] | select(.address == \"$rvf\") | .fb.size_mib")" 
 read -r p50 p99 < <(printf '%s\n' "${lat[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f %.1f\n", a[int((NR + 1) / 2)] / 1000, a[int(NR * 0.99 + 0.5)] / 1000 }')
 row "idle VF resize end to end (mxgpuctl resize, ${rsize} MiB <-> 256 MiB, ${RESIZES} runs)" "p50 ${p50} ms, p99 ${p99} ms" "-" "-"
 
+# libvirt not in use: a second daemon, 128 VFs on a second simulator, whose libvirt_uri is local but has no
+# socket (libvirtd not running): it waits with inotify on the socket's folder and never loads libvirt.
+# Both daemons then idle in the same window.
+RA=$R DPID_A=$DPID
+sim_start "$HOST" realistic
+CONF_B=$T/nolibvirt.conf SOCK_B=$T/mxgpud-b.sock
+printf '[daemon]\nstate_dir = %s/state-b\nudev = yes\nlibvirt_uri = qemu:///system?socket=%s/no-libvirtd/libvirt-sock\n[gpu *]\nvfs = 16\n' \
+  "$T" "$T" >"$CONF_B"
+"$MXGPUD" --root "$R" --config "$CONF_B" --socket "$SOCK_B" >>"$T/mxgpud-b.log" 2>&1 &
+DPID_B=$!
+PIDS+=("$DPID_B")
+for _ in $(seq 600); do "$MXGPUCTL" --socket "$SOCK_B" ping >/dev/null 2>&1 && break; sleep 0.05; done
+assert_eq "$(jqs '[.pfs[].vfs[] | select(.driver == "vfio-pci")] | length')" 128 "VFs on vfio-pci under the daemon without libvirt"
+grep -q '/libvirt\.so' /proc/"$DPID_B"/maps && fail "the daemon without libvirtd loaded libvirt"
+R=$RA
+sleep 1 # its last log lines
+
 # Idle: context switches of every thread (voluntary + involuntary) over the window; each is a wakeup.
-switches() { cat /proc/"$DPID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
-rss=$(awk '/VmRSS/ { print $2 }' /proc/"$DPID"/status) anon=$(awk '/RssAnon/ { print $2 }' /proc/"$DPID"/status)
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+kb() { awk -v k="$2" '$1 == k ":" { print $2 }' /proc/"$1"/status; }
+rss_a=$(kb "$DPID_A" VmRSS) anon_a=$(kb "$DPID_A" RssAnon) rss_b=$(kb "$DPID_B" VmRSS) anon_b=$(kb "$DPID_B" RssAnon)
 echo "bench: idle window of ${IDLE_S} s" >&2
-w0=$(switches); th0=$(ls /proc/"$DPID"/task | wc -l)
+wa0=$(switches "$DPID_A") wb0=$(switches "$DPID_B")
 sleep "$IDLE_S"
-w1=$(switches); th1=$(ls /proc/"$DPID"/task | wc -l)
-row "idle wakeups over ${IDLE_S} s (ctxt switches, ${th1} threads)" "$((w1 - w0))" "0" "$(ok "$((w1 - w0)) == 0")"
-# RssAnon: the daemon's own memory; the rest of VmRSS is shared library pages (libvirt and its deps).
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-row "RSS with 128 VFs, after the List loads and resizes (VmRSS)" "$(mib "$rss") (RssAnon $(mib "$anon"))" "< 8 MiB" "$(ok "$rss < 8192")"
-rss2=$(awk '/VmRSS/ { print $2 }' /proc/"$DPID"/status) anon2=$(awk '/RssAnon/ { print $2 }' /proc/"$DPID"/status)
-row "RSS after the idle window as well" "$(mib "$rss2") (RssAnon $(mib "$anon2"))" "< 8 MiB" "$(ok "$rss2 < 8192")"
-kill "$DPID"; wait "$DPID" 2>/dev/null || true
-"$SIM" stop --root "$R" >/dev/null
+wa1=$(switches "$DPID_A") wb1=$(switches "$DPID_B") tha=$(ls /proc/"$DPID_A"/task | wc -l) thb=$(ls /proc/"$DPID_B"/task | wc -l)
+row "idle wakeups over ${IDLE_S} s, libvirt connected (test driver; ctxt switches, ${tha} threads)" "$((wa1 - wa0))" "0" "$(ok "$((wa1 - wa0)) == 0")"
+row "idle wakeups over ${IDLE_S} s, libvirt not running (its socket's folder watched; ${thb} threads)" "$((wb1 - wb0))" "0" "$(ok "$((wb1 - wb0)) == 0")"
+# VmRSS is the verdict; RssAnon is the daemon's own memory, the rest shared library pages (with libvirt:
+# libvirt.so.0 and the ~50 libraries it loads).
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+rss_a2=$(kb "$DPID_A" VmRSS) anon_a2=$(kb "$DPID_A" RssAnon) rss_b2=$(kb "$DPID_B" VmRSS) anon_b2=$(kb "$DPID_B" RssAnon)
+row "RSS with 128 VFs, libvirt connected (test driver): after the List loads and resizes / after the idle window" \
+  "VmRSS $(mib "$rss_a") / $(mib "$rss_a2") MiB (RssAnon $(mib "$anon_a") / $(mib "$anon_a2") MiB)" "< 8 MiB" \
+  "$(ok "$rss_a < 8192 && $rss_a2 < 8192")"
+row "RSS with 128 VFs, libvirt not running (not loaded): after bring-up / after the idle window" \
+  "VmRSS $(mib "$rss_b") / $(mib "$rss_b2") MiB (RssAnon $(mib "$anon_b") / $(mib "$anon_b2") MiB)" "< 8 MiB" \
+  "$(ok "$rss_b < 8192 && $rss_b2 < 8192")"
+kill "$DPID_A" "$DPID_B"; wait "$DPID_A" "$DPID_B" 2>/dev/null || true
+for r in "${ROOTS[@]}"; do "$SIM" stop --root "$r" >/dev/null 2>&1 || true; done
 
 # --- 5. scaling: fits t = a + b*n by least squares ---
 fit() { awk '{ n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }

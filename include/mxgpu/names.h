@@ -54,6 +54,7 @@
 #define ENV_ROOT               "MXGPU_ROOT"        /* same as --root */
 #define ENV_SOCKET             "MXGPU_SOCKET"      /* same as --socket */
 #define ENV_LOG_LEVEL          "MXGPU_LOG_LEVEL"   /* err, warning, notice, info, debug */
+#define ENV_LIBVIRT_LIBRARY    "MXGPU_LIBVIRT_LIBRARY" /* the libvirt library mxgpud loads (tests); default libvirt.so.0 */
 
 /* Defaults. */
 #define DEFAULT_CONFIG         "/etc/mxgpu/mxgpu.conf"
@@ -63,6 +64,8 @@
 #define DEFAULT_RUN_DIR        "/run/mxgpu"
 #define DEFAULT_SOCKET         "/run/mxgpu/mxgpud.sock"
 #define DEFAULT_LIBVIRT_URI    "qemu:///system"
+#define LIBVIRT_SONAME         "libvirt.so.0"       /* loaded by mxgpud when it first connects */
+#define LIBVIRT_SYSTEM_RUN_DIR "/run/libvirt"       /* the sockets of driver:///system URIs */
 
 /* The simulator's control socket, inside its root. */
 #define SIM_CONTROL_SOCKET     "mxgpu-sim.sock"

@@ -358,19 +358,19 @@ static void publish(struct manager *m) {
                 char name[64];
                 if (pool_nodedev_name(vfs[i].addr, name, sizeof(name)) < 0)
                         continue;
-                virNodeDevicePtr dev = virNodeDeviceLookupByName(conn, name);
+                virNodeDevicePtr dev = libvirt.virNodeDeviceLookupByName(conn, name);
                 if (!dev) {
                         /* Published when libvirt's node device event says it is there. */
                         log_dev(LOG_DEBUG, vfs[i].addr, "not in libvirt's node device list (%s) yet", name);
                         continue;
                 }
-                if (!p->detach_unsupported && virNodeDeviceDetachFlags(dev, "vfio", 0) < 0) {
+                if (!p->detach_unsupported && libvirt.virNodeDeviceDetachFlags(dev, "vfio", 0) < 0) {
                         if (virt_last_errno() == -EOPNOTSUPP)
                                 p->detach_unsupported = true;
                         else
                                 log_dev(LOG_WARNING, vfs[i].addr, "libvirt did not take it as detached: %s", virt_last_error());
                 }
-                virNodeDeviceFree(dev);
+                libvirt.virNodeDeviceFree(dev);
                 void *np = reallocarray(p->published, p->n_published + 1, sizeof(*p->published));
                 if (!np)
                         continue;
@@ -391,7 +391,7 @@ static int domain_hostdevs(virDomainPtr dom, char (**ret)[PCI_ADDR_STRLEN], size
                            bool *ret_active) {
         char (*all)[PCI_ADDR_STRLEN] = NULL;
         size_t n = 0;
-        int persistent = virDomainIsPersistent(dom), active = virDomainIsActive(dom);
+        int persistent = libvirt.virDomainIsPersistent(dom), active = libvirt.virDomainIsActive(dom);
         if (persistent < 0 || active < 0)
                 return virt_last_errno();
         for (int pass = 0; pass < 2; pass++) {
@@ -399,7 +399,7 @@ static int domain_hostdevs(virDomainPtr dom, char (**ret)[PCI_ADDR_STRLEN], size
                         continue;
                 if (pass == 1 && !active)
                         continue;
-                _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, pass == 0 ? VIR_DOMAIN_XML_INACTIVE : 0);
+                _cleanup_free_ char *xml = libvirt.virDomainGetXMLDesc(dom, pass == 0 ? VIR_DOMAIN_XML_INACTIVE : 0);
                 if (!xml) {
                         free(all);
                         return virt_last_errno();
@@ -440,9 +440,9 @@ static bool assignment_of(const struct state_assignment *a, const char *name, co
 /* Compare a domain's hostdevs with the assignments: adopt pool VFs added by hand, return the ones
  * removed by hand, report conflicts. */
 static void reconcile_domain(struct manager *m, virDomainPtr dom) {
-        const char *name = virDomainGetName(dom);
+        const char *name = libvirt.virDomainGetName(dom);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
-        if (!name || virDomainGetUUIDString(dom, uuid) < 0)
+        if (!name || libvirt.virDomainGetUUIDString(dom, uuid) < 0)
                 return;
         char (*hd)[PCI_ADDR_STRLEN] = NULL;
         size_t n_hd = 0;
@@ -516,7 +516,7 @@ static void reconcile_domain(struct manager *m, virDomainPtr dom) {
 /* Every domain against the assignments: after a (re)connection and at start. */
 static void reconcile_all(struct manager *m, virConnectPtr conn) {
         virDomainPtr *doms = NULL;
-        int nd = virConnectListAllDomains(conn, &doms, 0);
+        int nd = libvirt.virConnectListAllDomains(conn, &doms, 0);
         if (nd < 0) {
                 log_warning("cannot list libvirt's domains: %s; assignments not reconciled", virt_last_error());
                 return;
@@ -531,8 +531,8 @@ static void reconcile_all(struct manager *m, virConnectPtr conn) {
                 bool found = false;
                 for (int k = 0; k < nd && !found; k++) {
                         char uuid[VIR_UUID_STRING_BUFLEN];
-                        const char *name = virDomainGetName(doms[k]);
-                        found = virDomainGetUUIDString(doms[k], uuid) >= 0 && name && assignment_of(a, name, uuid);
+                        const char *name = libvirt.virDomainGetName(doms[k]);
+                        found = libvirt.virDomainGetUUIDString(doms[k], uuid) >= 0 && name && assignment_of(a, name, uuid);
                 }
                 if (found)
                         continue;
@@ -544,7 +544,7 @@ static void reconcile_all(struct manager *m, virConnectPtr conn) {
                 i = (size_t)-1;
         }
         for (int i = 0; i < nd; i++)
-                virDomainFree(doms[i]);
+                libvirt.virDomainFree(doms[i]);
         free(doms);
         scrub_dirty(m);
 }
@@ -581,15 +581,15 @@ static bool domain_has_vfs(struct manager *m, const char *name, const char *uuid
 static int detach_one(virDomainPtr dom, const char *vf, unsigned flags);
 
 static void on_domain_event(struct manager *m, virConnectPtr conn, virDomainPtr dom, int event, int detail) {
-        const char *name = virDomainGetName(dom);
+        const char *name = libvirt.virDomainGetName(dom);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
-        if (!name || virDomainGetUUIDString(dom, uuid) < 0)
+        if (!name || libvirt.virDomainGetUUIDString(dom, uuid) < 0)
                 return;
         log_debug("domain %s: lifecycle event %d/%d", name, event, detail);
         switch (event) {
         case VIR_DOMAIN_EVENT_UNDEFINED: {
                 /* A transient domain that still runs keeps its VFs until it stops. */
-                int active = virDomainIsActive(dom);
+                int active = libvirt.virDomainIsActive(dom);
                 if (active != 1)
                         release_domain(m, name, uuid, "the domain was undefined");
                 break;
@@ -597,7 +597,7 @@ static void on_domain_event(struct manager *m, virConnectPtr conn, virDomainPtr 
         case VIR_DOMAIN_EVENT_STOPPED: {
                 if (!domain_has_vfs(m, name, uuid))
                         break;
-                int persistent = virDomainIsPersistent(dom);
+                int persistent = libvirt.virDomainIsPersistent(dom);
                 if (persistent != 1) {
                         release_domain(m, name, uuid, "the transient domain stopped");
                         break;
@@ -638,7 +638,7 @@ static void on_nodedev_event(struct manager *m, virConnectPtr conn, virNodeDevic
                 publish(m);
         else if (event == VIR_NODE_DEVICE_EVENT_DELETED && m->pool) {
                 /* Gone from libvirt's list (the VF went away): published again when it is back. */
-                const char *name = virNodeDeviceGetName(dev);
+                const char *name = libvirt.virNodeDeviceGetName(dev);
                 for (size_t i = 0; name && i < m->pool->n_published; i++) {
                         char n[64];
                         if (pool_nodedev_name(m->pool->published[i], n, sizeof(n)) >= 0 && streq(n, name)) {
@@ -655,6 +655,9 @@ int manager_pool_start(struct manager *m) {
         m->pool = calloc(1, sizeof(*m->pool));
         if (!m->pool)
                 return -ENOMEM;
+        /* An empty libvirt_uri: no libvirt at all (never loaded); the pools answer, attach and detach refuse. */
+        if (!m->config->daemon.libvirt_uri[0])
+                return 0;
         static const struct virt_callbacks cb = { .connected = on_connected, .domain_event = on_domain_event,
                                                   .nodedev_event = on_nodedev_event };
         return manager_virt_start(m, m->config->daemon.libvirt_uri, &cb);
@@ -679,7 +682,7 @@ static int detach_one(virDomainPtr dom, const char *vf, unsigned flags) {
         int r = pool_hostdev_xml(vf, xml, sizeof(xml));
         if (r < 0)
                 return r;
-        return virDomainDetachDeviceFlags(dom, xml, flags) < 0 ? virt_last_errno() : 0;
+        return libvirt.virDomainDetachDeviceFlags(dom, xml, flags) < 0 ? virt_last_errno() : 0;
 }
 
 static const char *param_str(struct json_object *params, const char *key) {
@@ -692,12 +695,20 @@ static bool param_bool(struct json_object *params, const char *key) {
         return v && json_object_get_boolean(v);
 }
 
+/* The connection, or an error reply and its negative errno (the caller returns it: no second reply). */
 static int need_conn(struct ctl_call *call, struct manager *m, virConnectPtr *ret) {
         *ret = manager_virt_conn(m);
-        if (!*ret)
-                return ctl_call_errorf(call, -EAGAIN, "not connected to libvirt at %s (reconnecting): try again",
-                                       m->config->daemon.libvirt_uri);
-        return 0;
+        if (*ret)
+                return 0;
+        int r;
+        if (!m->config->daemon.libvirt_uri[0])
+                (void)ctl_call_errorf(call, r = -EOPNOTSUPP, "libvirt is off in the config (libvirt_uri is empty)");
+        else if (manager_virt_unavailable())
+                (void)ctl_call_errorf(call, r = -EOPNOTSUPP, "%s", manager_virt_unavailable());
+        else
+                (void)ctl_call_errorf(call, r = -EAGAIN, "not connected to libvirt at %s (not running, or reconnecting): try again",
+                                      m->config->daemon.libvirt_uri);
+        return r;
 }
 
 static int canon_vf(struct ctl_call *call, const char *s, char out[static PCI_ADDR_STRLEN]) {
@@ -722,23 +733,23 @@ int pool_handle_attach(struct ctl_call *call, struct json_object *params, void *
         virConnectPtr conn;
         if ((r = need_conn(call, m, &conn)) < 0)
                 return r;
-        virDomainPtr dom = virDomainLookupByName(conn, name);
+        virDomainPtr dom = libvirt.virDomainLookupByName(conn, name);
         if (!dom)
                 return ctl_call_errorf(call, virt_last_errno(), "domain %s: %s", name, virt_last_error());
-        int active = virDomainIsActive(dom), persistent = virDomainIsPersistent(dom);
+        int active = libvirt.virDomainIsActive(dom), persistent = libvirt.virDomainIsPersistent(dom);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
-        (void)virDomainGetUUIDString(dom, uuid);
+        (void)libvirt.virDomainGetUUIDString(dom, uuid);
         /* Default: the definition, and the running VM too when it runs. */
         if (!live && !config) {
                 config = persistent == 1;
                 live = active == 1;
         }
         if (live && active != 1) {
-                virDomainFree(dom);
+                libvirt.virDomainFree(dom);
                 return ctl_call_errorf(call, -EINVAL, "domain %s is not running: --live needs a running domain", name);
         }
         if (config && persistent != 1) {
-                virDomainFree(dom);
+                libvirt.virDomainFree(dom);
                 return ctl_call_errorf(call, -EINVAL, "domain %s is transient: --config needs a persistent domain", name);
         }
 
@@ -753,7 +764,7 @@ int pool_handle_attach(struct ctl_call *call, struct json_object *params, void *
         } else
                 snprintf(why, sizeof(why), "%s", strerror(-r));
         if (r < 0) {
-                virDomainFree(dom);
+                libvirt.virDomainFree(dom);
                 return ctl_call_error(call, r, why);
         }
         /* Recorded before libvirt is asked: nothing else may pick it meanwhile. */
@@ -764,21 +775,21 @@ int pool_handle_attach(struct ctl_call *call, struct json_object *params, void *
         snprintf(a.uuid, sizeof(a.uuid), "%s", uuid);
         r = state_assignment_set(&m->state, &a);
         if (r < 0) {
-                virDomainFree(dom);
+                libvirt.virDomainFree(dom);
                 return ctl_call_error(call, r, NULL);
         }
         char xml[512];
         (void)pool_hostdev_xml(a.vf, xml, sizeof(xml));
         unsigned flags = (live ? VIR_DOMAIN_AFFECT_LIVE : 0) | (config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
-        if (virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
+        if (libvirt.virDomainAttachDeviceFlags(dom, xml, flags) < 0) {
                 r = virt_last_errno();
                 snprintf(why, sizeof(why), "libvirt refused to attach VF %s to %s: %s", a.vf, name, virt_last_error());
                 (void)state_assignment_remove(&m->state, a.vf);
-                virDomainFree(dom);
+                libvirt.virDomainFree(dom);
                 log_dev(LOG_ERR, a.vf, "%s", why);
                 return ctl_call_error(call, r == -ENOENT ? -EIO : r, why);
         }
-        virDomainFree(dom);
+        libvirt.virDomainFree(dom);
         save(m);
         log_dev(LOG_INFO, a.vf, "assigned to domain %s (pool %s%s%s)", name, a.pool, config ? ", persistent" : "", live ? ", live" : "");
         pool_event(m, "vf-assigned", a.vf, name, NULL);
@@ -804,10 +815,10 @@ int pool_handle_detach(struct ctl_call *call, struct json_object *params, void *
         virConnectPtr conn;
         if ((r = need_conn(call, m, &conn)) < 0)
                 return r;
-        virDomainPtr dom = virDomainLookupByName(conn, name);
+        virDomainPtr dom = libvirt.virDomainLookupByName(conn, name);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         if (dom)
-                (void)virDomainGetUUIDString(dom, uuid);
+                (void)libvirt.virDomainGetUUIDString(dom, uuid);
         else if (virt_last_errno() != -ENOENT)
                 return ctl_call_errorf(call, virt_last_errno(), "domain %s: %s", name, virt_last_error());
         struct json_object *done = json_object_new_array();
@@ -818,7 +829,7 @@ int pool_handle_detach(struct ctl_call *call, struct json_object *params, void *
                 char vf[PCI_ADDR_STRLEN];
                 snprintf(vf, sizeof(vf), "%s", a->vf);
                 if (dom) {
-                        int active = virDomainIsActive(dom), persistent = virDomainIsPersistent(dom);
+                        int active = libvirt.virDomainIsActive(dom), persistent = libvirt.virDomainIsPersistent(dom);
                         unsigned flags = (persistent == 1 ? VIR_DOMAIN_AFFECT_CONFIG : 0) | (active == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
                         r = detach_one(dom, vf, flags);
                         /* A hostdev already gone from one side still leaves the other to undo. */
@@ -839,7 +850,7 @@ int pool_handle_detach(struct ctl_call *call, struct json_object *params, void *
                                         char why[512];
                                         snprintf(why, sizeof(why), "libvirt refused to detach VF %s from %s: %s", vf, name,
                                                  virt_last_error());
-                                        virDomainFree(dom);
+                                        libvirt.virDomainFree(dom);
                                         json_object_put(done);
                                         return ctl_call_error(call, r == -ENOENT ? -EIO : r, why);
                                 }
@@ -850,7 +861,7 @@ int pool_handle_detach(struct ctl_call *call, struct json_object *params, void *
                 i = (size_t)-1;
         }
         if (dom)
-                virDomainFree(dom);
+                libvirt.virDomainFree(dom);
         if (json_object_array_length(done) == 0) {
                 json_object_put(done);
                 if (vf_arg)

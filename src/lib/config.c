@@ -19,7 +19,7 @@
 
 static const struct mx_key_info keys[_MX_KEY_MAX] = {
         [MX_KEY_STATE_DIR]    = { "state_dir", MX_SCOPE_DAEMON, "an absolute path" },
-        [MX_KEY_LIBVIRT_URI]  = { "libvirt_uri", MX_SCOPE_DAEMON, "a libvirt connection URI such as qemu:///system" },
+        [MX_KEY_LIBVIRT_URI]  = { "libvirt_uri", MX_SCOPE_DAEMON, "a libvirt connection URI such as qemu:///system, or empty for no libvirt" },
         [MX_KEY_SOCKET]       = { "socket", MX_SCOPE_DAEMON, "an absolute path" },
         [MX_KEY_SOCKET_GROUP] = { "socket_group", MX_SCOPE_DAEMON, "a group name, or empty for root only" },
         [MX_KEY_LOG_LEVEL]    = { "log_level", MX_SCOPE_DAEMON, "err, warning, notice, info or debug" },
@@ -319,8 +319,9 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
                 }
                 break;
         case MX_KEY_LIBVIRT_URI:
-                if (!strstr(value, ":") || strchr(value, ' ')) {
-                        problem(c, name, value, "not a libvirt URI: use e.g. qemu:///system");
+                /* Empty: no libvirt at all (the daemon never loads it). */
+                if (*value && (!strstr(value, ":") || strchr(value, ' '))) {
+                        problem(c, name, value, "not a libvirt URI: use e.g. qemu:///system, or leave it empty for no libvirt");
                         return -EINVAL;
                 }
                 break;

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The real libvirtd 9.0 in throwaway namespaces against the simulator: VFs published in its node device
-# list, attach/detach in the domain XML, undefine returns the VF (reset), 20 concurrent attaches for 8
-# VFs, kill -9 of mxgpud and of libvirtd lose no assignment, a hostdev removed by hand is noticed.
+# The real libvirtd 9.0 in throwaway namespaces against the simulator: libvirtd started after mxgpud (no
+# wakeups meanwhile), VFs published in its node device list, attach/detach in the domain XML, undefine
+# returns the VF (reset), 20 concurrent attaches for 8 VFs, kill -9 of mxgpud and of libvirtd lose no
+# assignment, a hostdev removed by hand is noticed.
 # Nothing touches the host's /sys, /dev, /run, /var, /etc/libvirt or network: a PID namespace whose
 # end kills everything started here, a private mount namespace, a private network namespace.
 set -euo pipefail
@@ -132,10 +133,18 @@ define() {
 XML
 }
 
-libvirtd_start
-mxgpud_start
-
 step() { echo "== $*" >&2; }
+step 0 libvirtd after mxgpud
+# 0. libvirtd starts after mxgpud: meanwhile mxgpud has not loaded libvirt and makes no wakeups (it
+# watches /run with inotify, no retry timer); it connects when libvirtd's socket appears.
+mxgpud_start
+[ "$(pool_json | jq -r .connected)" = false ] || fail "connected before libvirtd runs"
+grep -q '/libvirt\.so' /proc/"$MXGPUD_PID"/maps && fail "mxgpud loaded libvirt before libvirtd runs"
+switches() { cat /proc/"$MXGPUD_PID"/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+w0=$(switches); sleep 2; w1=$(switches)
+[ "$((w1 - w0))" = 0 ] || fail "mxgpud woke up $((w1 - w0)) times in 2 s while waiting for libvirtd"
+libvirtd_start
+wait_for '.connected' "mxgpud did not connect to the libvirtd started after it"
 step 1 publication
 # 1. Publication: 8 VFs on vfio-pci, in libvirt's node device list, in pool gold.
 wait_for '.connected and (.pools[0].vfs | length) == 8 and ([.pools[0].vfs[] | select(.published)] | length) == 8' \
@@ -236,4 +245,4 @@ wait_for "[.pools[0].vfs[] | select(.address == \"$vf\" and .domain == \"c20\")]
   "the hostdev added by hand to c20 was not recorded"
 grep -q "$vf: hostdev added by hand to domain c20" "$W/mxgpud.log" || fail "the addition by hand was not reported"
 
-echo "ok: publication, attach/detach, undefine, 8 of 20 concurrent attaches, restarts of mxgpud and libvirtd, removal by hand"
+echo "ok: libvirtd after mxgpud without wakeups, publication, attach/detach, undefine, 8 of 20 concurrent attaches, restarts of mxgpud and libvirtd, removal by hand"

@@ -108,6 +108,16 @@ static void missing_files(void **state) {
         assert_string_equal(cfg->daemon.libvirt_uri, DEFAULT_LIBVIRT_URI);
         mx_config_free(cfg);
         assert_int_equal(d.n, 0);
+        /* libvirt_uri empty: libvirt off; a value without a scheme: refused */
+        tc_write(&t, NULL, "[daemon]\nlibvirt_uri =\n[gpu *]\n");
+        assert_int_equal(mx_config_load(t.main, "/nonexistent/mxgpu.conf.d", &cfg, &d), 0);
+        assert_string_equal(cfg->daemon.libvirt_uri, "");
+        mx_config_free(cfg);
+        assert_int_equal(d.n, 0);
+        tc_write(&t, NULL, "[daemon]\nlibvirt_uri = system\n[gpu *]\n");
+        assert_int_equal(mx_config_load(t.main, "/nonexistent/mxgpu.conf.d", &cfg, &d), -EINVAL);
+        expect_diag(&d, t.main, "leave it empty for no libvirt");
+        mx_diags_clear(&d);
         tc_cleanup(&t);
 }
 

@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../../src/daemon/manager.h"
@@ -89,10 +92,61 @@ static void unknown_uri_retries(void **state) {
         sd_event_unref(e);
 }
 
+static void local_uri_sockets(void **state) {
+        struct virt_socket s;
+        assert_int_equal(virt_uri_socket("qemu:///system", &s), 0);
+        assert_string_equal(s.dir, "/run/libvirt");
+        assert_int_equal(s.n_names, 3);
+        assert_string_equal(s.names[0], "libvirt-sock");
+        assert_string_equal(s.names[1], "virtqemud-sock");
+        assert_string_equal(s.names[2], "virtproxyd-sock");
+        assert_int_equal(virt_uri_socket("lxc+unix:///system", &s), 0);
+        assert_string_equal(s.names[1], "virtlxcd-sock");
+        assert_int_equal(virt_uri_socket("qemu:///system?mode=legacy&socket=/tmp/x/libvirt-sock", &s), 0);
+        assert_string_equal(s.dir, "/tmp/x");
+        assert_int_equal(s.n_names, 1);
+        assert_string_equal(s.names[0], "libvirt-sock");
+        assert_int_equal(virt_uri_socket("qemu+unix:///system?socket=/sock", &s), 0);
+        assert_string_equal(s.dir, "/");
+        assert_string_equal(s.names[0], "sock");
+        /* Nothing local to watch: other hosts and transports, in-process drivers, session daemons. */
+        assert_int_equal(virt_uri_socket("qemu+ssh://host/system", &s), -EREMOTE);
+        assert_int_equal(virt_uri_socket("qemu://host/system", &s), -EREMOTE);
+        assert_int_equal(virt_uri_socket("qemu+tls:///system", &s), -EREMOTE);
+        assert_int_equal(virt_uri_socket("test:///default", &s), -EREMOTE);
+        assert_int_equal(virt_uri_socket("test:///system", &s), -EREMOTE);
+        assert_int_equal(virt_uri_socket("qemu:///session", &s), -EREMOTE);
+        assert_int_equal(virt_uri_socket("qemu:///system?socket=relative", &s), -EINVAL);
+        assert_int_equal(virt_uri_socket("nonsense", &s), -EINVAL);
+}
+
+/* A local libvirtd that is not there: no timer, no attempt, not even libvirt loaded by us; the socket's
+ * folder is watched (here a folder that does not exist yet: its parent is). */
+static void local_socket_waited_for(void **state) {
+        char dir[] = "/tmp/mxgpu-test-virt.XXXXXX", uri[256];
+        assert_non_null(mkdtemp(dir));
+        snprintf(uri, sizeof(uri), "qemu:///system?socket=%s/run/libvirt-sock", dir);
+        sd_event *e = NULL;
+        assert_int_equal(sd_event_new(&e), 0);
+        struct manager m = { .event = e };
+        n_connected = 0;
+        const struct virt_callbacks cb = { .connected = connected };
+        assert_int_equal(manager_virt_start(&m, uri, &cb), 0);
+        assert_true(sd_event_run(e, 0) > 0);  /* the first look: no socket */
+        /* Then nothing fires (a retry timer's first step would come after 0.1 s). */
+        assert_int_equal(sd_event_run(e, 300 * 1000), 0);
+        assert_null(manager_virt_conn(&m));
+        manager_virt_stop(&m);
+        sd_event_unref(e);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(lifecycle_events_in_our_loop),
                 cmocka_unit_test(unknown_uri_retries),
+                cmocka_unit_test(local_uri_sockets),
+                cmocka_unit_test(local_socket_waited_for),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
