@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mxgpu/names.h"
+#include "fuseio.h"
 #include "sim.h"
 
 struct sim_host *sim_global_host;
@@ -538,6 +539,7 @@ static int sysfs_open(const char *path, struct fuse_file_info *fi) {
         if ((acc == O_RDONLY || acc == O_RDWR) && !(n.mode & 0444))
                 return -EACCES;
         fi->direct_io = 1;
+        sim_fuseio_parallel_writes();
         return 0;
 }
 

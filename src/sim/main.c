@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // mxgpu-sim: mounts a simulated Linux PCI sysfs (DIR/sys) and /dev/vfio (DIR/dev) for a chosen host, and controls it.
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -22,6 +22,7 @@
 #include "mxgpu/log.h"
 #include "mxgpu/names.h"
 #include "sim.h"
+#include "fuseio.h"
 #include "uevent.h"
 
 struct opts {
@@ -75,9 +76,18 @@ static dev_t mount_device(const char *path) {
 
 static void *loop_thread(void *arg) {
         struct mount *m = arg;
-        /* enough idle workers that writes blocked on a held VFIO group do not starve the rest */
-        struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 16 };
-        fuse_loop_mt(m->fuse, &cfg);
+        /* Enough workers that writes blocked on a held VFIO group do not starve the rest, and that
+         * binds from many threads run at once as in the kernel (libfuse's default is 10). */
+        struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+        if (!cfg) {
+                log_error("cannot start the FUSE loop of %s: out of memory", m->path);
+                return NULL;
+        }
+        fuse_loop_cfg_set_clone_fd(cfg, 0);
+        fuse_loop_cfg_set_idle_threads(cfg, 16);
+        fuse_loop_cfg_set_max_threads(cfg, 128);
+        fuse_loop_mt(m->fuse, cfg);
+        fuse_loop_cfg_destroy(cfg);
         return NULL;
 }
 
@@ -102,7 +112,14 @@ static int mount_start(struct mount *m, struct sim_host *h) {
                 return log_error_errno(-EIO, "cannot mount %s (is it already mounted? try: mxgpu-sim stop --root %s)",
                                        m->path, root_dir);
         }
-        int r = -pthread_create(&m->thread, NULL, loop_thread, m);
+        int r = sim_fuseio_install(m->fuse);
+        if (r < 0) {
+                fuse_unmount(m->fuse);
+                fuse_destroy(m->fuse);
+                m->fuse = NULL;
+                return log_error_errno(r, "cannot set up the FUSE device I/O for %s", m->path);
+        }
+        r = -pthread_create(&m->thread, NULL, loop_thread, m);
         if (r < 0) {
                 fuse_unmount(m->fuse);
                 fuse_destroy(m->fuse);
