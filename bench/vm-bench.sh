@@ -4,10 +4,12 @@
 # QEMU command line as make check-vm-kernel) with an SR-IOV NVMe PF of MXGPU_VM_VFS VFs; the guest
 # (bench/vm-init, bench/vm-guest.sh) brings them all up and binds them to vfio-pci with the floor,
 # mxgpud --once, the shell loop and the shell loop with driverctl, BENCH_VM_REPS times, interleaved.
+# A second boot, of the systemd guest image of make check-vm (udev, libvirtd; bench/vm-libvirt-guest.sh),
+# times `virsh nodedev-detach` per VF against the floor and mxgpud --once in that boot.
 # Prints the table rows on stdout (what, figure, target, verdict; tab-separated), progress on stderr;
 # exit 1 with the reason on the last line of stderr.
 # Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), BENCH_VM_REPS (default 3),
-# MXGPU_VM_TIMEOUT (s, default 900), MXGPU_VM_ACCEL.
+# MXGPU_VM_TIMEOUT (s, default 900), MXGPU_VM_ACCEL, BENCH_VM_LIBVIRT=0 (no second boot).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -99,5 +101,53 @@ for c in shell driverctl; do
 done
 read -r st stlo sthi < <(med start)
 printf '%s\t%s\t%s\t%s\n' "real kernel: mxgpud --version (exec + loading its ${nlibs} libraries)" "${st} ms (${stlo}-${sthi})" "-" "-"
-printf '%s\t%s\t%s\t%s\n' "real kernel: virsh nodedev-detach per VF" \
-  "not measured: needs libvirtd, which only the systemd guest of make check-vm has (not wired into the bench yet)" "-" "-"
+
+# --- the libvirt row: the systemd guest image of make check-vm (udev, libvirtd), cached in $cache ---
+lv_what="real kernel + libvirtd (systemd guest), ${nvfs} NVMe VFs: virsh nodedev-detach per VF"
+[ "${BENCH_VM_LIBVIRT:-1}" = 1 ] || exit 0
+# The root disk's modules, for tests/vm/boot/init (as in tests/vm/run-boot-tests.sh).
+root_modules=(crc32c_generic virtio_pci virtio_blk ext4)
+img=$(BUILD=$BUILD MXGPU_VM_CACHE=$cache "$src/tests/vm/run-boot-tests.sh" --image 2>&1)
+rc=$?
+read -r bkdir image < <(tail -n 1 <<<"$img")
+if [ $rc -ne 0 ] || [ ! -f "${image:-}" ]; then
+  printf '%s\t%s\t%s\t%s\n' "$lv_what" "not measured: no guest image: $(grep -m1 -e 'error:' -e 'skipped:' <<<"$img" | sed 's/^vm-boot: //')" "-" "-"
+  exit 0
+fi
+lstage=$work/libvirt-initramfs
+rm -rf "$lstage" && mkdir -p "$lstage"/{bin,proc,sys,dev,newroot,payload}
+cp /bin/busybox "$lstage/bin/busybox"
+cp "$src/tests/vm/boot/init" "$lstage/init" && chmod 755 "$lstage/init"
+: >"$lstage/modules.load"
+for m in $(module_order "$bkdir/modules" "${root_modules[@]}"); do
+  mkdir -p "$lstage/modules/$(dirname "$m")" && cp "$bkdir/modules/$m" "$lstage/modules/$m" &&
+    echo "modules/$m" >>"$lstage/modules.load" || die "cannot stage module $m"
+done
+# The payload lands in the guest's /root/vmtest; the image has mxgpud's libraries (libvirt0 and the rest).
+cp "$stage/bench/floor" "$stage/bench/mxgpud" "$stage/bench/mxgpu.conf.in" "$stage/bench/reps" \
+  "$here/vm-libvirt-guest.sh" "$lstage/payload/" || die "cannot stage the libvirt payload"
+cp "$here/vm-libvirt.service" "$lstage/payload/mxgpu-vmtest.service"
+linitrd=$work/libvirt-initramfs.cpio
+(cd "$lstage" && find . | /bin/busybox cpio -o -H newc -R 0:0 2>/dev/null) >"$linitrd" || die "cannot write $linitrd"
+lconsole=$work/libvirt-console.log lresults=$work/libvirt-results.log
+rm -f "$lconsole" "$lresults"
+QEMU_MEM=1G qemu_cmdline "$bkdir/vmlinux" "$linitrd" \
+  "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 rdinit=/init systemd.show_status=1" "$lconsole" "$lresults" \
+  -drive "file=$image,format=raw,if=virtio,snapshot=on"
+echo "vm-bench: booting the systemd guest ($(basename "$(dirname "$image")")) with $nvfs VFs, $reps runs of floor, mxgpud, virsh" >&2
+start=$SECONDS
+timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$work/libvirt-qemu.log" 2>&1
+rc=$?
+echo "vm-bench: systemd guest ran for $((SECONDS - start)) s, qemu exit $rc" >&2
+tr -d '\r' <"$lresults" 2>/dev/null | grep -a '^vmbench: ' >"$work/lines" || true
+cat "$work/lines" >&2
+grep -q '^vmbench: DONE' "$work/lines" || die "the systemd guest stopped before DONE (qemu exit $rc; logs in $work, libvirt-*)"
+grep -q '^vmbench: error' "$work/lines" && die "libvirt guest: $(grep -m1 '^vmbench: error' "$work/lines")"
+read -r lf _ < <(med floor)
+read -r lm _ < <(med mxgpud)
+read -r v vlo vhi < <(med virsh)
+read -r vw _ < <(med virsh-wait)
+[ -n "${lf:-}" ] && [ -n "${lm:-}" ] && [ -n "${v:-}" ] || die "libvirt guest: no figures"
+printf '%s\t%s\t%s\t%s\n' "$lv_what" \
+  "${v} ms (${vlo}-${vhi}) = $(awk -v a="$v" -v b="$lf" 'BEGIN { printf "%.2f", a / b }')x floor; same boot: floor ${lf} ms, mxgpud ${lm} ms; of the ${v} ms, ${vw} ms wait for libvirt's node devices" \
+  "mxgpud >= 5x faster" "$(awk -v s="$v" -v d="$lm" 'BEGIN { printf "%.1fx: %s", s / d, (s >= 5 * d) ? "met" : "MISSED" }')"

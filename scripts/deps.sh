@@ -24,8 +24,9 @@ PKGS=(
 )
 # Real-kernel VM tests: QEMU (TCG) and a static busybox for the guest's initramfs.
 VM_PKGS=(qemu-system-x86 busybox-static)
-# Benchmarks (make bench): driverctl is one of the admin tools mxgpud is timed against.
-BENCH_PKGS=(driverctl)
+# Benchmarks (make bench): driverctl is one of the admin tools mxgpud is timed against; the
+# real-kernel rows boot QEMU guests, the libvirt row the image of make check-vm (debootstrap, mkfs.ext4).
+BENCH_PKGS=(driverctl "${VM_PKGS[@]}" debootstrap e2fsprogs)
 # The Debian package (make deb).
 DEB_PKGS=(dpkg-dev debhelper)
 # Boot integration (make check-vm): a debootstrap'ed guest that installs the package.

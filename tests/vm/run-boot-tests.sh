@@ -9,7 +9,11 @@
 # Environment: BUILD (default build), MXGPU_VM_CACHE (default tests/vm/cache), MXGPU_VM_TIMEOUT
 # (s, default 540), MXGPU_VM_ACCEL, MXGPU_VM_MIRROR (default: the host's Debian mirror),
 # MXGPU_VM_DEB (a prebuilt .deb instead of scripts/build-deb.sh).
+# With --image: only prepare the kernel and the guest image (both cached), print "KDIR IMAGE" as
+# the last line and exit (bench/vm-bench.sh boots the same image for its libvirt row).
 set -uo pipefail
+image_only=0
+[ "${1:-}" = --image ] && image_only=1
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -57,11 +61,11 @@ esac
 kver=$(cat "$kdir/release")
 
 # --- the package ---
-if [ -n "${MXGPU_VM_DEB:-}" ]; then deb=$MXGPU_VM_DEB; else
+if [ $image_only = 1 ]; then deb=none; elif [ -n "${MXGPU_VM_DEB:-}" ]; then deb=$MXGPU_VM_DEB; else
   log "building the package ($(elapsed))"
   deb=$(BUILD=$BUILD "$src/scripts/build-deb.sh" | tail -n1) || fail "the package did not build"
 fi
-[ -f "$deb" ] || fail "no package at '$deb'"
+[ $image_only = 1 ] || [ -f "$deb" ] || fail "no package at '$deb'"
 
 # --- the guest image: debootstrap, cached by the versions of what it holds ---
 mirror=${MXGPU_VM_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*debian\)$/\1/p; s/^deb \(http[^ ]*\/debian\) .*/\1/p' \
@@ -109,6 +113,7 @@ if [ ! -f "$idir/.done" ]; then
   touch "$idir.tmp/.done" && rm -rf "$idir" && mv "$idir.tmp" "$idir"
   log "guest image built in $((SECONDS - start)) s: $idir"
 fi
+[ $image_only = 1 ] && { echo "$kdir $image"; exit 0; }
 
 # --- the initramfs: busybox, the root disk's modules, /init, and this run's payload ---
 stage=$work/initramfs
