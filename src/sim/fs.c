@@ -369,7 +369,14 @@ static int resolve(struct sim_host *h, const char *path, struct node *n) {
 
 /* --- FUSE operations --- */
 
-#define LOCKED(h) for (int _once = (pthread_mutex_lock(&(h)->lock), 1); _once; _once = (pthread_mutex_unlock(&(h)->lock), 0))
+static inline void unlock_hostp(pthread_mutex_t **m) {
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+/* The body runs with the model lock held; a break or return in it releases the lock too. */
+#define LOCKED(h)                                                                                     \
+        for (_cleanup_(unlock_hostp) pthread_mutex_t *_held = (pthread_mutex_lock(&(h)->lock), &(h)->lock); \
+             _held; pthread_mutex_unlock(_held), _held = NULL)
 
 static void *sysfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
         /* sysfs changes under the reader: nothing may be cached */
