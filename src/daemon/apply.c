@@ -251,7 +251,7 @@ void pf_apply(struct pf_run *run) {
                         break;
                 }
                 }
-                log_dev(LOG_DEBUG, addr, "%s: %.1f ms", a->kind == ACT_VF_BIND ? "VF binds" : "done",
+                log_dev(LOG_DEBUG, addr, "%s%s took %.1f ms", action_kind_name(a->kind), a->kind == ACT_VF_BIND ? " (all)" : "",
                         (mx_now_usec() - t_action) / 1000.0);
         }
         t_phase = mx_now_usec();
