@@ -112,7 +112,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pci_access *, access_free);
 struct fill_args {
         struct pci_dev *dev;
         struct pci_pf *pf;
-        u8 config[4096]; /* the function's config space, read in one go */
 };
 
 static void copy_str(char *dst, size_t size, const char *src) {
@@ -136,14 +135,6 @@ static int fill_pf(void *arg) {
 
         /* What every function needs to tell a PF; the rest only for PFs. (BAR 0's size: read_pf.) */
         unsigned warned = warnings;
-        /* One read of the config space instead of one per register that libpci looks at (a
-         * capability walk is dozens). Without root only the header is readable: then no cache. */
-        static const int sizes[] = { 4096, 256, 64 };
-        for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
-                if (pci_read_block(d, 0, fa->config, sizes[i])) {
-                        pci_setup_cache(d, fa->config, sizes[i]);
-                        break;
-                }
         pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CAPS | PCI_FILL_EXT_CAPS);
         if (warnings != warned)
                 return -EIO; /* its config space could not be read: skipped, and said so */
@@ -177,9 +168,8 @@ static int fill_pf(void *arg) {
 /* Fill pf from d. Returns 0, -ENOTSUP (not an SR-IOV PF), -ENODEV (vanished or unreadable). */
 static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
         struct pci_pf pf;
-        struct fill_args fa = { d, &pf, {} };
+        struct fill_args fa = { d, &pf };
         int r = guarded(fill_pf, &fa);
-        pci_setup_cache(d, NULL, 0); /* the cache was fa.config */
         if (r == -EIO)
                 return -ENODEV;
         if (r < 0)
