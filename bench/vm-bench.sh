@@ -69,19 +69,26 @@ echo "$reps" >"$stage/bench/reps"
 initrd=$work/initramfs.cpio
 (cd "$stage" && find . | /bin/busybox cpio -o -H newc -R 0:0 2>/dev/null) >"$initrd" || die "cannot write $initrd"
 
+# run_guest WHAT QEMULOG RESULTS: boots the command line qemu_cmdline set up and leaves the guest's
+# "vmbench:" lines in $work/lines; dies unless the guest got to DONE without an error.
+run_guest() {
+  local what=$1 qlog=$2 results=$3 start=$SECONDS rc
+  timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$qlog" 2>&1
+  rc=$?
+  echo "vm-bench: $what ran for $((SECONDS - start)) s, qemu exit $rc" >&2
+  tr -d '\r' <"$results" 2>/dev/null | grep -a '^vmbench: ' >"$work/lines" || true
+  cat "$work/lines" >&2
+  grep -q '^vmbench: DONE' "$work/lines" || die "$what stopped before DONE (qemu exit $rc; logs in $work)"
+  grep -q '^vmbench: error' "$work/lines" && die "$what: $(grep -m1 '^vmbench: error' "$work/lines")"
+  return 0
+}
+
 console_log=$work/console.log results_log=$work/results.log
 rm -f "$console_log" "$results_log"
 QEMU_MEM=${QEMU_MEM:-1G} qemu_cmdline "$kdir/vmlinux" "$initrd" \
   "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 rdinit=/init" "$console_log" "$results_log"
 echo "vm-bench: booting $(basename "$kdir") with $nvfs VFs, $reps runs per contender ($(du -k "$initrd" | cut -f1) KiB initramfs)" >&2
-start=$SECONDS
-timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$work/qemu.log" 2>&1
-rc=$?
-echo "vm-bench: guest ran for $((SECONDS - start)) s, qemu exit $rc" >&2
-tr -d '\r' <"$results_log" 2>/dev/null | grep -a '^vmbench: ' >"$work/lines" || true
-cat "$work/lines" >&2
-grep -q '^vmbench: DONE' "$work/lines" || die "the guest stopped before DONE (qemu exit $rc; logs in $work)"
-grep -q '^vmbench: error' "$work/lines" && die "$(grep -m1 '^vmbench: error' "$work/lines")"
+run_guest "the guest" "$work/qemu.log" "$results_log"
 accel=$(printf '%s\n' "${QEMU[@]}" | grep -A0 -x -e tcg -e kvm | head -n 1)
 
 # median (min-max) of each contender, ratios to the floor
@@ -105,8 +112,6 @@ printf '%s\t%s\t%s\t%s\n' "real kernel: mxgpud --version (exec + loading its ${n
 # --- the libvirt row: the systemd guest image of make check-vm (udev, libvirtd), cached in $cache ---
 lv_what="real kernel + libvirtd (systemd guest), ${nvfs} NVMe VFs: virsh nodedev-detach per VF"
 [ "${BENCH_VM_LIBVIRT:-1}" = 1 ] || exit 0
-# The root disk's modules, for tests/vm/boot/init (as in tests/vm/run-boot-tests.sh).
-root_modules=(crc32c_generic virtio_pci virtio_blk ext4)
 img=$(BUILD=$BUILD MXGPU_VM_CACHE=$cache "$src/tests/vm/run-boot-tests.sh" --image 2>&1)
 rc=$?
 read -r bkdir image < <(tail -n 1 <<<"$img")
@@ -115,14 +120,7 @@ if [ $rc -ne 0 ] || [ ! -f "${image:-}" ]; then
   exit 0
 fi
 lstage=$work/libvirt-initramfs
-rm -rf "$lstage" && mkdir -p "$lstage"/{bin,proc,sys,dev,newroot,payload}
-cp /bin/busybox "$lstage/bin/busybox"
-cp "$src/tests/vm/boot/init" "$lstage/init" && chmod 755 "$lstage/init"
-: >"$lstage/modules.load"
-for m in $(module_order "$bkdir/modules" "${root_modules[@]}"); do
-  mkdir -p "$lstage/modules/$(dirname "$m")" && cp "$bkdir/modules/$m" "$lstage/modules/$m" &&
-    echo "modules/$m" >>"$lstage/modules.load" || die "cannot stage module $m"
-done
+stage_boot_initramfs "$lstage" "$bkdir" /bin/busybox || die "cannot stage the initramfs in $lstage"
 # The payload lands in the guest's /root/vmtest; the image has mxgpud's libraries (libvirt0 and the rest).
 cp "$stage/bench/floor" "$stage/bench/mxgpud" "$stage/bench/mxgpu.conf.in" "$stage/bench/reps" \
   "$here/vm-libvirt-guest.sh" "$lstage/payload/" || die "cannot stage the libvirt payload"
@@ -135,14 +133,7 @@ QEMU_MEM=1G qemu_cmdline "$bkdir/vmlinux" "$linitrd" \
   "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 rdinit=/init systemd.show_status=1" "$lconsole" "$lresults" \
   -drive "file=$image,format=raw,if=virtio,snapshot=on"
 echo "vm-bench: booting the systemd guest ($(basename "$(dirname "$image")")) with $nvfs VFs, $reps runs of floor, mxgpud, virsh" >&2
-start=$SECONDS
-timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$work/libvirt-qemu.log" 2>&1
-rc=$?
-echo "vm-bench: systemd guest ran for $((SECONDS - start)) s, qemu exit $rc" >&2
-tr -d '\r' <"$lresults" 2>/dev/null | grep -a '^vmbench: ' >"$work/lines" || true
-cat "$work/lines" >&2
-grep -q '^vmbench: DONE' "$work/lines" || die "the systemd guest stopped before DONE (qemu exit $rc; logs in $work, libvirt-*)"
-grep -q '^vmbench: error' "$work/lines" && die "libvirt guest: $(grep -m1 '^vmbench: error' "$work/lines")"
+run_guest "the systemd guest" "$work/libvirt-qemu.log" "$lresults"
 read -r lf _ < <(med floor)
 read -r lm _ < <(med mxgpud)
 read -r v vlo vhi < <(med virsh)

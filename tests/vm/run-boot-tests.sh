@@ -24,8 +24,6 @@ nvfs=4
 timeout_s=${MXGPU_VM_TIMEOUT:-540}
 busybox=/bin/busybox
 suite=bookworm
-# Loaded by the initramfs to mount the root disk (virtio-blk, ext4; ext4 looks crc32c up).
-root_modules=(crc32c_generic virtio_pci virtio_blk ext4)
 # Put into the guest's /lib/modules, for its udev and modules-load.d: the PFs' and VFs' drivers.
 guest_modules=(crct10dif_generic crc64_rocksoft_generic nvme pci-pf-stub vfio vfio_iommu_type1 vfio-pci)
 # The guest: systemd, udev and libvirtd; jq for the test; mxgpu's own run-time libraries, so the
@@ -52,7 +50,7 @@ done
 mkdir -p "$work" "$cache"
 
 # --- the kernel (shared code with check-vm-kernel, its own cache: other modules) ---
-cached_kernel "$cache/boot-kernel" "${root_modules[@]}" "${guest_modules[@]}"
+cached_kernel "$cache/boot-kernel" "${VM_ROOT_MODULES[@]}" "${guest_modules[@]}"
 case $? in
 0) kdir=$KDIR ;;
 77) skip "$KERNEL_ERROR" ;;
@@ -117,14 +115,7 @@ fi
 
 # --- the initramfs: busybox, the root disk's modules, /init, and this run's payload ---
 stage=$work/initramfs
-rm -rf "$stage" && mkdir -p "$stage"/{bin,proc,sys,dev,newroot,payload}
-cp $busybox "$stage/bin/busybox"
-cp "$here/boot/init" "$stage/init" && chmod 755 "$stage/init"
-: >"$stage/modules.load"
-for m in $(module_order "$kdir/modules" "${root_modules[@]}"); do
-  mkdir -p "$stage/modules/$(dirname "$m")" && cp "$kdir/modules/$m" "$stage/modules/$m" &&
-    echo "modules/$m" >>"$stage/modules.load" || fail "cannot stage module $m"
-done
+stage_boot_initramfs "$stage" "$kdir" "$busybox" || fail "cannot stage the initramfs in $stage"
 cp "$deb" "$stage/payload/mxgpu.deb"
 cp "$here/boot/guest-test.sh" "$here/boot/mxgpu-vmtest.service" "$stage/payload/"
 initrd=$work/initramfs.cpio

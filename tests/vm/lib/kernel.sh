@@ -95,3 +95,21 @@ cached_kernel() {
   fi
   KDIR=$kdir
 }
+
+# Loaded by the boot initramfs to mount the check-vm image's root disk (virtio-blk, ext4; ext4 looks
+# crc32c up).
+VM_ROOT_MODULES=(crc32c_generic virtio_pci virtio_blk ext4)
+
+# stage_boot_initramfs DIR KDIR BUSYBOX: the initramfs that boots the check-vm image: BUSYBOX,
+# tests/vm/boot/init, the root disk's modules from KDIR in load order, and an empty DIR/payload for
+# the run's own files (init installs them). Returns 1 when a copy fails.
+stage_boot_initramfs() {
+  local dir=$1 kdir=$2 bb=$3 m
+  rm -rf "$dir" && mkdir -p "$dir"/{bin,proc,sys,dev,newroot,payload} || return 1
+  cp "$bb" "$dir/bin/busybox" && cp "$src/tests/vm/boot/init" "$dir/init" && chmod 755 "$dir/init" || return 1
+  : >"$dir/modules.load"
+  for m in $(module_order "$kdir/modules" "${VM_ROOT_MODULES[@]}"); do
+    mkdir -p "$dir/modules/$(dirname "$m")" && cp "$kdir/modules/$m" "$dir/modules/$m" &&
+      echo "modules/$m" >>"$dir/modules.load" || return 1
+  done
+}
