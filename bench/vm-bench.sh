@@ -8,7 +8,7 @@
 # times `virsh nodedev-detach` per VF against the floor and mxgpud --once in that boot.
 # Prints the table rows on stdout (what, figure, target, verdict; tab-separated), progress on stderr;
 # exit 1 with the reason on the last line of stderr.
-# Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), BENCH_VM_REPS (default 3),
+# Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), BENCH_VM_REPS (default 5),
 # MXGPU_VM_TIMEOUT (s, default 900), MXGPU_VM_ACCEL, BENCH_VM_LIBVIRT=0 (no second boot).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +18,7 @@ BUILD=${BUILD:-build}
 cache=${MXGPU_VM_CACHE:-$src/tests/vm/cache}
 work=$BUILD/vm-bench
 nvfs=${MXGPU_VM_VFS:-32}
-reps=${BENCH_VM_REPS:-3}
+reps=${BENCH_VM_REPS:-5}
 timeout_s=${MXGPU_VM_TIMEOUT:-900}
 # The guest's modules, in load order (as in tests/vm/run-kernel-tests.sh).
 modules=(crct10dif_generic crc64_rocksoft_generic nvme pci-pf-stub vfio vfio_iommu_type1 vfio-pci)
