@@ -719,6 +719,24 @@ static int canon_vf(struct ctl_call *call, const char *s, char out[static PCI_AD
         return 0;
 }
 
+/* What Attach and Detach start with: the request's VF in canonical form (when given), the connection
+ * and the domain by name. With missing_ok a domain libvirt does not know gives *ret NULL (Detach still
+ * releases what the state file holds for that name); any other failure is the reply. */
+static int request_domain(struct ctl_call *call, struct manager *m, const char *name, const char *vf_arg,
+                          char vf_want[static PCI_ADDR_STRLEN], bool missing_ok, virDomainPtr *ret) {
+        int r;
+        if (vf_arg && (r = canon_vf(call, vf_arg, vf_want)) < 0)
+                return r;
+        virConnectPtr conn;
+        if ((r = need_conn(call, m, &conn)) < 0)
+                return r;
+        virDomainPtr dom = libvirt.virDomainLookupByName(conn, name);
+        if (!dom && !(missing_ok && virt_last_errno() == -ENOENT))
+                return ctl_call_errorf(call, virt_last_errno(), "domain %s: %s", name, virt_last_error());
+        *ret = dom;
+        return 0;
+}
+
 int pool_handle_attach(struct ctl_call *call, struct json_object *params, void *userdata) {
         struct manager *m = userdata;
         const char *name = param_str(params, "domain"), *pool = param_str(params, "pool"), *vf_arg = param_str(params, "vf");
@@ -728,14 +746,9 @@ int pool_handle_attach(struct ctl_call *call, struct json_object *params, void *
         int r;
         if (mem && (json_object_get_int64(mem) < 0 || json_object_get_int64(mem) > UINT32_MAX))
                 return ctl_call_errorf(call, -ERANGE, "memory_min_mib %" PRId64 ": use 0 to %u", json_object_get_int64(mem), UINT32_MAX);
-        if (vf_arg && (r = canon_vf(call, vf_arg, vf_want)) < 0)
+        virDomainPtr dom;
+        if ((r = request_domain(call, m, name, vf_arg, vf_want, false, &dom)) < 0)
                 return r;
-        virConnectPtr conn;
-        if ((r = need_conn(call, m, &conn)) < 0)
-                return r;
-        virDomainPtr dom = libvirt.virDomainLookupByName(conn, name);
-        if (!dom)
-                return ctl_call_errorf(call, virt_last_errno(), "domain %s: %s", name, virt_last_error());
         int active = libvirt.virDomainIsActive(dom), persistent = libvirt.virDomainIsPersistent(dom);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         (void)libvirt.virDomainGetUUIDString(dom, uuid);
@@ -810,17 +823,12 @@ int pool_handle_detach(struct ctl_call *call, struct json_object *params, void *
         const char *name = param_str(params, "domain"), *vf_arg = param_str(params, "vf");
         char vf_want[PCI_ADDR_STRLEN];
         int r;
-        if (vf_arg && (r = canon_vf(call, vf_arg, vf_want)) < 0)
+        virDomainPtr dom;
+        if ((r = request_domain(call, m, name, vf_arg, vf_want, true, &dom)) < 0)
                 return r;
-        virConnectPtr conn;
-        if ((r = need_conn(call, m, &conn)) < 0)
-                return r;
-        virDomainPtr dom = libvirt.virDomainLookupByName(conn, name);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         if (dom)
                 (void)libvirt.virDomainGetUUIDString(dom, uuid);
-        else if (virt_last_errno() != -ENOENT)
-                return ctl_call_errorf(call, virt_last_errno(), "domain %s: %s", name, virt_last_error());
         struct json_object *done = json_object_new_array();
         for (size_t i = 0; i < m->state.n_assignments; i++) {
                 struct state_assignment *a = &m->state.assignments[i];
