@@ -4,12 +4,16 @@
 # QEMU command line as make check-vm-kernel) with an SR-IOV NVMe PF of MXGPU_VM_VFS VFs; the guest
 # (bench/vm-init, bench/vm-guest.sh) brings them all up and binds them to vfio-pci with the floor,
 # mxgpud --once, the shell loop and the shell loop with driverctl, BENCH_VM_REPS times, interleaved.
-# A second boot, of the systemd guest image of make check-vm (udev, libvirtd; bench/vm-libvirt-guest.sh),
+# A second boot of that guest has MXGPU_VM_PFS PFs (each on its own root port) of MXGPU_VM_VFS / PFS
+# VFs each, the same total, which every contender brings up whole (the floor and mxgpud PFs in
+# parallel, the shell loops one PF after another).
+# A third boot, of the systemd guest image of make check-vm (udev, libvirtd; bench/vm-libvirt-guest.sh),
 # times `virsh nodedev-detach` per VF against the floor and mxgpud --once in that boot.
 # Prints the table rows on stdout (what, figure, target, verdict; tab-separated), progress on stderr;
 # exit 1 with the reason on the last line of stderr.
-# Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), BENCH_VM_REPS (default 5),
-# MXGPU_VM_TIMEOUT (s, default 900), MXGPU_VM_ACCEL, BENCH_VM_LIBVIRT=0 (no second boot).
+# Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), MXGPU_VM_PFS (default 4; 1 = no
+# multi-PF boot), BENCH_VM_REPS (default 5), MXGPU_VM_TIMEOUT (s, default 900, per boot),
+# MXGPU_VM_ACCEL, BENCH_VM_LIBVIRT=0 (no systemd guest boot).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -18,11 +22,16 @@ BUILD=${BUILD:-build}
 cache=${MXGPU_VM_CACHE:-$src/tests/vm/cache}
 work=$BUILD/vm-bench
 nvfs=${MXGPU_VM_VFS:-32}
+npfs=${MXGPU_VM_PFS:-4}
 reps=${BENCH_VM_REPS:-5}
 timeout_s=${MXGPU_VM_TIMEOUT:-900}
 # The guest's modules, in load order (as in tests/vm/run-kernel-tests.sh).
 modules=(crct10dif_generic crc64_rocksoft_generic nvme pci-pf-stub vfio vfio_iommu_type1 vfio-pci)
 die() { echo "vm-bench: $*" >&2; exit 1; }
+[[ $nvfs =~ ^[1-9][0-9]*$ ]] || die "MXGPU_VM_VFS=$nvfs: a whole number >= 1 is allowed"
+if ! [[ $npfs =~ ^[1-9][0-9]*$ ]] || [ "$npfs" -gt "$nvfs" ]; then
+  die "MXGPU_VM_PFS=$npfs: a whole number from 1 to MXGPU_VM_VFS ($nvfs) is allowed"
+fi
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found: run scripts/deps.sh vm"
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || die "/bin/busybox missing or not static: scripts/deps.sh vm"
@@ -83,31 +92,60 @@ run_guest() {
   return 0
 }
 
-console_log=$work/console.log results_log=$work/results.log
-rm -f "$console_log" "$results_log"
-QEMU_MEM=${QEMU_MEM:-1G} qemu_cmdline "$kdir/vmlinux" "$initrd" \
-  "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 rdinit=/init" "$console_log" "$results_log"
-echo "vm-bench: booting $(basename "$kdir") with $nvfs VFs, $reps runs per contender ($(du -k "$initrd" | cut -f1) KiB initramfs)" >&2
-run_guest "the guest" "$work/qemu.log" "$results_log"
-accel=$(printf '%s\n' "${QEMU[@]}" | grep -A0 -x -e tcg -e kvm | head -n 1)
-
 # median (min-max) of each contender, ratios to the floor
 med() { grep "^vmbench: $1 " "$work/lines" | awk '{ print $3 }' | sort -n |
   awk '{ a[NR] = $1 } END { if (NR) printf "%d %d %d\n", a[int((NR + 1) / 2)], a[1], a[NR] }'; }
-read -r f flo fhi < <(med floor)
-[ -n "${f:-}" ] || die "no floor figure"
-printf '%s\t%s\t%s\t%s\n' "real kernel (QEMU ${accel:-?}), ${nvfs} NVMe VFs: floor" "${f} ms (${flo}-${fhi})" "-" "-"
-read -r mx mlo mhi < <(med mxgpud)
-printf '%s\t%s\t%s\t%s\n' "real kernel, ${nvfs} NVMe VFs: mxgpud --once ([device])" "${mx} ms (${mlo}-${mhi}) = $(awk -v a="$mx" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
-  "<= 1.10x floor" "$(awk -v a="$mx" -v b="$f" 'BEGIN { print (a <= 1.10 * b) ? "met" : "MISSED" }')"
-for c in shell driverctl; do
-  read -r m lo hi < <(med $c)
-  what="shell loop (echo)"; [ $c = driverctl ] && what="shell + driverctl set-override"
-  printf '%s\t%s\t%s\t%s\n' "real kernel, ${nvfs} NVMe VFs: $what" "${m} ms (${lo}-${hi}) = $(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
-    "mxgpud >= 5x faster" "$(awk -v s="$m" -v d="$mx" 'BEGIN { printf "%.1fx: %s", s / d, (s >= 5 * d) ? "met" : "MISSED" }')"
-done
-read -r st stlo sthi < <(med start)
-printf '%s\t%s\t%s\t%s\n' "real kernel: mxgpud --version (exec + loading its ${nlibs} libraries)" "${st} ms (${stlo}-${sthi})" "-" "-"
+
+# busybox_rows PFS VFS_PER_PF: boots the busybox guest with PFS NVMe PFs (PF 0 from qemu_cmdline, the
+# others on root ports rp1...) of VFS_PER_PF VFs each and prints its rows; one PF keeps the row names
+# of the single-PF runs, several name the PF count.
+busybox_rows() {
+  local npfs=$1 per=$2 i extra=() tag='' what cfg="[device]"
+  for ((i = 1; i < npfs; i++)); do mapfile -t -O "${#extra[@]}" extra < <(nvme_sriov_pf "$i" "$per"); done
+  what="$((npfs * per)) NVMe VFs"
+  [ "$npfs" -gt 1 ] && tag=-${npfs}pf what="$npfs PFs x $per NVMe VFs" cfg="[device] per PF"
+  local console_log=$work/console$tag.log results_log=$work/results$tag.log
+  rm -f "$console_log" "$results_log"
+  nvfs=$per QEMU_MEM=${QEMU_MEM:-1G} qemu_cmdline "$kdir/vmlinux" "$initrd" \
+    "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 rdinit=/init" "$console_log" "$results_log" "${extra[@]}"
+  echo "vm-bench: booting $(basename "$kdir") with $what, $reps runs per contender ($(du -k "$initrd" | cut -f1) KiB initramfs)" >&2
+  run_guest "the guest with $what" "$work/qemu$tag.log" "$results_log"
+  grep -q "^vmbench: $npfs PF(s): " "$work/lines" || die "the guest with $what did not find $npfs PF(s) (logs in $work)"
+  local accel f flo fhi mx mlo mhi c m lo hi st stlo sthi name
+  accel=$(printf '%s\n' "${QEMU[@]}" | grep -A0 -x -e tcg -e kvm | head -n 1)
+  read -r f flo fhi < <(med floor)
+  [ -n "${f:-}" ] || die "no floor figure"
+  printf '%s\t%s\t%s\t%s\n' "real kernel (QEMU ${accel:-?}), $what: floor" "${f} ms (${flo}-${fhi})" "-" "-"
+  read -r mx mlo mhi < <(med mxgpud)
+  printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once ($cfg)" "${mx} ms (${mlo}-${mhi}) = $(awk -v a="$mx" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
+    "<= 1.10x floor" "$(awk -v a="$mx" -v b="$f" 'BEGIN { print (a <= 1.10 * b) ? "met" : "MISSED" }')"
+  for c in shell driverctl; do
+    read -r m lo hi < <(med $c)
+    name="shell loop (echo)"; [ $c = driverctl ] && name="shell + driverctl set-override"
+    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: $name" "${m} ms (${lo}-${hi}) = $(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
+      "mxgpud >= 5x faster" "$(awk -v s="$m" -v d="$mx" 'BEGIN { printf "%.1fx: %s", s / d, (s >= 5 * d) ? "met" : "MISSED" }')"
+  done
+  # The kernel's enable alone: "median (range)" of each of enable_par, enable_seq, one_par, one_seq.
+  local -A en
+  for c in enable_par enable_seq one_par one_seq; do
+    read -r m lo hi < <(med $c)
+    en[$c]="${m:-?} ms (${lo:-?}-${hi:-?})"
+  done
+  if [ "$npfs" -gt 1 ]; then
+    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: the kernel's enable alone (floor --no-bind), PFs at once / one after another" \
+      "all VFs: ${en[enable_par]} / ${en[enable_seq]}; 1 VF per PF: ${en[one_par]} / ${en[one_seq]}" "-" "-"
+  else
+    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: the kernel's enable alone (floor --no-bind)" \
+      "all VFs: ${en[enable_par]}; 1 VF: ${en[one_par]}" "-" "-"
+  fi
+  # Process start does not depend on the PFs: one row, from the single-PF boot.
+  [ "$npfs" -gt 1 ] && return 0
+  read -r st stlo sthi < <(med start)
+  printf '%s\t%s\t%s\t%s\n' "real kernel: mxgpud --version (exec + loading its ${nlibs} libraries)" "${st} ms (${stlo}-${sthi})" "-" "-"
+}
+
+busybox_rows 1 "$nvfs"
+[ "$npfs" -gt 1 ] && busybox_rows "$npfs" $((nvfs / npfs))
 
 # --- the libvirt row: the systemd guest image of make check-vm (udev, libvirtd), cached in $cache ---
 lv_what="real kernel + libvirtd (systemd guest), ${nvfs} NVMe VFs: virsh nodedev-detach per VF"

@@ -1,37 +1,53 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Inside the benchmark guest (bench/vm-init): bring up every VF of the emulated SR-IOV NVMe PF and
-# bind it to vfio-pci with each contender, timed with the guest's clock, from the same starting
-# state each time (no VFs, autoprobe 1). Prints "vmbench: NAME MS" per run, "vmbench: DONE" at the end.
+# Inside the benchmark guest (bench/vm-init): bring up every VF of every emulated SR-IOV NVMe PF (one
+# or several) and bind it to vfio-pci with each contender, timed with the guest's clock, from the same
+# starting state each time (no VFs, autoprobe 1, on every PF). Prints "vmbench: NAME MS" per run,
+# "vmbench: DONE" at the end.
 set -u
 reps=$(cat /bench/reps)
-pf=
+pfs=()
 for d in /sys/bus/pci/devices/*; do
-  [ "$(cat "$d/class")" = 0x010802 ] && [ -e "$d/sriov_totalvfs" ] && { pf=${d##*/}; break; }
+  [ "$(cat "$d/class")" = 0x010802 ] && [ -e "$d/sriov_totalvfs" ] && pfs+=("${d##*/}")
 done
-[ -n "$pf" ] || { echo "vmbench: error: no NVMe PF with SR-IOV found"; exit 1; }
-sys=/sys/bus/pci/devices/$pf
-n=$(cat "$sys/sriov_totalvfs")
-echo "vmbench: PF $pf, $n VFs, kernel $(uname -r)"
-sed "s/@PF@/$pf/; s/@N@/$n/" /bench/mxgpu.conf.in >/bench/mxgpu.conf
+[ ${#pfs[@]} -gt 0 ] || { echo "vmbench: error: no NVMe PF with SR-IOV found"; exit 1; }
+# mxgpud's config: the template's [daemon] section once, then its [device] section for each PF.
+n=0
+{
+  sed '/^\[device /,$d' /bench/mxgpu.conf.in
+  for pf in "${pfs[@]}"; do
+    k=$(cat "/sys/bus/pci/devices/$pf/sriov_totalvfs")
+    n=$((n + k))
+    sed -n '/^\[device /,$p' /bench/mxgpu.conf.in | sed "s/@PF@/$pf/; s/@N@/$k/"
+    echo
+  done
+} >/bench/mxgpu.conf
+echo "vmbench: ${#pfs[@]} PF(s): ${pfs[*]}, $n VFs in all, kernel $(uname -r)"
 
 us_now() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
 start_state() {
-  echo 0 >"$sys/sriov_numvfs" && echo 1 >"$sys/sriov_drivers_autoprobe" && rm -rf /run/mxgpu /etc/driverctl.d
+  local pf
+  for pf in "${pfs[@]}"; do
+    echo 0 >"/sys/bus/pci/devices/$pf/sriov_numvfs" && echo 1 >"/sys/bus/pci/devices/$pf/sriov_drivers_autoprobe" || return 1
+  done
+  rm -rf /run/mxgpu /etc/driverctl.d
 }
+# on_vfio: how many VFs of all the PFs are bound to vfio-pci.
 on_vfio() {
-  local k=0 l
-  for l in "$sys"/virtfn*; do [ "$(basename "$(readlink "$l/driver")")" = vfio-pci ] && k=$((k + 1)); done
+  local k=0 l pf
+  for pf in "${pfs[@]}"; do
+    for l in "/sys/bus/pci/devices/$pf"/virtfn*; do [ "$(basename "$(readlink "$l/driver")")" = vfio-pci ] && k=$((k + 1)); done
+  done
   echo $k
 }
-run_floor() { /bench/floor "$pf"; }
+run_floor() { /bench/floor "${pfs[@]}"; }
 run_mxgpud() { /bench/mxgpud --config /bench/mxgpu.conf --once; }
 run_shell() { /bin/bash /bench/shell-bringup.sh /; }
 run_driverctl() { BINDER=driverctl /bin/bash /bench/shell-bringup.sh /; }
 
 for ((rep = 0; rep < reps; rep++)); do
   for c in floor mxgpud shell driverctl; do
-    start_state || { echo "vmbench: error: cannot reset $pf"; continue; }
+    start_state || { echo "vmbench: error: cannot reset ${pfs[*]}"; continue; }
     t0=$(us_now)
     run_$c >/tmp/$c.log 2>&1
     rc=$?
@@ -44,8 +60,30 @@ for ((rep = 0; rep < reps; rep++)); do
     fi
   done
 done
-# What mxgpud's figure includes before any sysfs work: exec and dynamic linking (libvirt and its
-# dependencies) of a process that only prints its version.
+# The kernel's part of the floor: enabling the VFs without binding them (floor --no-bind), all of
+# them and 1 per PF, all PFs at once; with several PFs also one PF after another, which shows how far
+# the kernel overlaps the PFs' enables (1 VF per PF: mostly its 100 ms wait after setting VF Enable).
+numvfs() { local pf k=0; for pf in "${pfs[@]}"; do k=$((k + $(cat "/sys/bus/pci/devices/$pf/sriov_numvfs"))); done; echo $k; }
+enable_par() { /bench/floor --no-bind "$@" "${pfs[@]}"; }
+enable_seq() { local pf; for pf in "${pfs[@]}"; do /bench/floor --no-bind "$@" "$pf" || return 1; done; }
+one_par() { enable_par --vfs 1; }
+one_seq() { enable_seq --vfs 1; }
+for ((rep = 0; rep < reps; rep++)); do
+  for c in enable_par enable_seq one_par one_seq; do
+    [ "${c#*_}" = seq ] && [ ${#pfs[@]} -eq 1 ] && continue
+    want=$n; [ "${c%_*}" = one ] && want=${#pfs[@]}
+    start_state || { echo "vmbench: error: cannot reset ${pfs[*]}"; continue; }
+    t0=$(us_now); $c >/tmp/$c.log 2>&1; rc=$?; t1=$(us_now)
+    got=$(numvfs)
+    if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
+      echo "vmbench: error: $c: exit $rc, $got of $want VFs enabled: $(tail -n 2 /tmp/$c.log | tr '\n' ' ')"
+    else
+      echo "vmbench: $c $(( (t1 - t0) / 1000 ))"
+    fi
+  done
+done
+# What mxgpud's figure includes before any sysfs work: exec and dynamic linking (its shared
+# libraries) of a process that only prints its version.
 for ((rep = 0; rep < reps; rep++)); do
   t0=$(us_now); /bench/mxgpud --version >/dev/null; t1=$(us_now)
   echo "vmbench: start $(( (t1 - t0) / 1000 ))"
