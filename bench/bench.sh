@@ -3,8 +3,9 @@
 # make bench: bring-up and control-plane speed of mxgpud against the floor (bench/floor.c) and the tools
 # admins use (a shell loop, driverctl), side by side in one run; prints one table (docs/performance.md).
 # Environment: BENCH_REPS (bring-up repetitions, default 3), BENCH_IDLE_S (idle window, default 30),
-# BENCH_VM=0 (leave out the real-kernel rows; BENCH_VM_REPS, MXGPU_VM_VFS: bench/vm-bench.sh), BENCH_SCALING=0
-# (leave out the scaling fits), BENCH_RESIZES (idle VF resizes, default 50).
+# BENCH_VM=0 (leave out the real-kernel rows; BENCH_VM_REPS, MXGPU_VM_VFS, MXGPU_VM_PFS, BENCH_VM_LIBVIRT:
+# bench/vm-bench.sh), BENCH_SCALING=0 (leave out the scaling fits), BENCH_RESIZES (idle VF resizes,
+# default 50).
 MXGPU_SRC=${MXGPU_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 source "$MXGPU_SRC/tests/lib.sh"
 need_root
