@@ -379,8 +379,12 @@ static inline void unlock_hostp(pthread_mutex_t **m) {
              _held; pthread_mutex_unlock(_held), _held = NULL)
 
 static void *sysfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
-        /* sysfs changes under the reader: nothing may be cached */
-        cfg->entry_timeout = 0;
+        /* Names are kept (as the kernel's dcache keeps sysfs's), nothing else: every operation on a
+         * kept name is resolved against the model again, so one that went away answers ENOENT, and
+         * a name that was not there is looked up again. Without it every path walk costs one round
+         * trip per component. Attributes are never kept, and the mount has no default_permissions
+         * (whose check would fetch the attributes per component): sysfs_open checks access. */
+        cfg->entry_timeout = 3600;
         cfg->negative_timeout = 0;
         cfg->attr_timeout = 0;
         cfg->direct_io = 1;
@@ -545,6 +549,13 @@ static int sysfs_open(const char *path, struct fuse_file_info *fi) {
                 return -EACCES;
         if ((acc == O_RDONLY || acc == O_RDWR) && !(n.mode & 0444))
                 return -EACCES;
+        /* the mode bits, for anyone but root (the mount has no default_permissions) */
+        const struct fuse_context *c = fuse_get_context();
+        if (c->uid != 0) {
+                mode_t bits = c->uid == getuid() ? n.mode >> 6 : c->gid == getgid() ? n.mode >> 3 : n.mode;
+                if (((acc == O_WRONLY || acc == O_RDWR) && !(bits & 2)) || ((acc == O_RDONLY || acc == O_RDWR) && !(bits & 4)))
+                        return -EACCES;
+        }
         fi->direct_io = 1;
         sim_fuseio_parallel_writes();
         return 0;

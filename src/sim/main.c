@@ -54,6 +54,7 @@ static void on_signal(int sig) {
 struct mount {
         const char *name;            /* "sys" or "dev" */
         const struct fuse_operations *ops;
+        bool own_permissions;        /* the filesystem checks access itself (see sysfs_open) */
         struct fuse *fuse;
         pthread_t thread;
         bool running;
@@ -97,9 +98,11 @@ static int mount_start(struct mount *m, struct sim_host *h) {
         if (mkdir(m->path, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(negative_errno(), "cannot create %s", m->path);
         char opts[256];
-        /* the kernel checks the mode bits; as root other users may look in too, as in /sys */
-        snprintf(opts, sizeof(opts), "default_permissions,fsname=mxgpu-sim,subtype=%s%s", m->name,
-                 geteuid() == 0 ? ",allow_other" : "");
+        /* As root other users may look in too, as in /sys. The kernel checks the mode bits of /dev; for
+         * sys the simulator does, because the kernel's check would fetch the attributes of every
+         * component of every path walk, a round trip each (fs.c, sysfs_init). */
+        snprintf(opts, sizeof(opts), "%sfsname=mxgpu-sim,subtype=%s%s", m->own_permissions ? "" : "default_permissions,",
+                 m->name, geteuid() == 0 ? ",allow_other" : "");
         char *argv[] = { (char *)"mxgpu-sim", (char *)"-o", opts, NULL };
         struct fuse_args args = FUSE_ARGS_INIT(3, argv);
         m->fuse = fuse_new(&args, m->ops, sizeof(*m->ops), h);
@@ -230,7 +233,7 @@ static int run_server(const struct opts *o, int ready_fd, bool daemon) {
         sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        struct mount mounts[2] = { { .name = "sys", .ops = &sim_sysfs_ops }, { .name = "dev", .ops = &sim_devfs_ops } };
+        struct mount mounts[2] = { { .name = "sys", .ops = &sim_sysfs_ops, .own_permissions = true }, { .name = "dev", .ops = &sim_devfs_ops } };
         char sock[PATH_MAX];
         int rc = 1;
         r = mount_start(&mounts[0], h);

@@ -20,6 +20,16 @@ user_root=$(mktemp -d /tmp/mxgpu-sim-user.XXXXXX)
 chown nobody:nogroup "$user_root"
 SIM_DIRS+=("$user_root")
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+# Root's simulator: others may look, and the mode bits decide what they may write. The simulator
+# checks those itself (its sys mount has no default_permissions, see src/sim/fs.c).
+sim_start s7150
+P=$ROOT/sys/bus/pci/devices/0000:03:00.0
+[ "$(as_nobody cat "$P/vendor")" = 0x1002 ] || fail "nobody cannot read vendor in root's simulator"
+! as_nobody sh -c "echo 2 > $P/sriov_numvfs" 2>/dev/null || fail "nobody could write sriov_numvfs (0644) in root's simulator"
+! as_nobody sh -c "echo 1 > $P/remove" 2>/dev/null || fail "nobody could write remove (0200) in root's simulator"
+! as_nobody cat "$ROOT/sys/bus/pci/drivers_probe" 2>/dev/null || fail "nobody could read drivers_probe (0200)"
+[ "$(cat "$P/sriov_numvfs")" = 0 ] && [ -e "$P" ] || fail "a refused write changed root's simulator"
+sim_stop
 if ! as_nobody test -x "$SIM"; then echo "skip: nobody cannot execute $SIM (its folder is private)"; exit 77; fi
 as_nobody test -r /dev/fuse -a -w /dev/fuse || { echo "skip: /dev/fuse is $(stat -c %A /dev/fuse) even in a private namespace"; exit 77; }
 if ! as_nobody "$SIM" start --host s7150 --root "$user_root" --latency zero 2>"$user_root.err"; then

@@ -28,23 +28,23 @@ run_case eio write 0000:03:00.0 sriov_numvfs EIO 1
 # The fault is spent: an apply now converges.
 ctl apply >/dev/null || fail "apply after EIO"
 assert_eq "$(pf_state 0000:03:00.0)" "ready: null" "after apply"
-kill "$DPID"; wait "$DPID" || true
+kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case ebusy write 0000:03:00.0 sriov_drivers_autoprobe EBUSY 1
 [[ $S3 == failed:*autoprobe*"busy"* ]] || fail "EBUSY on autoprobe: $S3"
-kill "$DPID"
+kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case hang cmd-hang 0000:03:00.0 1
 [[ $S3 == failed:*0x0e*hang* ]] || fail "command hang: $S3"
-kill "$DPID"
+kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case stuck cmd-stuck 0000:03:00.0 1
 [[ $S3 == failed:*"did not complete"* ]] || fail "stuck command: $S3"
-kill "$DPID"
+kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case missing vf-missing 0000:03:00.0 2
 [[ $S3 == degraded:*"VF 2 is missing"* ]] || fail "missing VF: $S3"
-kill "$DPID"
+kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 # Surprise removal while the daemon runs: it stays up and keeps serving the other PF.
 sim_start s7150x2
