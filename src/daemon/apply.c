@@ -290,10 +290,13 @@ void pf_apply(struct pf_run *run) {
         struct outcome_job judged[PF_MAX_VFS], waits[PF_MAX_VFS];
         size_t n_judged = 0, n_waits = 0;
         struct vfio_nodes nodes = {};
+        bool any_written = false;
+        for (size_t k = 0; k < n_vfs; k++)
+                any_written |= vfs[k].index < PF_MAX_VFS && bind_written[vfs[k].index];
+        if (any_written && (r = vfio_nodes_read(&nodes)) < 0)
+                log_dev_errno(LOG_DEBUG, addr, r, "cannot list %s; waiting for each node", DEV_VFIO);
         for (size_t k = 0; k < n_vfs; k++)
                 if (vfs[k].index < PF_MAX_VFS && bind_written[vfs[k].index]) {
-                        if (n_judged == 0 && (r = vfio_nodes_read(&nodes)) < 0)
-                                log_dev_errno(LOG_DEBUG, addr, r, "cannot list %s; waiting for each node", DEV_VFIO);
                         struct outcome_job *job = &judged[n_judged++];
                         *job = (struct outcome_job){ &vfs[k], &nodes, 0 };
                         if (streq(vfs[k].driver, DRV_VFIO_PCI) && !vfio_nodes_has(&nodes, vfs[k].iommu_group))
