@@ -22,10 +22,25 @@
  *   -ETIMEDOUT  bound, but dev/vfio/<group> did not appear within VFIO_NODE_TIMEOUT_MS
  *   any other   the kernel's errno of a write, unchanged (driver_override, unbind, drivers_probe) */
 int vfio_bind(const char *vf_bdf);
-/* vfio_bind() of a VF as sriov_list_vfs() listed it a moment ago: its driver and IOMMU group are
- * taken from the listing, and its directory is reached through the PF's (pf_dfd, pcidev_open()), which
- * saves reading them again. The same results as vfio_bind(). Safe to call from several threads. */
-int vfio_bind_listed(int pf_dfd, const struct vf_ref *vf);
+/* vfio_bind() in two halves, for many VFs of one PF at once. vfio_bind_start() makes the writes for a VF
+ * as sriov_list_vfs() listed it a moment ago (its driver and IOMMU group come from the listing; its
+ * directory is reached through the PF's, pf_dfd from pcidev_open()). It returns 1 when the VF is on
+ * vfio-pci already, 0 when the writes were made, or -ENXIO or a write's -errno as vfio_bind() does.
+ * vfio_bind_outcome() then judges a VF for which it returned 0, from a listing made after all the
+ * writes: 0, -EBUSY, -EIO, -ENOPKG or -ETIMEDOUT as vfio_bind() (it waits for the /dev/vfio node).
+ * A PF's binds need no checks of their own this way: the listing that verifies them is the check.
+ * Both are safe to call from several threads. */
+int vfio_bind_start(int pf_dfd, const struct vf_ref *vf);
+/* The groups that have a node in /dev/vfio, from one read of the directory (not a stat per group). */
+struct vfio_nodes {
+        int *groups; /* sorted */
+        size_t n;
+};
+int vfio_nodes_read(struct vfio_nodes *ret);
+bool vfio_nodes_has(const struct vfio_nodes *nodes, int group);
+void vfio_nodes_free(struct vfio_nodes *nodes);
+/* `seen` (may be NULL): a vfio_nodes_read() made after the writes; a node listed there needs no wait. */
+int vfio_bind_outcome(const struct vf_ref *now, const struct vfio_nodes *seen);
 /* Undo vfio_bind(): clear driver_override, then unbind from whatever driver holds the function.
  * The function stays unbound (VFs are created with autoprobe off). Returns 0 or -errno. */
 int vfio_unbind(const char *vf_bdf);

@@ -50,6 +50,15 @@ static const char *bind_error(int err, const char *driver, char *buf, size_t siz
         return buf;
 }
 
+/* One VF's failed bind: logged with the VF, and the PF's reason names the first one. */
+static void log_bind_error(const char *addr, const struct vf_ref *v, int err, char *first, size_t first_size) {
+        char why[PF_REASON_MAX / 2];
+        log_vf_errno(LOG_ERR, addr, (int)v->index, err, "%s: cannot bind to vfio-pci: %s", v->addr,
+                     bind_error(err, DRV_VFIO_PCI, why, sizeof(why)));
+        if (!first[0])
+                snprintf(first, first_size, "VF %u (%s): %s", v->index, v->addr, why);
+}
+
 static int open_gpuiov(const struct pci_pf *pf, struct regio *io, struct gpuiov_dev *d) {
         int r = regio_sysfs_open(pf->addr, io);
         if (r < 0)
@@ -104,7 +113,19 @@ struct bind_job {
 
 static void bind_one(size_t i, void *userdata) {
         struct bind_job *job = &((struct bind_job *)userdata)[i];
-        job->r = job->vf ? vfio_bind_listed(job->pf_dfd, job->vf) : 0;
+        job->r = job->vf ? vfio_bind_start(job->pf_dfd, job->vf) : 0;
+}
+
+/* The outcome of the binds, judged from the listing after them (vfio_bind_outcome()). */
+struct outcome_job {
+        const struct vf_ref *vf;
+        const struct vfio_nodes *seen;
+        int r;
+};
+
+static void judge_one(size_t i, void *userdata) {
+        struct outcome_job *job = &((struct outcome_job *)userdata)[i];
+        job->r = vfio_bind_outcome(job->vf, job->seen);
 }
 
 void pf_apply(struct pf_run *run) {
@@ -145,8 +166,9 @@ void pf_apply(struct pf_run *run) {
         struct vf_ref *vfs = NULL;
         size_t n_vfs = 0;
         bool listed = false;
-        unsigned bind_failed = 0, n = acts->num_vfs;
+        unsigned n = acts->num_vfs;
         char first_bind_error[PF_REASON_MAX] = "";
+        bool bind_written[PF_MAX_VFS] = {}; /* by VF index: to be judged by the verification */
 
         unsigned n_binds = 0;
         for (size_t i = 0; i < acts->n; i++)
@@ -238,14 +260,13 @@ void pf_apply(struct pf_run *run) {
                         mx_parallel_for(n_jobs, BIND_PARALLEL, bind_one, jobs);
                         for (size_t j = 0; j < n_jobs; j++) {
                                 const struct vf_ref *v = jobs[j].vf;
-                                if (!v || jobs[j].r >= 0)
+                                if (!v)
                                         continue;
-                                bind_failed++;
-                                log_vf_errno(LOG_ERR, addr, (int)v->index, jobs[j].r, "%s: cannot bind to vfio-pci: %s", v->addr,
-                                             bind_error(jobs[j].r, DRV_VFIO_PCI, why, sizeof(why)));
-                                if (!first_bind_error[0])
-                                        snprintf(first_bind_error, sizeof(first_bind_error), "VF %u (%s): %s", v->index,
-                                                 v->addr, why);
+                                if (jobs[j].r == 0 && v->index < PF_MAX_VFS)
+                                        bind_written[v->index] = true;
+                                if (jobs[j].r >= 0)
+                                        continue;
+                                log_bind_error(addr, v, jobs[j].r, first_bind_error, sizeof(first_bind_error));
                         }
                         i = end - 1;
                         break;
@@ -264,6 +285,37 @@ void pf_apply(struct pf_run *run) {
                 set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));
                 goto fail;
         }
+        /* The binds made above: on vfio-pci now, with their /dev/vfio node? Nodes not there yet
+         * are waited for, several at once. */
+        struct outcome_job judged[PF_MAX_VFS], waits[PF_MAX_VFS];
+        size_t n_judged = 0, n_waits = 0;
+        struct vfio_nodes nodes = {};
+        bool any_written = false;
+        for (size_t k = 0; k < n_vfs; k++)
+                any_written |= vfs[k].index < PF_MAX_VFS && bind_written[vfs[k].index];
+        if (any_written && (r = vfio_nodes_read(&nodes)) < 0)
+                log_dev_errno(LOG_DEBUG, addr, r, "cannot list %s; waiting for each node", DEV_VFIO);
+        for (size_t k = 0; k < n_vfs; k++)
+                if (vfs[k].index < PF_MAX_VFS && bind_written[vfs[k].index]) {
+                        struct outcome_job *job = &judged[n_judged++];
+                        *job = (struct outcome_job){ &vfs[k], &nodes, 0 };
+                        if (streq(vfs[k].driver, DRV_VFIO_PCI) && !vfio_nodes_has(&nodes, vfs[k].iommu_group))
+                                waits[n_waits++] = *job;
+                        else
+                                judge_one(0, job);
+                }
+        mx_parallel_for(n_waits, BIND_PARALLEL, judge_one, waits);
+        for (size_t j = 0, w = 0; j < n_judged && w < n_waits; j++)
+                if (judged[j].vf == waits[w].vf)
+                        judged[j].r = waits[w++].r;
+        vfio_nodes_free(&nodes);
+        bool unusable[PF_MAX_VFS] = {};
+        for (size_t j = 0; j < n_judged; j++)
+                if (judged[j].r < 0) {
+                        unusable[judged[j].vf->index] = true;
+                        log_bind_error(addr, judged[j].vf, judged[j].r, first_bind_error, sizeof(first_bind_error));
+                }
+
         unsigned present = 0, bound = 0;
         int first_missing = -1;
         bool seen[PF_MAX_VFS] = {};
@@ -272,7 +324,7 @@ void pf_apply(struct pf_run *run) {
                         seen[vfs[k].index] = true;
                 if (vfs[k].index < n)
                         present++;
-                if (vfs[k].index < n && streq(vfs[k].driver, DRV_VFIO_PCI))
+                if (vfs[k].index < n && streq(vfs[k].driver, DRV_VFIO_PCI) && !(vfs[k].index < PF_MAX_VFS && unusable[vfs[k].index]))
                         bound++;
         }
         for (unsigned i = 0; i < n && i < PF_MAX_VFS; i++)

@@ -8,6 +8,7 @@
 #include "mxgpu/clock.h"
 #include "mxgpu/log.h"
 #include "mxgpu/names.h"
+#include "mxgpu/parallel.h"
 #include "mxgpu/paths.h"
 
 int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_diags *diags) {
@@ -49,6 +50,19 @@ static int pf_facts_from(const struct pci_pf *pf, struct pf_facts *ret) {
         }
         *ret = f;
         return 0;
+}
+
+#define FACTS_PARALLEL 8
+
+struct facts_job {
+        const struct pci_pf *pf;
+        struct pf_facts facts;
+        int r;
+};
+
+static void facts_one(size_t i, void *userdata) {
+        struct facts_job *job = &((struct facts_job *)userdata)[i];
+        job->r = pf_facts_from(job->pf, &job->facts);
 }
 
 static void *run_thread(void *p) {
@@ -164,20 +178,27 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                 cfg = eff;
         }
 
+        /* Each card's registers, all PFs at once (a few config reads each). */
+        _cleanup_free_ struct facts_job *facts = calloc(n ? n : 1, sizeof(*facts));
+        if (!facts)
+                return log_oom();
+        for (size_t i = 0; i < n; i++)
+                facts[i].pf = &pfs[i];
+        mx_parallel_for(n, FACTS_PARALLEL, facts_one, facts);
+
         /* Resolve everything first: a config that fails on any PF touches nothing. */
         for (size_t i = 0; i < n; i++) {
                 struct pf_run *run = &runs[i];
-                struct pf_facts facts;
                 run->pf = pfs[i];
                 run->state = PF_UNMANAGED;
-                r = pf_facts_from(&pfs[i], &facts);
+                r = facts[i].r;
                 if (r < 0) {
                         log_dev_errno(LOG_ERR, pfs[i].addr, r, "cannot read the card's registers; leaving the PF alone");
                         run->state = PF_FAILED;
                         snprintf(run->reason, sizeof(run->reason), "cannot read the card's GPU-IOV registers: %s", strerror(-r));
                         continue;
                 }
-                r = mx_config_resolve(cfg, &facts, &run->desired, diags);
+                r = mx_config_resolve(cfg, &facts[i].facts, &run->desired, diags);
                 if (r < 0 && r != -EINVAL)
                         return log_dev_errno(LOG_ERR, pfs[i].addr, r, "cannot resolve the config");
                 if (r >= 0)

@@ -142,13 +142,13 @@ int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_pa
         p.fb_consumed_mib = (uint32_t)consumed * d->regs->fb_total_unit_mib;
         p.pf_reserve_mib = p.fb_available_mib >= p.fb_consumed_mib ? p.fb_available_mib - p.fb_consumed_mib : 0;
         gpuiov_cntxt_decode(cntxt, &p.context.offset_mib, &p.context.size_mib);
-        for (unsigned n = 0; n < n_vfs; n++) {
-                uint32_t raw;
-                r = rd32(d, d->regs->vf_fb0 + 4 * n, &raw);
-                if (r < 0)
-                        return r;
-                gpuiov_fb_decode(d->layout, raw, &p.vf[n].offset_mib, &p.vf[n].size_mib);
-        }
+        /* the VF table in one read */
+        uint8_t table[4 * GPUIOV_MAX_VFS];
+        r = n_vfs ? regio_read_block(&d->io, d->cap + d->regs->vf_fb0, table, 4 * n_vfs) : 0;
+        if (r < 0)
+                return r;
+        for (unsigned n = 0; n < n_vfs; n++)
+                gpuiov_fb_decode(d->layout, regio_le32(table, 4 * n), &p.vf[n].offset_mib, &p.vf[n].size_mib);
         *ret = p;
         return 0;
 }
@@ -186,12 +186,21 @@ int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const 
         r = wr32_verify(d, regs->cntxt, gpuiov_cntxt_encode(context->offset_mib, context->size_mib));
         if (r < 0)
                 return r;
+        /* each VF's entry, then the table read back in one go: an entry that did not keep its value is -EIO */
+        uint32_t want[GPUIOV_MAX_VFS];
         for (unsigned n = 0; n < n_vfs; n++) {
-                r = wr32_verify(d, regs->vf_fb0 + 4 * n,
-                                gpuiov_fb_encode(d->layout, vfs[n].offset_mib, vfs[n].size_mib));
+                want[n] = gpuiov_fb_encode(d->layout, vfs[n].offset_mib, vfs[n].size_mib);
+                r = regio_write32(&d->io, d->cap + regs->vf_fb0 + 4 * n, want[n]);
                 if (r < 0)
                         return r;
         }
+        uint8_t back[4 * GPUIOV_MAX_VFS];
+        r = n_vfs ? regio_read_block(&d->io, d->cap + regs->vf_fb0, back, 4 * n_vfs) : 0;
+        if (r < 0)
+                return r;
+        for (unsigned n = 0; n < n_vfs; n++)
+                if (regio_le32(back, 4 * n) != want[n])
+                        return -EIO;
         return 0;
 }
 
@@ -200,20 +209,18 @@ int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret) {
         for (unsigned i = 0; i < d->n_sched; i++) {
                 struct gpuiov_sched_block *b = &s.block[i];
                 unsigned o = d->sched[i];
-                uint32_t options, per_vf, pf;
-                int r = rd32(d, o + SCH_TIME_QUANTA_OPTION, &options);
-                if (r >= 0)
-                        r = rd32(d, o + SCH_TIME_QUANTA_PER_VF, &per_vf);
-                if (r >= 0)
-                        r = rd32(d, o + SCH_PF_QUANTA, &pf);
-                if (r >= 0)
-                        r = rd32(d, o + SCH_ACTIVE_FUNCTIONS, &b->active);
-                if (r >= 0)
-                        r = rd32(d, o + SCH_VM_BUSY_STATUS, &b->busy);
-                if (r >= 0)
-                        r = rd32(d, o + SCH_ACTIVE_FUNCTION_ID, &b->active_function_id);
+                /* the block's registers from VM_BUSY_STATUS on, in one read */
+                uint8_t blk[SCH_BLOCK_LEN - SCH_VM_BUSY_STATUS];
+                int r = regio_read_block(&d->io, d->cap + o + SCH_VM_BUSY_STATUS, blk, sizeof(blk));
                 if (r < 0)
                         return r;
+#define SCH_REG(off) regio_le32(blk, (off) - SCH_VM_BUSY_STATUS)
+                uint32_t options = SCH_REG(SCH_TIME_QUANTA_OPTION), per_vf = SCH_REG(SCH_TIME_QUANTA_PER_VF),
+                         pf = SCH_REG(SCH_PF_QUANTA);
+                b->active = SCH_REG(SCH_ACTIVE_FUNCTIONS);
+                b->busy = SCH_REG(SCH_VM_BUSY_STATUS);
+                b->active_function_id = SCH_REG(SCH_ACTIVE_FUNCTION_ID);
+#undef SCH_REG
                 b->offset = (uint16_t)o;
                 b->gfx = i < d->n_gfx_sched;
                 for (unsigned q = 0; q < SCH_QUANTA_ENTRIES; q++)

@@ -109,11 +109,6 @@ static void access_free(struct pci_access *a) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pci_access *, access_free);
 
-struct fill_args {
-        struct pci_dev *dev;
-        struct pci_pf *pf;
-};
-
 static void copy_str(char *dst, size_t size, const char *src) {
         snprintf(dst, size, "%s", src ? src : "");
 }
@@ -127,36 +122,65 @@ static uint16_t find_gpuiov_cap(struct pci_dev *d) {
         return 0;
 }
 
+/* Config space bytes read in one go: the header of every function, the rest of the standard space
+ * (where the capability list lives) of type 0 functions only. A read is one system call (one round trip
+ * in the simulator) however long; the kernel reads a dword per config cycle. */
+#define CFG_HEADER 64
+#define CFG_STANDARD 256
+#define PCI_HEADER_TYPE_MASK 0x7f
+
+struct fill_args {
+        struct pci_dev *dev;
+        struct pci_pf *pf;
+        uint8_t cfg[CFG_STANDARD]; /* libpci's cache of d's config space while fill_pf runs */
+};
+
 /* Runs guarded: no _cleanup_ variables. Returns 0, or -ENOTSUP when d has no SR-IOV capability. */
 static int fill_pf(void *arg) {
         struct fill_args *fa = arg;
         struct pci_dev *d = fa->dev;
         struct pci_pf *pf = fa->pf;
 
-        /* What every function needs to tell a PF; the rest only for PFs. (BAR 0's size: read_pf.) */
+        /* libpci serves reads inside its cache from it: the capability walks below cost nothing more */
         unsigned warned = warnings;
+        if (!pci_read_block(d, 0, fa->cfg, CFG_HEADER) || warnings != warned)
+                return -EIO; /* its config space could not be read: skipped, and said so */
+        /* SR-IOV is a capability of endpoints (header type 0); bridges are not read further */
+        if ((fa->cfg[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MASK) != PCI_HEADER_TYPE_NORMAL)
+                return -ENOTSUP;
+        if (!pci_read_block(d, CFG_HEADER, fa->cfg + CFG_HEADER, CFG_STANDARD - CFG_HEADER) || warnings != warned)
+                return -EIO;
+        pci_setup_cache(d, fa->cfg, CFG_STANDARD);
+
+        /* What every function needs to tell a PF; the rest only for PFs. (BAR 0's size: read_pf.) */
         pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CAPS | PCI_FILL_EXT_CAPS);
         if (warnings != warned)
-                return -EIO; /* its config space could not be read: skipped, and said so */
+                return -EIO;
         struct pci_cap *sriov = pci_find_cap(d, PCI_EXT_CAP_ID_SRIOV, PCI_CAP_EXTENDED);
         if (!sriov)
                 return -ENOTSUP;
         /* Not PCI_FILL_DRIVER or PCI_FILL_IOMMU_GROUP: libpci resolves those links with realpath(),
          * one readlink per path component; read_pf() reads the two links directly. */
         pci_fill_info(d, PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE);
+        /* the SR-IOV registers read here, in one go */
+        uint8_t iov[SRIOV_VF_DID + 2];
+        if (!pci_read_block(d, sriov->addr, iov, sizeof(iov)) || warnings != warned)
+                return -EIO;
+#define IOV_WORD(off) ((uint16_t)(iov[off] | iov[(off) + 1] << 8))
 
         *pf = (struct pci_pf){
                 .vendor = d->vendor_id, .device = d->device_id, .class_id = d->device_class,
                 .subsys_vendor = d->subsys_vendor_id, .subsys_device = d->subsys_id,
                 .numa_node = d->numa_node, .iommu_group = -1,
                 .sriov_cap = (uint16_t)sriov->addr,
-                .initial_vfs = pci_read_word(d, sriov->addr + SRIOV_INITIAL_VFS),
-                .total_vfs = pci_read_word(d, sriov->addr + SRIOV_TOTAL_VFS),
-                .num_vfs = pci_read_word(d, sriov->addr + SRIOV_NUM_VFS),
-                .vf_offset = pci_read_word(d, sriov->addr + SRIOV_VF_OFFSET),
-                .vf_stride = pci_read_word(d, sriov->addr + SRIOV_VF_STRIDE),
-                .vf_device = pci_read_word(d, sriov->addr + SRIOV_VF_DID),
+                .initial_vfs = IOV_WORD(SRIOV_INITIAL_VFS),
+                .total_vfs = IOV_WORD(SRIOV_TOTAL_VFS),
+                .num_vfs = IOV_WORD(SRIOV_NUM_VFS),
+                .vf_offset = IOV_WORD(SRIOV_VF_OFFSET),
+                .vf_stride = IOV_WORD(SRIOV_VF_STRIDE),
+                .vf_device = IOV_WORD(SRIOV_VF_DID),
         };
+#undef IOV_WORD
         snprintf(pf->addr, sizeof(pf->addr), "%04x:%02x:%02x.%d", d->domain & 0xffff, d->bus, d->dev, d->func & 7);
         pf->card = mx_card_by_pf_id(pf->vendor, pf->device);
         pf->gpuiov_cap = find_gpuiov_cap(d);
@@ -168,8 +192,9 @@ static int fill_pf(void *arg) {
 /* Fill pf from d. Returns 0, -ENOTSUP (not an SR-IOV PF), -ENODEV (vanished or unreadable). */
 static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
         struct pci_pf pf;
-        struct fill_args fa = { d, &pf };
+        struct fill_args fa = { .dev = d, .pf = &pf };
         int r = guarded(fill_pf, &fa);
+        pci_setup_cache(d, NULL, 0); /* the cache is fa.cfg, on this stack */
         if (r == -EIO)
                 return -ENODEV;
         if (r < 0)

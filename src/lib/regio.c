@@ -46,6 +46,10 @@ int regio_read32(const struct regio *io, unsigned off, uint32_t *ret) {
         return 0;
 }
 
+int regio_read_block(const struct regio *io, unsigned off, void *buf, size_t len) {
+        return rd(io, off, buf, len);
+}
+
 int regio_write8(const struct regio *io, unsigned off, uint8_t v) {
         return wr(io, off, &v, 1);
 }

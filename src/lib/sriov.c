@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 // SR-IOV through sysfs: read and change a PF's VF count, autoprobe, and list its VFs via virtfnN links.
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "mxgpu/macro.h"
 #include "mxgpu/names.h"
@@ -92,6 +96,61 @@ int sriov_change_numvfs(const char *pf_bdf, unsigned n) {
         return 1;
 }
 
+/* The address of the device whose directory fd is open: its directory's name, from the path the
+ * kernel keeps for the fd (procfs; no read of sysfs). */
+static int addr_of_dirfd(int fd, struct pci_addr *ret) {
+        char fdpath[64], path[PATH_MAX];
+        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(fdpath, path, sizeof(path) - 1);
+        if (n <= 0)
+                return -EIO;
+        path[n] = 0;
+        const char *slash = strrchr(path, '/');
+        return pci_addr_parse(slash ? slash + 1 : path, ret) < 0 ? -EBADMSG : 0;
+}
+
+/* virtfnN's address, driver and IOMMU group into *ret. Returns 0, -ENOENT (no virtfnN) or -errno. */
+static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
+        char link[32];
+        snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", i);
+        /* cd virtfnN: the VF's own links are read through its directory */
+        _cleanup_close_ int vd = openat(pf_dfd, link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (vd < 0)
+                return negative_errno();
+        /* readlink virtfnN, or where /proc cannot tell, the link itself */
+        struct pci_addr a;
+        int r = addr_of_dirfd(vd, &a);
+        if (r == -EIO) {
+                char addr[PCI_ADDR_STRLEN + 8];
+                r = sysfs_link_at(pf_dfd, link, addr, sizeof(addr));
+                if (r >= 0 && pci_addr_parse(addr, &a) < 0)
+                        r = -EBADMSG;
+        }
+        if (r < 0)
+                return r;
+        struct vf_ref v = { .index = i, .iommu_group = -1 };
+        pci_addr_format(&a, v.addr);
+
+        /* readlink driver, iommu_group: a VF that vanished in between reads as unbound, without a group */
+        char buf[SRIOV_DRIVER_MAX];
+        r = sysfs_link_at(vd, LINK_DRIVER, buf, sizeof(buf));
+        if (r >= 0)
+                snprintf(v.driver, sizeof(v.driver), "%s", buf);
+        else if (r != -ENOENT)
+                return r;
+        r = sysfs_link_at(vd, LINK_IOMMU_GROUP, buf, sizeof(buf));
+        if (r >= 0) {
+                char *end;
+                long g = strtol(buf, &end, 10);
+                if (*end || g < 0 || g > 0x7fffffff)
+                        return -EBADMSG;
+                v.iommu_group = (int)g;
+        } else if (r != -ENOENT)
+                return r;
+        *ret = v;
+        return 0;
+}
+
 int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
         _cleanup_close_ int d = pcidev_open(pf_bdf);
         if (d < 0)
@@ -99,44 +158,18 @@ int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
         _cleanup_free_ struct vf_ref *vfs = NULL;
         size_t n = 0;
         for (unsigned i = 0;; i++) {
-                char link[32], addr[PCI_ADDR_STRLEN + 8];
-                snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", i);
-                /* readlink virtfnN: the walk ends at the first missing link */
-                int r = sysfs_link_at(d, link, addr, sizeof(addr));
+                struct vf_ref v;
+                /* the walk ends at the first missing link */
+                int r = read_vf(d, i, &v);
                 if (r == -ENOENT)
                         break;
                 if (r < 0)
                         return r;
-                struct pci_addr a;
-                if (pci_addr_parse(addr, &a) < 0)
-                        return -EBADMSG;
                 struct vf_ref *nv = reallocarray(vfs, n + 1, sizeof(*vfs));
                 if (!nv)
                         return -ENOMEM;
                 vfs = nv;
-                struct vf_ref *v = &vfs[n++];
-                *v = (struct vf_ref){ .index = i, .iommu_group = -1 };
-                pci_addr_format(&a, v->addr);
-
-                /* The VF's own links, read relative to the PF's directory (virtfnN/driver): a VF
-                 * that vanished in between reads as unbound, without a group. */
-                char rel[64], buf[SRIOV_DRIVER_MAX];
-                snprintf(rel, sizeof(rel), "%s/" LINK_DRIVER, link);
-                r = sysfs_link_at(d, rel, buf, sizeof(buf));
-                if (r >= 0)
-                        snprintf(v->driver, sizeof(v->driver), "%s", buf);
-                else if (r != -ENOENT)
-                        return r;
-                snprintf(rel, sizeof(rel), "%s/" LINK_IOMMU_GROUP, link);
-                r = sysfs_link_at(d, rel, buf, sizeof(buf));
-                if (r >= 0) {
-                        char *end;
-                        long g = strtol(buf, &end, 10);
-                        if (*end || g < 0 || g > 0x7fffffff)
-                                return -EBADMSG;
-                        v->iommu_group = (int)g;
-                } else if (r != -ENOENT)
-                        return r;
+                vfs[n++] = v;
         }
         *ret_n = n;
         *ret = TAKE_PTR(vfs);

@@ -44,6 +44,9 @@ int sysfs_read_at(int dfd, const char *attr, char *buf, size_t size) {
                 if (n == 0)
                         break;
                 len += (size_t)n;
+                /* sysfs renders an attribute in one go: a short read is its end (a round trip saved) */
+                if ((size_t)n < size - 1 - (len - (size_t)n))
+                        break;
         }
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
                 len--;

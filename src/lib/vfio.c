@@ -35,17 +35,14 @@ static bool driver_loaded(const char *driver) {
         return mx_path(p, sizeof(p), SYS_PCI_DRIVERS "/%s", driver) >= 0 && stat(p, &st) == 0;
 }
 
-/* driver_override + unbind + drivers_probe, then check the driver link. `bound` is the driver the
- * function has now ("" for none). Returns 1 when already bound to `driver`, 0 when bound now, -errno
- * otherwise. */
-static int bind_to(int dfd, const char *bdf, const char *bound, const char *driver) {
-        char cur[DRIVER_NAME_MAX];
-        int r;
+/* driver_override + unbind + drivers_probe. `bound` is the driver the function has now ("" for none).
+ * Returns 1 when already bound to `driver`, 0 when written, -errno otherwise. */
+static int bind_write(int dfd, const char *bdf, const char *bound, const char *driver) {
         if (streq(bound, driver))
                 return 1;
 
         /* echo vfio-pci > /sys/bus/pci/devices/$bdf/driver_override */
-        r = sysfs_write_at(dfd, ATTR_DRIVER_OVERRIDE, driver);
+        int r = sysfs_write_at(dfd, ATTR_DRIVER_OVERRIDE, driver);
         if (r < 0)
                 return r;
 
@@ -58,19 +55,28 @@ static int bind_to(int dfd, const char *bdf, const char *bound, const char *driv
         }
 
         /* echo $bdf > /sys/bus/pci/drivers_probe: the kernel picks the override's driver */
-        r = sysfs_write_path(SYS_PCI_DRIVERS_PROBE, bdf);
-        if (r < 0)
-                return r;
+        return sysfs_write_path(SYS_PCI_DRIVERS_PROBE, bdf);
+}
 
-        /* readlink /sys/bus/pci/devices/$bdf/driver: a failed probe does not fail the write above */
-        r = current_driver_at(dfd, cur, sizeof(cur));
-        if (r < 0)
-                return r;
+/* After the writes: the driver now bound (`cur`, "" for none) against the one asked for. A failed
+ * probe does not fail the drivers_probe write. */
+static int bind_judge(const char *cur, const char *driver) {
         if (streq(cur, driver))
                 return 0;
         if (cur[0])
                 return -EBUSY;
         return driver_loaded(driver) ? -EIO : -ENOPKG;
+}
+
+/* bind_write(), then the driver link read back and judged. */
+static int bind_to(int dfd, const char *bdf, const char *bound, const char *driver) {
+        int r = bind_write(dfd, bdf, bound, driver);
+        if (r != 0)
+                return r;
+        /* readlink /sys/bus/pci/devices/$bdf/driver */
+        char cur[DRIVER_NAME_MAX];
+        r = current_driver_at(dfd, cur, sizeof(cur));
+        return r < 0 ? r : bind_judge(cur, driver);
 }
 
 static int iommu_group_at(int dfd) {
@@ -134,13 +140,70 @@ int vfio_bind(const char *vf_bdf) {
         return vfio_bind_known(d, vf_bdf, group, cur);
 }
 
-int vfio_bind_listed(int pf_dfd, const struct vf_ref *vf) {
+int vfio_bind_start(int pf_dfd, const struct vf_ref *vf) {
+        /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
+        if (vf->iommu_group < 0)
+                return -ENXIO;
         char link[32];
         snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", vf->index);
         _cleanup_close_ int d = openat(pf_dfd, link, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (d < 0)
                 return errno == ENOENT ? -ENODEV : negative_errno();
-        return vfio_bind_known(d, vf->addr, vf->iommu_group, vf->driver);
+        return bind_write(d, vf->addr, vf->driver, DRV_VFIO_PCI);
+}
+
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *)a, y = *(const int *)b;
+        return (x > y) - (x < y);
+}
+
+int vfio_nodes_read(struct vfio_nodes *ret) {
+        char p[MX_PATH_MAX];
+        int r = mx_path(p, sizeof(p), DEV_VFIO);
+        if (r < 0)
+                return r;
+        _cleanup_free_ int *groups = NULL;
+        size_t n = 0, size = 0;
+        /* ls /dev/vfio */
+        _cleanup_closedir_ DIR *d = opendir(p);
+        if (!d && errno != ENOENT)
+                return negative_errno();
+        for (struct dirent *de; d && (de = readdir(d));) {
+                char *end;
+                long g = strtol(de->d_name, &end, 10);
+                if (*end || end == de->d_name || g < 0 || g > INT_MAX)
+                        continue; /* ".", "..", "vfio" (the container) */
+                if (n == size) {
+                        size = size ? 2 * size : 32;
+                        int *more = reallocarray(groups, size, sizeof(*groups));
+                        if (!more)
+                                return -ENOMEM;
+                        groups = more;
+                }
+                groups[n++] = (int)g;
+        }
+        if (n > 1)
+                qsort(groups, n, sizeof(*groups), cmp_int);
+        *ret = (struct vfio_nodes){ TAKE_PTR(groups), n };
+        return 0;
+}
+
+bool vfio_nodes_has(const struct vfio_nodes *nodes, int group) {
+        return nodes && nodes->n && bsearch(&group, nodes->groups, nodes->n, sizeof(int), cmp_int);
+}
+
+void vfio_nodes_free(struct vfio_nodes *nodes) {
+        free(nodes->groups);
+        *nodes = (struct vfio_nodes){};
+}
+
+int vfio_bind_outcome(const struct vf_ref *now, const struct vfio_nodes *seen) {
+        int r = bind_judge(now->driver, DRV_VFIO_PCI);
+        if (r < 0)
+                return r;
+        if (now->iommu_group < 0)
+                return -ENXIO;
+        return vfio_nodes_has(seen, now->iommu_group) ? 0 : wait_vfio_node(now->iommu_group);
 }
 
 int vfio_unbind(const char *vf_bdf) {

@@ -48,7 +48,8 @@ static time_t mount_time;
 
 static void *devfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
         mount_time = time(NULL);
-        cfg->entry_timeout = 0;
+        /* names kept, nothing else: every operation resolves its path again (as in fs.c) */
+        cfg->entry_timeout = 3600;
         cfg->negative_timeout = 0;
         cfg->attr_timeout = 0;
         cfg->direct_io = 1;

@@ -163,6 +163,58 @@ static void bind_node_missing(void **state) {
         assert_int_equal(vfio_bind(VF), -ETIMEDOUT);
 }
 
+/* vfio_bind_start() writes, and vfio_bind_outcome() judges from a later listing, as vfio_bind() would. */
+static void bind_in_two_halves(void **state) {
+        fake_pci_dev("0000:03:00.0", 0x1002, 0x692f, 0x038000, NULL);
+        fake_link("sys/devices/pci0000:00/0000:03:00.0/virtfn0", "../" VF);
+        int pf = pcidev_open("0000:03:00.0");
+        assert_true(pf >= 0);
+        struct vf_ref v = { .index = 0, .addr = VF, .driver = "", .iommu_group = 21 };
+        assert_int_equal(vfio_bind_start(pf, &v), 0);
+        assert_string_equal(steps, "driver_override=vfio-pci /sys/bus/pci/drivers_probe=" VF);
+
+        struct vf_ref now = v;
+        snprintf(now.driver, sizeof(now.driver), "vfio-pci");
+        assert_int_equal(vfio_bind_outcome(&now, NULL), 0); /* dev/vfio/21 made by the probe */
+        fake_file("dev/vfio/vfio", "%s", "");
+        fake_file("dev/vfio/7", "%s", "");
+        struct vfio_nodes nodes;
+        assert_int_equal(vfio_nodes_read(&nodes), 0);
+        assert_int_equal(nodes.n, 2); /* not the container */
+        assert_true(vfio_nodes_has(&nodes, 21) && vfio_nodes_has(&nodes, 7) && !vfio_nodes_has(&nodes, 23));
+        assert_int_equal(vfio_bind_outcome(&now, &nodes), 0);
+        now.iommu_group = 23;
+        assert_int_equal(vfio_bind_outcome(&now, &nodes), -ETIMEDOUT); /* no dev/vfio/23: waited for */
+        vfio_nodes_free(&nodes);
+        snprintf(now.driver, sizeof(now.driver), "amdgpu");
+        assert_int_equal(vfio_bind_outcome(&now, NULL), -EBUSY);
+        now.driver[0] = 0;
+        assert_int_equal(vfio_bind_outcome(&now, NULL), -EIO);
+        char p[1024];
+        fake_path(p, sizeof(p), "sys/bus/pci/drivers/vfio-pci");
+        rmdir(p);
+        assert_int_equal(vfio_bind_outcome(&now, NULL), -ENOPKG);
+
+        /* from another driver: unbound from it first */
+        steps[0] = 0;
+        fake_link(VFDIR "/driver", "../../../bus/pci/drivers/amdgpu");
+        snprintf(v.driver, sizeof(v.driver), "amdgpu");
+        assert_int_equal(vfio_bind_start(pf, &v), 0);
+        assert_string_equal(steps, "driver_override=vfio-pci driver/unbind=" VF " /sys/bus/pci/drivers_probe=" VF);
+        /* on vfio-pci already, no IOMMU group, no such VF: nothing written */
+        steps[0] = 0;
+        snprintf(v.driver, sizeof(v.driver), "vfio-pci");
+        assert_int_equal(vfio_bind_start(pf, &v), 1);
+        v.driver[0] = 0;
+        v.iommu_group = -1;
+        assert_int_equal(vfio_bind_start(pf, &v), -ENXIO);
+        v.iommu_group = 21;
+        v.index = 5;
+        assert_int_equal(vfio_bind_start(pf, &v), -ENODEV);
+        assert_string_equal(steps, "");
+        close(pf);
+}
+
 static void bind_write_errors_unchanged(void **state) {
         fail_attr = "driver_override";
         fail_errno = -EACCES;
@@ -256,7 +308,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_teardown)
         const struct CMUnitTest tests[] = {
                 T(bind_unbound), T(bind_from_other_driver), T(bind_without_iommu_group),
-                T(bind_probe_refused), T(bind_taken_by_other), T(bind_node_missing),
+                T(bind_probe_refused), T(bind_taken_by_other), T(bind_node_missing), T(bind_in_two_halves),
                 T(bind_write_errors_unchanged), T(unbind), T(pf_driver), T(group_in_use), T(reset),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
