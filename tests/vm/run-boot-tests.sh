@@ -125,11 +125,10 @@ initrd=$work/initramfs.cpio
 console_log=$work/console.log
 results_log=$work/results.log
 rm -f "$console_log" "$results_log"
+mapfile -t pf1 < <(nvme_sriov_pf 1 "$nvfs")
 QEMU_REBOOT=1 QEMU_MEM=1G qemu_cmdline "$kdir/vmlinux" "$initrd" \
   "console=ttyS0 intel_iommu=on loglevel=4 rdinit=/init systemd.show_status=1" "$console_log" "$results_log" \
-  -device pcie-root-port,id=rp1,chassis=2,slot=2 -device nvme-subsys,id=nvmes1 \
-  -device "$(nvme_sriov_device mxgpu1 nvmes1 rp1 $nvfs)" \
-  -drive "file=$image,format=raw,if=virtio,snapshot=on"
+  "${pf1[@]}" -drive "file=$image,format=raw,if=virtio,snapshot=on"
 log "booting $(basename "$kdir") with $(basename "$deb") (image $key, timeout ${timeout_s}s, $(elapsed) so far)"
 start=$SECONDS
 timeout -k 5 "$timeout_s" "${QEMU[@]}" >"$work/qemu.log" 2>&1
