@@ -88,6 +88,10 @@ int state_peek(const char *dir, struct mx_state *ret);
  * fsync of dir. A crash at any point leaves either the old or the new file. On success
  * s->generation has been incremented (the written file carries the new value). */
 int state_save(const char *dir, struct mx_state *s);
+/* state_save() of a record that a power loss makes moot, such as a cycle's "applying" marks (a power
+ * loss resets the hardware as well): the same atomic replacement, without waiting for the rename to
+ * reach the disk. After a power loss the previous file or this one is there, either of them whole. */
+int state_save_mark(const char *dir, struct mx_state *s);
 
 /* The PF with this address, or NULL. */
 struct state_pf *state_pf_get(struct mx_state *s, const char *addr);

@@ -128,6 +128,22 @@ static void judge_one(size_t i, void *userdata) {
         job->r = vfio_bind_outcome(job->vf, job->seen);
 }
 
+void pf_gate_open(struct pf_gate *g) {
+        pthread_mutex_lock(&g->lock);
+        g->open = true;
+        pthread_cond_broadcast(&g->cond);
+        pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_wait(struct pf_gate *g) {
+        if (!g)
+                return;
+        pthread_mutex_lock(&g->lock);
+        while (!g->open)
+                pthread_cond_wait(&g->cond, &g->lock);
+        pthread_mutex_unlock(&g->lock);
+}
+
 void pf_apply(struct pf_run *run) {
         const char *addr = run->pf.addr;
         char why[PF_REASON_MAX / 2];
@@ -158,6 +174,7 @@ void pf_apply(struct pf_run *run) {
                 run->state = PF_PENDING;
                 return;
         }
+        gate_wait(run->gate);
 
         const char *want_drv = run->desired.pf_driver == MX_PF_DRIVER_GIM ? DRV_GIM : DRV_PCI_PF_STUB;
         struct regio io = {};

@@ -2,9 +2,21 @@
 /* Apply one PF's actions through the hardware layer and decide the state it ends in. */
 #pragma once
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "pf.h"
 
 /* One PF's work, run on its own thread: PFs proceed in parallel and a failure stays with its PF. */
+/* Held shut until the cycle's record of what is about to change is on disk (cycle.c): a PF reads and
+ * plans meanwhile, and waits here before its first write. */
+struct pf_gate {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool open;
+};
+void pf_gate_open(struct pf_gate *g);
+
 struct pf_run {
         /* in */
         struct pci_pf pf;
@@ -12,6 +24,7 @@ struct pf_run {
         bool mode_known;                  /* mode: the scheduler mode last programmed (state file) */
         enum gpuiov_sched_mode mode;
         bool dry_run;                     /* compute the actions only */
+        struct pf_gate *gate;             /* waited for before the first write (NULL: none) */
         bool kept;                        /* not this cycle's business: the last outcome, carried over */
         struct state_assignment *assigned;/* a copy of libvirt's assignments (owned), see pf_observe */
         size_t n_assigned;

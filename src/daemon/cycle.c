@@ -141,7 +141,7 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
         size_t n = 0;
         int r;
         /* Phase times, logged at debug: where a cycle's time goes (docs/performance.md). */
-        uint64_t t_start = mx_now_usec(), t_scan, t_apply, t_threads;
+        uint64_t t_start = mx_now_usec(), t_scan, t_apply, t_threads, t_intent = 0;
         if (only && manager_find_pf(m, only)) {
                 /* A change to one known PF: read that one again; the bus scan, which reads every
                  * function including every VF, is for cycles that look at everything. */
@@ -240,8 +240,10 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                 }
         }
 
-        /* Mark what is about to change, so a restart after a crash knows what was in flight. */
-        if (!dry_run) {
+        /* Mark what is about to change, so a restart after a crash knows what was in flight. The PFs
+         * read their state and plan while the mark is written; their first write waits for it. */
+        struct pf_gate gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, dry_run };
+        if (!dry_run)
                 for (size_t i = 0; i < n; i++)
                         if (runs[i].state == PF_PENDING) {
                                 struct state_pf *sp = state_pf_add(&m->state, runs[i].pf.addr);
@@ -251,10 +253,6 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                                         sp->phase = STATE_PHASE_APPLYING;
                                 }
                         }
-                r = state_save(m->state_dir, &m->state);
-                if (r < 0)
-                        log_error_errno(r, "cannot save the state in %s; applying anyway", m->state_dir);
-        }
 
         t_apply = mx_now_usec();
         /* PFs proceed in parallel; one failing never stops the others. */
@@ -267,16 +265,26 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                 return log_oom();
         }
         for (size_t i = 0; i < n; i++) {
-                if (runs[i].state != PF_PENDING)
-                        continue;
-                if (pthread_create(&threads[i], NULL, run_thread, &runs[i]) == 0)
+                runs[i].gate = &gate;
+                if (runs[i].state == PF_PENDING && pthread_create(&threads[i], NULL, run_thread, &runs[i]) == 0)
                         started[i] = true;
-                else
-                        pf_apply(&runs[i]); /* no thread: do it here */
         }
+        if (!dry_run) {
+                uint64_t t_mark = mx_now_usec();
+                r = state_save_mark(m->state_dir, &m->state);
+                if (r < 0)
+                        log_error_errno(r, "cannot save the state in %s; applying anyway", m->state_dir);
+                t_intent = mx_now_usec() - t_mark;
+        }
+        pf_gate_open(&gate);
         for (size_t i = 0; i < n; i++)
+                if (runs[i].state == PF_PENDING && !started[i])
+                        pf_apply(&runs[i]); /* no thread: do it here */
+        for (size_t i = 0; i < n; i++) {
                 if (started[i])
                         pthread_join(threads[i], NULL);
+                runs[i].gate = NULL;
+        }
         free(threads);
         free(started);
         drop_assignments(runs, n);
@@ -291,9 +299,10 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                         log_error_errno(r, "cannot save the state in %s", m->state_dir);
         }
         uint64_t t_end = mx_now_usec();
-        log_debug("cycle of %zu PF(s) in %.1f ms: %s %.1f, resolve and intent %.1f, PFs %.1f, state %.1f", n,
-                  (t_end - t_start) / 1000.0, only ? "read" : "scan", (t_scan - t_start) / 1000.0,
-                  (t_apply - t_scan) / 1000.0, (t_threads - t_apply) / 1000.0, (t_end - t_threads) / 1000.0);
+        log_debug("cycle of %zu PF(s) in %.1f ms: %s %.1f, resolve %.1f, PFs %.1f (the intent saved in %.1f meanwhile), state %.1f",
+                  n, (t_end - t_start) / 1000.0, only ? "read" : "scan", (t_scan - t_start) / 1000.0,
+                  (t_apply - t_scan) / 1000.0, (t_threads - t_apply) / 1000.0, t_intent / 1000.0,
+                  (t_end - t_threads) / 1000.0);
         if (!dry_run)
                 m->cycles++;
         *ret_runs = TAKE_PTR(runs);

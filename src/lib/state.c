@@ -618,7 +618,7 @@ static int write_all(int fd, const char *buf, size_t len) {
         return 0;
 }
 
-int state_save(const char *dir, struct mx_state *s) {
+static int save(const char *dir, struct mx_state *s, bool durable) {
         if (!dir || !*dir)
                 return -EINVAL;
         _cleanup_(json_object_putp) struct json_object *o = state_json(s, s->generation + 1);
@@ -651,10 +651,18 @@ int state_save(const char *dir, struct mx_state *s) {
                 (void)unlink(tmp);
                 return r;
         }
-        r = fsync_dir(dfd);
+        r = durable ? fsync_dir(dfd) : 0;
         if (r < 0)
                 return r;
         s->generation++;
         s->version = STATE_VERSION;
         return 0;
+}
+
+int state_save(const char *dir, struct mx_state *s) {
+        return save(dir, s, true);
+}
+
+int state_save_mark(const char *dir, struct mx_state *s) {
+        return save(dir, s, false);
 }

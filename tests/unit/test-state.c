@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Unit tests for the state file: round trip, atomic replacement across a crash, corrupt files kept aside.
-// WRAP: rename
+// WRAP: rename fsync
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -22,8 +22,18 @@ int __wrap_rename(const char *from, const char *to) {
         return __real_rename(from, to);
 }
 
+/* fsync() calls, counted: a durable save syncs the file and then its folder. */
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+static unsigned fsyncs;
+int __wrap_fsync(int fd) {
+        fsyncs++;
+        return __real_fsync(fd);
+}
+
 static int setup(void **state) {
         crash_before_rename = false;
+        fsyncs = 0;
         return fake_setup(state);
 }
 
@@ -108,6 +118,23 @@ static unsigned count_files(const char *prefix) {
                         n++;
         closedir(d);
         return n;
+}
+
+/* A mark waits for the file's data, not for the rename: the same file, one fsync fewer. */
+static void mark_is_a_save_without_folder_sync(void **state) {
+        struct mx_state s, t;
+        fill(&s);
+        assert_int_equal(state_save(fake_root, &s), 0);
+        assert_int_equal(fsyncs, 2);
+        s.pfs[0].phase = STATE_PHASE_APPLYING;
+        assert_int_equal(state_save_mark(fake_root, &s), 0);
+        assert_int_equal(fsyncs, 3);
+        assert_int_equal(s.generation, 2);
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_int_equal(t.generation, 2);
+        assert_int_equal(t.pfs[0].phase, STATE_PHASE_APPLYING);
+        state_done(&s);
+        state_done(&t);
 }
 
 static void crash_keeps_old_file(void **state) {
@@ -245,7 +272,7 @@ static void phase_names(void **state) {
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_teardown)
         const struct CMUnitTest tests[] = {
-                T(missing_is_empty), T(round_trip), T(crash_keeps_old_file), T(corrupt_files),
+                T(missing_is_empty), T(round_trip), T(mark_is_a_save_without_folder_sync), T(crash_keeps_old_file), T(corrupt_files),
                 T(newer_version_left_alone), T(phase_names), T(assignments_round_trip), T(assignments_checked),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
