@@ -45,41 +45,39 @@ run_mxgpud() { /bench/mxgpud --config /bench/mxgpu.conf --once; }
 run_shell() { /bin/bash /bench/shell-bringup.sh /; }
 run_driverctl() { BINDER=driverctl /bin/bash /bench/shell-bringup.sh /; }
 
+# timed NAME WANT COUNT WHAT: from the start state, runs run_NAME and prints its time, or an error when
+# it fails or the function COUNT does not then give WANT (WHAT: what COUNT counts, for the message).
+timed() {
+  local c=$1 want=$2 count=$3 what=$4 t0 t1 rc got
+  start_state || { echo "vmbench: error: cannot reset ${pfs[*]}"; return; }
+  t0=$(us_now)
+  run_$c >/tmp/$c.log 2>&1
+  rc=$?
+  t1=$(us_now)
+  got=$($count)
+  if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
+    echo "vmbench: error: $c: exit $rc, $got of $want VFs $what: $(tail -n 2 /tmp/$c.log | tr '\n' ' ')"
+  else
+    echo "vmbench: $c $(( (t1 - t0) / 1000 ))"
+  fi
+}
+
 for ((rep = 0; rep < reps; rep++)); do
-  for c in floor mxgpud shell driverctl; do
-    start_state || { echo "vmbench: error: cannot reset ${pfs[*]}"; continue; }
-    t0=$(us_now)
-    run_$c >/tmp/$c.log 2>&1
-    rc=$?
-    t1=$(us_now)
-    got=$(on_vfio)
-    if [ $rc -ne 0 ] || [ "$got" != "$n" ]; then
-      echo "vmbench: error: $c: exit $rc, $got of $n VFs on vfio-pci: $(tail -n 2 /tmp/$c.log | tr '\n' ' ')"
-    else
-      echo "vmbench: $c $(( (t1 - t0) / 1000 ))"
-    fi
-  done
+  for c in floor mxgpud shell driverctl; do timed $c "$n" on_vfio "on vfio-pci"; done
 done
 # The kernel's part of the floor: enabling the VFs without binding them (floor --no-bind), all of
 # them and 1 per PF, all PFs at once; with several PFs also one PF after another, which shows how far
 # the kernel overlaps the PFs' enables (1 VF per PF: mostly its 100 ms wait after setting VF Enable).
 numvfs() { local pf k=0; for pf in "${pfs[@]}"; do k=$((k + $(cat "/sys/bus/pci/devices/$pf/sriov_numvfs"))); done; echo $k; }
-enable_par() { /bench/floor --no-bind "$@" "${pfs[@]}"; }
-enable_seq() { local pf; for pf in "${pfs[@]}"; do /bench/floor --no-bind "$@" "$pf" || return 1; done; }
-one_par() { enable_par --vfs 1; }
-one_seq() { enable_seq --vfs 1; }
+run_enable_par() { /bench/floor --no-bind "$@" "${pfs[@]}"; }
+run_enable_seq() { local pf; for pf in "${pfs[@]}"; do /bench/floor --no-bind "$@" "$pf" || return 1; done; }
+run_one_par() { run_enable_par --vfs 1; }
+run_one_seq() { run_enable_seq --vfs 1; }
 for ((rep = 0; rep < reps; rep++)); do
   for c in enable_par enable_seq one_par one_seq; do
     [ "${c#*_}" = seq ] && [ ${#pfs[@]} -eq 1 ] && continue
     want=$n; [ "${c%_*}" = one ] && want=${#pfs[@]}
-    start_state || { echo "vmbench: error: cannot reset ${pfs[*]}"; continue; }
-    t0=$(us_now); $c >/tmp/$c.log 2>&1; rc=$?; t1=$(us_now)
-    got=$(numvfs)
-    if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
-      echo "vmbench: error: $c: exit $rc, $got of $want VFs enabled: $(tail -n 2 /tmp/$c.log | tr '\n' ' ')"
-    else
-      echo "vmbench: $c $(( (t1 - t0) / 1000 ))"
-    fi
+    timed $c "$want" numvfs enabled
   done
 done
 # What mxgpud's figure includes before any sysfs work: exec and dynamic linking (its shared
