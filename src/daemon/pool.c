@@ -214,7 +214,8 @@ static bool is_published(const struct pool *p, const char *addr) {
 bool virt_vf_assigned(struct manager *m, const char *vf_addr, const char **ret_domain) {
         struct pci_addr a;
         char canon[PCI_ADDR_STRLEN];
-        if (!vf_addr || pci_addr_parse(vf_addr, &a) < 0)
+        /* No assignments (the common case, asked per VF by List): nothing to canonicalise. */
+        if (m->state.n_assignments == 0 || !vf_addr || pci_addr_parse(vf_addr, &a) < 0)
                 return false;
         struct state_assignment *s = state_assignment_get(&m->state, pci_addr_format(&a, canon));
         if (!s || !s->domain[0])

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -236,6 +237,74 @@ int pf_bind_driver(const char *pf_bdf, const char *driver) {
         return bind_to(d, pf_bdf, cur, driver);
 }
 
+struct held_groups {
+        int *group;
+        pid_t *pid;
+        size_t n, size;
+};
+
+static int held_add(struct held_groups *h, int group, pid_t pid) {
+        if (h->n == h->size) {
+                size_t size = h->size ? 2 * h->size : 16;
+                int *more = reallocarray(h->group, size, sizeof(int));
+                if (!more)
+                        return -ENOMEM;
+                h->group = more;
+                pid_t *more_pids = reallocarray(h->pid, size, sizeof(pid_t));
+                if (!more_pids)
+                        return -ENOMEM;
+                h->pid = more_pids;
+                h->size = size;
+        }
+        h->pid[h->n] = pid;
+        h->group[h->n++] = group;
+        return 0;
+}
+
+/* The groups one process holds (its /proc entry `name` below proc_fd), added to h. Its fd directory
+ * is read with getdents64() into a stack buffer: opendir() would add an fstat() and a heap buffer
+ * per process, and every List looks at every process (docs/performance.md). */
+static int scan_process(int proc_fd, const char *name, pid_t pid, const char *want, size_t prefix,
+                        struct held_groups *h) {
+        char path[sizeof(((struct dirent *)NULL)->d_name) + 4];
+        size_t n_name = strlen(name);
+        memcpy(path, name, n_name);
+        memcpy(path + n_name, "/fd", 4);
+        _cleanup_close_ int fd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return 0; /* gone, or not ours to see */
+        char buf[8192] __attribute__((aligned(8)));
+        for (;;) {
+                ssize_t n = getdents64(fd, buf, sizeof(buf));
+                if (n <= 0)
+                        return 0; /* the end, or gone meanwhile */
+                for (ssize_t off = 0; off < n;) {
+                        const struct dirent64 *e = (const struct dirent64 *)(buf + off);
+                        off += e->d_reclen;
+                        if (e->d_name[0] == '.')
+                                continue; /* "." and "..": not fds */
+                        char link[MX_PATH_MAX];
+                        ssize_t len = readlinkat(fd, e->d_name, link, sizeof(link) - 1);
+                        /* The kernel checks access per process (ptrace_may_access), not per fd: one
+                         * refusal means every fd of this process is refused, so skip the rest of them. */
+                        if (len < 0 && (errno == EACCES || errno == EPERM))
+                                return 0;
+                        if (len <= (ssize_t)prefix)
+                                continue;
+                        link[len] = 0;
+                        if (strncmp(link, want, prefix) != 0)
+                                continue;
+                        char *end;
+                        long g = strtol(link + prefix, &end, 10);
+                        if (*end || g < 0 || g > INT_MAX)
+                                continue;
+                        int r = held_add(h, (int)g, pid);
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
 /* Every VFIO group some other process holds open: group numbers, and in *ret_pids (may be NULL)
  * the process that holds each. */
 static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
@@ -243,9 +312,8 @@ static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
         int r = mx_path(want, sizeof(want), DEV_VFIO "/");
         if (r < 0)
                 return r;
-        size_t prefix = (size_t)r, n = 0, size = 0;
-        _cleanup_free_ int *held = NULL;
-        _cleanup_free_ pid_t *pids = NULL;
+        size_t prefix = (size_t)r;
+        struct held_groups h = {};
         /* Look, do not touch: opening a group to test it would itself be a use (and could make a VM's
          * own open fail with EBUSY). Every process's open files name the groups it holds, as lsof shows. */
         _cleanup_closedir_ DIR *proc = opendir("/proc");
@@ -258,44 +326,19 @@ static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
                 long pid = strtol(de->d_name, &end, 10);
                 if (*end || pid <= 0 || pid == self)
                         continue;
-                char fddir[64];
-                snprintf(fddir, sizeof(fddir), "/proc/%ld/fd", pid);
-                _cleanup_closedir_ DIR *fds = opendir(fddir);
-                if (!fds)
-                        continue; /* gone, or not ours to see */
-                struct dirent *fe;
-                while ((fe = readdir(fds))) {
-                        if (fe->d_name[0] == '.')
-                                continue; /* "." and "..": not fds */
-                        char link[MX_PATH_MAX];
-                        ssize_t len = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
-                        if (len <= (ssize_t)prefix)
-                                continue;
-                        link[len] = 0;
-                        if (strncmp(link, want, prefix) != 0)
-                                continue;
-                        long g = strtol(link + prefix, &end, 10);
-                        if (*end || g < 0 || g > INT_MAX)
-                                continue;
-                        if (n == size) {
-                                size = size ? 2 * size : 16;
-                                int *more = reallocarray(held, size, sizeof(int));
-                                if (!more)
-                                        return -ENOMEM;
-                                held = more;
-                                pid_t *more_pids = reallocarray(pids, size, sizeof(pid_t));
-                                if (!more_pids)
-                                        return -ENOMEM;
-                                pids = more_pids;
-                        }
-                        pids[n] = (pid_t)pid;
-                        held[n++] = (int)g;
+                r = scan_process(dirfd(proc), de->d_name, (pid_t)pid, want, prefix, &h);
+                if (r < 0) {
+                        free(h.group);
+                        free(h.pid);
+                        return r;
                 }
         }
-        *ret = TAKE_PTR(held);
+        *ret = h.group;
         if (ret_pids)
-                *ret_pids = TAKE_PTR(pids);
-        *ret_n = n;
+                *ret_pids = h.pid;
+        else
+                free(h.pid);
+        *ret_n = h.n;
         return 0;
 }
 
