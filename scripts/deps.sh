@@ -21,6 +21,8 @@ PKGS=(
   # and its QEMU driver (which needs an emulator to define domains) in a private namespace.
   libvirt-daemon libvirt-daemon-system libvirt-clients qemu-system-x86
   util-linux iproute2 jq
+  # systemd-socket-activate stands in for systemd's socket activation (tests/integration).
+  systemd
 )
 # Real-kernel VM tests: QEMU (TCG) and a static busybox for the guest's initramfs.
 VM_PKGS=(qemu-system-x86 busybox-static)
