@@ -22,6 +22,9 @@ int sysfs_read_u64_at(int dfd, const char *attr, uint64_t *ret);
 /* The last component of a link's target (a driver name, an IOMMU group, a PF address).
  * Returns the length, or -ENOENT when there is no such link. */
 int sysfs_link_at(int dfd, const char *link, char *buf, size_t size);
+/* The function's IOMMU group (the number its iommu_group link names). Returns it, -ENOENT when the
+ * function has none (IOMMU off), -EBADMSG when the link names no group number, or -errno. */
+int sysfs_iommu_group_at(int dfd);
 
 /* The same by PCI address, for one-off accesses. */
 int pcidev_read(const char *bdf, const char *attr, char *buf, size_t size);

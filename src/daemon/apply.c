@@ -116,16 +116,20 @@ static void bind_one(size_t i, void *userdata) {
         job->r = job->vf ? vfio_bind_start(job->pf_dfd, job->vf) : 0;
 }
 
-/* The outcome of the binds, judged from the listing after them (vfio_bind_outcome()). */
+/* The outcome of a bind, judged from the listing after all of them (vfio_bind_outcome()). */
 struct outcome_job {
         const struct vf_ref *vf;
         const struct vfio_nodes *seen;
         int r;
 };
 
-static void judge_one(size_t i, void *userdata) {
-        struct outcome_job *job = &((struct outcome_job *)userdata)[i];
+static void judge(struct outcome_job *job) {
         job->r = vfio_bind_outcome(job->vf, job->seen);
+}
+
+/* userdata: an array of pointers to the jobs whose /dev/vfio node is still to be waited for */
+static void judge_waiting(size_t i, void *userdata) {
+        judge(((struct outcome_job **)userdata)[i]);
 }
 
 void pf_gate_open(struct pf_gate *g) {
@@ -304,7 +308,7 @@ void pf_apply(struct pf_run *run) {
         }
         /* The binds made above: on vfio-pci now, with their /dev/vfio node? Nodes not there yet
          * are waited for, several at once. */
-        struct outcome_job judged[PF_MAX_VFS], waits[PF_MAX_VFS];
+        struct outcome_job judged[PF_MAX_VFS], *waits[PF_MAX_VFS];
         size_t n_judged = 0, n_waits = 0;
         struct vfio_nodes nodes = {};
         bool any_written = false;
@@ -317,14 +321,11 @@ void pf_apply(struct pf_run *run) {
                         struct outcome_job *job = &judged[n_judged++];
                         *job = (struct outcome_job){ &vfs[k], &nodes, 0 };
                         if (streq(vfs[k].driver, DRV_VFIO_PCI) && !vfio_nodes_has(&nodes, vfs[k].iommu_group))
-                                waits[n_waits++] = *job;
+                                waits[n_waits++] = job;
                         else
-                                judge_one(0, job);
+                                judge(job);
                 }
-        mx_parallel_for(n_waits, BIND_PARALLEL, judge_one, waits);
-        for (size_t j = 0, w = 0; j < n_judged && w < n_waits; j++)
-                if (judged[j].vf == waits[w].vf)
-                        judged[j].r = waits[w++].r;
+        mx_parallel_for(n_waits, BIND_PARALLEL, judge_waiting, waits);
         vfio_nodes_free(&nodes);
         bool unusable[PF_MAX_VFS] = {};
         for (size_t j = 0; j < n_judged; j++)

@@ -7,9 +7,8 @@
 
 #include "pf.h"
 
-/* One PF's work, run on its own thread: PFs proceed in parallel and a failure stays with its PF. */
-/* Held shut until the cycle's record of what is about to change is on disk (cycle.c): a PF reads and
- * plans meanwhile, and waits here before its first write. */
+/* Held shut until the cycle's record of what is about to change is written (cycle.c, state_save_mark()):
+ * a PF reads and plans meanwhile, and waits here before its first write. */
 struct pf_gate {
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -17,6 +16,7 @@ struct pf_gate {
 };
 void pf_gate_open(struct pf_gate *g);
 
+/* One PF's work, run on its own thread: PFs proceed in parallel and a failure stays with its PF. */
 struct pf_run {
         /* in */
         struct pci_pf pf;

@@ -219,15 +219,12 @@ static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
         if (sysfs_read_at(dfd, ATTR_RESOURCE, res, sizeof(res)) >= 0 && sscanf(res, "%llx %llx", &bar_start, &bar_end) == 2 &&
             bar_end > bar_start)
                 pf.bar0_size = bar_end - bar_start + 1;
-        /* readlink driver, iommu_group: their last components */
+        /* readlink driver: its last component; the IOMMU group (-1 without one) */
         if (sysfs_link_at(dfd, LINK_DRIVER, buf, sizeof(buf)) >= 0)
                 copy_str(pf.driver, sizeof(pf.driver), buf);
-        if (sysfs_link_at(dfd, LINK_IOMMU_GROUP, buf, sizeof(buf)) >= 0) {
-                char *end;
-                long g = strtol(buf, &end, 10);
-                if (!*end && end != buf && g >= 0 && g <= 0x7fffffff)
-                        pf.iommu_group = (int)g;
-        }
+        int g = sysfs_iommu_group_at(dfd);
+        if (g >= 0)
+                pf.iommu_group = g;
         *ret = pf;
         return 0;
 }

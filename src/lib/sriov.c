@@ -138,14 +138,10 @@ static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
                 snprintf(v.driver, sizeof(v.driver), "%s", buf);
         else if (r != -ENOENT)
                 return r;
-        r = sysfs_link_at(vd, LINK_IOMMU_GROUP, buf, sizeof(buf));
-        if (r >= 0) {
-                char *end;
-                long g = strtol(buf, &end, 10);
-                if (*end || g < 0 || g > 0x7fffffff)
-                        return -EBADMSG;
-                v.iommu_group = (int)g;
-        } else if (r != -ENOENT)
+        r = sysfs_iommu_group_at(vd);
+        if (r >= 0)
+                v.iommu_group = r;
+        else if (r != -ENOENT)
                 return r;
         *ret = v;
         return 0;

@@ -98,6 +98,18 @@ int sysfs_link_at(int dfd, const char *link, char *buf, size_t size) {
         return (int)len;
 }
 
+int sysfs_iommu_group_at(int dfd) {
+        char buf[32], *end;
+        /* readlink iommu_group */
+        int r = sysfs_link_at(dfd, LINK_IOMMU_GROUP, buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        long g = strtol(buf, &end, 10);
+        if (*end || end == buf || g < 0 || g > INT_MAX)
+                return -EBADMSG;
+        return (int)g;
+}
+
 #define BY_ADDRESS(bdf, call)                       \
         ({                                          \
                 _cleanup_close_ int _d = pcidev_open(bdf); \

@@ -81,17 +81,8 @@ static int bind_to(int dfd, const char *bdf, const char *bound, const char *driv
 }
 
 static int iommu_group_at(int dfd) {
-        char buf[32], *end;
-        /* readlink /sys/bus/pci/devices/$bdf/iommu_group */
-        int r = sysfs_link_at(dfd, LINK_IOMMU_GROUP, buf, sizeof(buf));
-        if (r == -ENOENT)
-                return -ENXIO;
-        if (r < 0)
-                return r;
-        long g = strtol(buf, &end, 10);
-        if (*end || end == buf || g < 0 || g > 0x7fffffff)
-                return -EBADMSG;
-        return (int)g;
+        int g = sysfs_iommu_group_at(dfd);
+        return g == -ENOENT ? -ENXIO : g;
 }
 
 /* Wait until dev/vfio/<group> exists: devtmpfs (or udev) creates it shortly after the bind. */
@@ -115,30 +106,22 @@ static int wait_vfio_node(int group) {
         }
 }
 
-/* The bind itself, with the group and the current driver already known. */
-static int vfio_bind_known(int dfd, const char *bdf, int group, const char *bound) {
-        /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
-        if (group < 0)
-                return -ENXIO;
-        int r = bind_to(dfd, bdf, bound, DRV_VFIO_PCI);
-        if (r < 0)
-                return r;
-        int k = wait_vfio_node(group);
-        return k < 0 ? k : r;
-}
-
 int vfio_bind(const char *vf_bdf) {
         _cleanup_close_ int d = pcidev_open(vf_bdf);
         if (d < 0)
                 return d;
+        /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
         int group = iommu_group_at(d);
         if (group < 0)
                 return group;
         char cur[DRIVER_NAME_MAX];
         int r = current_driver_at(d, cur, sizeof(cur));
+        if (r >= 0)
+                r = bind_to(d, vf_bdf, cur, DRV_VFIO_PCI);
         if (r < 0)
                 return r;
-        return vfio_bind_known(d, vf_bdf, group, cur);
+        int k = wait_vfio_node(group);
+        return k < 0 ? k : r;
 }
 
 int vfio_bind_start(int pf_dfd, const struct vf_ref *vf) {
