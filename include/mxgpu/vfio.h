@@ -23,14 +23,13 @@
  *   any other   the kernel's errno of a write, unchanged (driver_override, unbind, drivers_probe) */
 int vfio_bind(const char *vf_bdf);
 /* vfio_bind() in two halves, for many VFs of one PF at once. vfio_bind_start() makes the writes for a VF
- * as sriov_list_vfs() listed it a moment ago (its driver and IOMMU group come from the listing; its
- * directory is reached through the PF's, pf_dfd from pcidev_open()). It returns 1 when the VF is on
- * vfio-pci already, 0 when the writes were made, or -ENXIO or a write's -errno as vfio_bind() does.
- * vfio_bind_outcome() then judges a VF for which it returned 0, from a listing made after all the
- * writes: 0, -EBUSY, -EIO, -ENOPKG or -ETIMEDOUT as vfio_bind() (it waits for the /dev/vfio node).
- * A PF's binds need no checks of their own this way: the listing that verifies them is the check.
- * Both are safe to call from several threads. */
-int vfio_bind_start(int pf_dfd, const struct vf_ref *vf);
+ * as sriov_open_vf() read it a moment ago (its driver and IOMMU group; vf_dfd is the directory that
+ * returned). It returns 1 when the VF is on vfio-pci already, 0 when the writes were made, or -ENXIO or
+ * a write's -errno as vfio_bind() does. vfio_bind_outcome() then judges a VF for which it returned 0,
+ * from a listing made after all the writes: 0, -EBUSY, -EIO, -ENOPKG or -ETIMEDOUT as vfio_bind() (it
+ * waits for the /dev/vfio node). A PF's binds need no checks of their own this way: the listing that
+ * verifies them is the check. Both are safe to call from several threads. */
+int vfio_bind_start(int vf_dfd, const struct vf_ref *vf);
 /* The groups that have a node in /dev/vfio, from one read of the directory (not a stat per group). */
 struct vfio_nodes {
         int *groups; /* sorted */

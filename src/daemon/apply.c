@@ -107,13 +107,25 @@ static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
 
 struct bind_job {
         int pf_dfd;
-        const struct vf_ref *vf; /* NULL: the VF is missing (counted by the verification) */
+        unsigned index;
+        struct vf_ref vf;
+        bool present; /* false: no virtfnN (the verification counts it as missing) */
         int r;
 };
 
+/* Read the VF and make its writes: each VF's reads run alongside the other binds. */
 static void bind_one(size_t i, void *userdata) {
         struct bind_job *job = &((struct bind_job *)userdata)[i];
-        job->r = job->vf ? vfio_bind_start(job->pf_dfd, job->vf) : 0;
+        _cleanup_close_ int d = sriov_open_vf(job->pf_dfd, job->index, &job->vf);
+        job->present = d != -ENOENT;
+        if (d < 0) {
+                job->r = d == -ENOENT ? 0 : d;
+                /* for the log line: no address could be read */
+                job->vf = (struct vf_ref){ .index = job->index, .iommu_group = -1 };
+                snprintf(job->vf.addr, sizeof(job->vf.addr), LINK_VIRTFN_PREFIX "%u", job->index);
+                return;
+        }
+        job->r = vfio_bind_start(d, &job->vf);
 }
 
 /* The outcome of a bind, judged from the listing after all of them (vfio_bind_outcome()). */
@@ -186,7 +198,6 @@ void pf_apply(struct pf_run *run) {
         bool gd_open = false;
         struct vf_ref *vfs = NULL;
         size_t n_vfs = 0;
-        bool listed = false;
         unsigned n = acts->num_vfs;
         char first_bind_error[PF_REASON_MAX] = "";
         bool bind_written[PF_MAX_VFS] = {}; /* by VF index: to be judged by the verification */
@@ -253,14 +264,6 @@ void pf_apply(struct pf_run *run) {
                         size_t end = i;
                         while (end < acts->n && acts->a[end].kind == ACT_VF_BIND)
                                 end++;
-                        if (!listed) {
-                                r = sriov_list_vfs(addr, &vfs, &n_vfs);
-                                if (r < 0) {
-                                        set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));
-                                        goto fail;
-                                }
-                                listed = true;
-                        }
                         _cleanup_close_ int pf_dfd = pcidev_open(addr);
                         if (pf_dfd < 0) {
                                 set_state(run, PF_FAILED, pf_dfd, "cannot open the PF's directory: %s",
@@ -272,16 +275,13 @@ void pf_apply(struct pf_run *run) {
                         for (size_t j = i; j < end && n_jobs < ARRAY_SIZE(jobs); j++) {
                                 if (j > i)
                                         log_dev(LOG_DEBUG, addr, "%s", acts->a[j].what);
-                                jobs[n_jobs] = (struct bind_job){ pf_dfd, NULL, 0 };
-                                for (size_t k = 0; k < n_vfs; k++)
-                                        if ((int)vfs[k].index == acts->a[j].vf)
-                                                jobs[n_jobs].vf = &vfs[k];
-                                n_jobs++;
+                                if (acts->a[j].vf >= 0)
+                                        jobs[n_jobs++] = (struct bind_job){ .pf_dfd = pf_dfd, .index = (unsigned)acts->a[j].vf };
                         }
                         mx_parallel_for(n_jobs, BIND_PARALLEL, bind_one, jobs);
                         for (size_t j = 0; j < n_jobs; j++) {
-                                const struct vf_ref *v = jobs[j].vf;
-                                if (!v)
+                                const struct vf_ref *v = &jobs[j].vf;
+                                if (!jobs[j].present)
                                         continue;
                                 if (jobs[j].r == 0 && v->index < PF_MAX_VFS)
                                         bind_written[v->index] = true;
@@ -299,8 +299,6 @@ void pf_apply(struct pf_run *run) {
         t_phase = mx_now_usec();
 
         /* Judge by what the hardware has now, not by what we did. */
-        free(vfs);
-        vfs = NULL;
         r = sriov_list_vfs(addr, &vfs, &n_vfs);
         if (r < 0) {
                 set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));

@@ -109,10 +109,9 @@ static int addr_of_dirfd(int fd, struct pci_addr *ret) {
         return pci_addr_parse(slash ? slash + 1 : path, ret) < 0 ? -EBADMSG : 0;
 }
 
-/* virtfnN's address, driver and IOMMU group into *ret. Returns 0, -ENOENT (no virtfnN) or -errno. */
-static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
+int sriov_open_vf(int pf_dfd, unsigned index, struct vf_ref *ret) {
         char link[32];
-        snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", i);
+        snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", index);
         /* cd virtfnN: the VF's own links are read through its directory */
         _cleanup_close_ int vd = openat(pf_dfd, link, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (vd < 0)
@@ -128,7 +127,7 @@ static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
         }
         if (r < 0)
                 return r;
-        struct vf_ref v = { .index = i, .iommu_group = -1 };
+        struct vf_ref v = { .index = index, .iommu_group = -1 };
         pci_addr_format(&a, v.addr);
 
         /* readlink driver, iommu_group: a VF that vanished in between reads as unbound, without a group */
@@ -144,7 +143,7 @@ static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
         else if (r != -ENOENT)
                 return r;
         *ret = v;
-        return 0;
+        return TAKE_FD(vd);
 }
 
 int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
@@ -156,11 +155,12 @@ int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
         for (unsigned i = 0;; i++) {
                 struct vf_ref v;
                 /* the walk ends at the first missing link */
-                int r = read_vf(d, i, &v);
-                if (r == -ENOENT)
+                int vd = sriov_open_vf(d, i, &v);
+                if (vd == -ENOENT)
                         break;
-                if (r < 0)
-                        return r;
+                if (vd < 0)
+                        return vd;
+                close(vd);
                 struct vf_ref *nv = reallocarray(vfs, n + 1, sizeof(*vfs));
                 if (!nv)
                         return -ENOMEM;

@@ -124,16 +124,11 @@ int vfio_bind(const char *vf_bdf) {
         return k < 0 ? k : r;
 }
 
-int vfio_bind_start(int pf_dfd, const struct vf_ref *vf) {
+int vfio_bind_start(int vf_dfd, const struct vf_ref *vf) {
         /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
         if (vf->iommu_group < 0)
                 return -ENXIO;
-        char link[32];
-        snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", vf->index);
-        _cleanup_close_ int d = openat(pf_dfd, link, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (d < 0)
-                return errno == ENOENT ? -ENODEV : negative_errno();
-        return bind_write(d, vf->addr, vf->driver, DRV_VFIO_PCI);
+        return bind_write(vf_dfd, vf->addr, vf->driver, DRV_VFIO_PCI);
 }
 
 static int cmp_int(const void *a, const void *b) {

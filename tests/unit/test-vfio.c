@@ -169,8 +169,13 @@ static void bind_in_two_halves(void **state) {
         fake_link("sys/devices/pci0000:00/0000:03:00.0/virtfn0", "../" VF);
         int pf = pcidev_open("0000:03:00.0");
         assert_true(pf >= 0);
-        struct vf_ref v = { .index = 0, .addr = VF, .driver = "", .iommu_group = 21 };
-        assert_int_equal(vfio_bind_start(pf, &v), 0);
+        struct vf_ref v;
+        int vd = sriov_open_vf(pf, 0, &v);
+        assert_true(vd >= 0);
+        assert_string_equal(v.addr, VF);
+        assert_string_equal(v.driver, "");
+        assert_int_equal(v.iommu_group, 21);
+        assert_int_equal(vfio_bind_start(vd, &v), 0);
         assert_string_equal(steps, "driver_override=vfio-pci /sys/bus/pci/drivers_probe=" VF);
 
         struct vf_ref now = v;
@@ -198,20 +203,21 @@ static void bind_in_two_halves(void **state) {
         /* from another driver: unbound from it first */
         steps[0] = 0;
         fake_link(VFDIR "/driver", "../../../bus/pci/drivers/amdgpu");
-        snprintf(v.driver, sizeof(v.driver), "amdgpu");
-        assert_int_equal(vfio_bind_start(pf, &v), 0);
+        assert_int_equal(close(vd), 0);
+        assert_true((vd = sriov_open_vf(pf, 0, &v)) >= 0);
+        assert_string_equal(v.driver, "amdgpu");
+        assert_int_equal(vfio_bind_start(vd, &v), 0);
         assert_string_equal(steps, "driver_override=vfio-pci driver/unbind=" VF " /sys/bus/pci/drivers_probe=" VF);
         /* on vfio-pci already, no IOMMU group, no such VF: nothing written */
         steps[0] = 0;
         snprintf(v.driver, sizeof(v.driver), "vfio-pci");
-        assert_int_equal(vfio_bind_start(pf, &v), 1);
+        assert_int_equal(vfio_bind_start(vd, &v), 1);
         v.driver[0] = 0;
         v.iommu_group = -1;
-        assert_int_equal(vfio_bind_start(pf, &v), -ENXIO);
-        v.iommu_group = 21;
-        v.index = 5;
-        assert_int_equal(vfio_bind_start(pf, &v), -ENODEV);
+        assert_int_equal(vfio_bind_start(vd, &v), -ENXIO);
+        assert_int_equal(sriov_open_vf(pf, 5, &v), -ENOENT);
         assert_string_equal(steps, "");
+        close(vd);
         close(pf);
 }
 
