@@ -29,10 +29,10 @@ int sriov_set_numvfs(const char *pf_bdf, unsigned n);
  * succeeded but writing n failed, the PF is left with 0 VFs and the error of the second write
  * comes back. */
 int sriov_change_numvfs(const char *pf_bdf, unsigned n);
-/* virtfnN (N = index) of the PF whose directory pf_dfd is (pcidev_open()): its address, driver and
- * IOMMU group into *ret. Returns the VF's own directory (an O_PATH fd, for vfio_bind_start(); the
- * caller closes it), -ENOENT when there is no virtfnN, or -errno. */
-int sriov_open_vf(int pf_dfd, unsigned index, struct vf_ref *ret);
+/* virtfnN (N = index) of the PF whose directory pf_dfd is (pcidev_open()): the VF's own directory
+ * (an O_PATH fd; the caller closes it) and its address into ret_addr, without reading anything else.
+ * Returns the fd, -ENOENT when there is no virtfnN, or -errno. */
+int sriov_open_vf(int pf_dfd, unsigned index, char ret_addr[static PCI_ADDR_STRLEN]);
 /* The PF's VFs, by walking virtfn0, virtfn1, ... until one is missing. *ret is malloc'ed
  * (free() it; NULL with *ret_n = 0 when there are none). Returns 0 or -errno. */
 int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n);

@@ -22,14 +22,15 @@
  *   -ETIMEDOUT  bound, but dev/vfio/<group> did not appear within VFIO_NODE_TIMEOUT_MS
  *   any other   the kernel's errno of a write, unchanged (driver_override, unbind, drivers_probe) */
 int vfio_bind(const char *vf_bdf);
-/* vfio_bind() in two halves, for many VFs of one PF at once. vfio_bind_start() makes the writes for a VF
- * as sriov_open_vf() read it a moment ago (its driver and IOMMU group; vf_dfd is the directory that
- * returned). It returns 1 when the VF is on vfio-pci already, 0 when the writes were made, or -ENXIO or
- * a write's -errno as vfio_bind() does. vfio_bind_outcome() then judges a VF for which it returned 0,
- * from a listing made after all the writes: 0, -EBUSY, -EIO, -ENOPKG or -ETIMEDOUT as vfio_bind() (it
- * waits for the /dev/vfio node). A PF's binds need no checks of their own this way: the listing that
- * verifies them is the check. Both are safe to call from several threads. */
-int vfio_bind_start(int vf_dfd, const struct vf_ref *vf);
+/* vfio_bind() in two halves, for many VFs of one PF at once. vfio_bind_start() only writes: driver_override,
+ * then drivers_probe, through the VF's directory from sriov_open_vf(). It reads nothing first: a VF that
+ * another driver holds stays with it (the probe does nothing), and a VF without an IOMMU group stays
+ * unbound. Returns 0 or a write's -errno. vfio_bind_outcome() then judges the VF from a listing made
+ * after all the writes: 0, -ENXIO (no IOMMU group), -EBUSY (another driver holds it: vfio_bind() takes
+ * it over), -EIO, -ENOPKG or -ETIMEDOUT as vfio_bind() (it waits for the /dev/vfio node). A PF's binds
+ * need no reads of their own this way: the listing that verifies them is the check. Both are safe to
+ * call from several threads. */
+int vfio_bind_start(int vf_dfd, const char *vf_bdf);
 /* The groups that have a node in /dev/vfio, from one read of the directory (not a stat per group). */
 struct vfio_nodes {
         int *groups; /* sorted */

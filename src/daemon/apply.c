@@ -108,39 +108,46 @@ static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
 struct bind_job {
         int pf_dfd;
         unsigned index;
-        struct vf_ref vf;
-        bool present; /* false: no virtfnN (the verification counts it as missing) */
+        struct vf_ref vf; /* index and address: for the log line */
+        bool present;     /* false: no virtfnN (the verification counts it as missing) */
         int r;
 };
 
-/* Read the VF and make its writes: each VF's reads run alongside the other binds. */
+/* Writes only; the verification's listing judges them (vfio_bind_start()). */
 static void bind_one(size_t i, void *userdata) {
         struct bind_job *job = &((struct bind_job *)userdata)[i];
-        _cleanup_close_ int d = sriov_open_vf(job->pf_dfd, job->index, &job->vf);
+        job->vf = (struct vf_ref){ .index = job->index, .iommu_group = -1 };
+        _cleanup_close_ int d = sriov_open_vf(job->pf_dfd, job->index, job->vf.addr);
         job->present = d != -ENOENT;
         if (d < 0) {
                 job->r = d == -ENOENT ? 0 : d;
-                /* for the log line: no address could be read */
-                job->vf = (struct vf_ref){ .index = job->index, .iommu_group = -1 };
                 snprintf(job->vf.addr, sizeof(job->vf.addr), LINK_VIRTFN_PREFIX "%u", job->index);
                 return;
         }
-        job->r = vfio_bind_start(d, &job->vf);
+        job->r = vfio_bind_start(d, job->vf.addr);
 }
 
-/* The outcome of a bind, judged from the listing after all of them (vfio_bind_outcome()). */
+/* The outcome of a bind, judged from the listing after all of them (vfio_bind_outcome()). A VF that
+ * another driver held through the writes is taken from it now (vfio_bind() unbinds it first). */
 struct outcome_job {
-        const struct vf_ref *vf;
+        struct vf_ref *vf;
         const struct vfio_nodes *seen;
         int r;
 };
 
 static void judge(struct outcome_job *job) {
         job->r = vfio_bind_outcome(job->vf, job->seen);
+        if (job->r != -EBUSY)
+                return;
+        job->r = vfio_bind(job->vf->addr);
+        if (job->r >= 0) {
+                snprintf(job->vf->driver, sizeof(job->vf->driver), DRV_VFIO_PCI);
+                job->r = 0;
+        }
 }
 
-/* userdata: an array of pointers to the jobs whose /dev/vfio node is still to be waited for */
-static void judge_waiting(size_t i, void *userdata) {
+/* userdata: an array of pointers to the jobs that may wait (a /dev/vfio node, or a driver to take over) */
+static void judge_slow(size_t i, void *userdata) {
         judge(((struct outcome_job **)userdata)[i]);
 }
 
@@ -285,7 +292,7 @@ void pf_apply(struct pf_run *run) {
                                         continue;
                                 if (jobs[j].r == 0 && v->index < PF_MAX_VFS)
                                         bind_written[v->index] = true;
-                                if (jobs[j].r >= 0)
+                                if (jobs[j].r == 0)
                                         continue;
                                 log_bind_error(addr, v, jobs[j].r, first_bind_error, sizeof(first_bind_error));
                         }
@@ -304,10 +311,10 @@ void pf_apply(struct pf_run *run) {
                 set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));
                 goto fail;
         }
-        /* The binds made above: on vfio-pci now, with their /dev/vfio node? Nodes not there yet
-         * are waited for, several at once. */
-        struct outcome_job judged[PF_MAX_VFS], *waits[PF_MAX_VFS];
-        size_t n_judged = 0, n_waits = 0;
+        /* The binds made above: on vfio-pci now, with their /dev/vfio node? Nodes not there yet, and
+         * VFs still held by another driver, are seen to several at once. */
+        struct outcome_job judged[PF_MAX_VFS], *slow[PF_MAX_VFS];
+        size_t n_judged = 0, n_slow = 0;
         struct vfio_nodes nodes = {};
         bool any_written = false;
         for (size_t k = 0; k < n_vfs; k++)
@@ -318,12 +325,13 @@ void pf_apply(struct pf_run *run) {
                 if (vfs[k].index < PF_MAX_VFS && bind_written[vfs[k].index]) {
                         struct outcome_job *job = &judged[n_judged++];
                         *job = (struct outcome_job){ &vfs[k], &nodes, 0 };
-                        if (streq(vfs[k].driver, DRV_VFIO_PCI) && !vfio_nodes_has(&nodes, vfs[k].iommu_group))
-                                waits[n_waits++] = job;
+                        bool on_vfio = streq(vfs[k].driver, DRV_VFIO_PCI);
+                        if (on_vfio ? !vfio_nodes_has(&nodes, vfs[k].iommu_group) : vfs[k].driver[0] != 0)
+                                slow[n_slow++] = job;
                         else
                                 judge(job);
                 }
-        mx_parallel_for(n_waits, BIND_PARALLEL, judge_waiting, waits);
+        mx_parallel_for(n_slow, BIND_PARALLEL, judge_slow, slow);
         vfio_nodes_free(&nodes);
         bool unusable[PF_MAX_VFS] = {};
         for (size_t j = 0; j < n_judged; j++)

@@ -109,10 +109,10 @@ static int addr_of_dirfd(int fd, struct pci_addr *ret) {
         return pci_addr_parse(slash ? slash + 1 : path, ret) < 0 ? -EBADMSG : 0;
 }
 
-int sriov_open_vf(int pf_dfd, unsigned index, struct vf_ref *ret) {
+int sriov_open_vf(int pf_dfd, unsigned index, char ret_addr[static PCI_ADDR_STRLEN]) {
         char link[32];
         snprintf(link, sizeof(link), LINK_VIRTFN_PREFIX "%u", index);
-        /* cd virtfnN: the VF's own links are read through its directory */
+        /* cd virtfnN */
         _cleanup_close_ int vd = openat(pf_dfd, link, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (vd < 0)
                 return negative_errno();
@@ -127,12 +127,20 @@ int sriov_open_vf(int pf_dfd, unsigned index, struct vf_ref *ret) {
         }
         if (r < 0)
                 return r;
-        struct vf_ref v = { .index = index, .iommu_group = -1 };
-        pci_addr_format(&a, v.addr);
+        pci_addr_format(&a, ret_addr);
+        return TAKE_FD(vd);
+}
 
-        /* readlink driver, iommu_group: a VF that vanished in between reads as unbound, without a group */
+/* virtfnN's address, driver and IOMMU group into *ret. Returns 0, -ENOENT (no virtfnN) or -errno. */
+static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
+        struct vf_ref v = { .index = i, .iommu_group = -1 };
+        _cleanup_close_ int vd = sriov_open_vf(pf_dfd, i, v.addr);
+        if (vd < 0)
+                return vd;
+        /* readlink driver, iommu_group (through the VF's own directory): a VF that vanished in between
+         * reads as unbound, without a group */
         char buf[SRIOV_DRIVER_MAX];
-        r = sysfs_link_at(vd, LINK_DRIVER, buf, sizeof(buf));
+        int r = sysfs_link_at(vd, LINK_DRIVER, buf, sizeof(buf));
         if (r >= 0)
                 snprintf(v.driver, sizeof(v.driver), "%s", buf);
         else if (r != -ENOENT)
@@ -143,7 +151,7 @@ int sriov_open_vf(int pf_dfd, unsigned index, struct vf_ref *ret) {
         else if (r != -ENOENT)
                 return r;
         *ret = v;
-        return TAKE_FD(vd);
+        return 0;
 }
 
 int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
@@ -155,12 +163,11 @@ int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
         for (unsigned i = 0;; i++) {
                 struct vf_ref v;
                 /* the walk ends at the first missing link */
-                int vd = sriov_open_vf(d, i, &v);
-                if (vd == -ENOENT)
+                int r = read_vf(d, i, &v);
+                if (r == -ENOENT)
                         break;
-                if (vd < 0)
-                        return vd;
-                close(vd);
+                if (r < 0)
+                        return r;
                 struct vf_ref *nv = reallocarray(vfs, n + 1, sizeof(*vfs));
                 if (!nv)
                         return -ENOMEM;

@@ -124,11 +124,10 @@ int vfio_bind(const char *vf_bdf) {
         return k < 0 ? k : r;
 }
 
-int vfio_bind_start(int vf_dfd, const struct vf_ref *vf) {
-        /* Without an IOMMU group vfio-pci's probe fails silently: say so before writing anything. */
-        if (vf->iommu_group < 0)
-                return -ENXIO;
-        return bind_write(vf_dfd, vf->addr, vf->driver, DRV_VFIO_PCI);
+int vfio_bind_start(int vf_dfd, const char *vf_bdf) {
+        /* echo vfio-pci > driver_override; echo $bdf > /sys/bus/pci/drivers_probe */
+        int r = sysfs_write_at(vf_dfd, ATTR_DRIVER_OVERRIDE, DRV_VFIO_PCI);
+        return r < 0 ? r : sysfs_write_path(SYS_PCI_DRIVERS_PROBE, vf_bdf);
 }
 
 static int cmp_int(const void *a, const void *b) {
@@ -177,6 +176,9 @@ void vfio_nodes_free(struct vfio_nodes *nodes) {
 }
 
 int vfio_bind_outcome(const struct vf_ref *now, const struct vfio_nodes *seen) {
+        /* No IOMMU group: vfio-pci's probe failed for that reason, whatever else is true. */
+        if (now->iommu_group < 0 && !now->driver[0])
+                return -ENXIO;
         int r = bind_judge(now->driver, DRV_VFIO_PCI);
         if (r < 0)
                 return r;
