@@ -285,6 +285,25 @@ static int scan_process(int proc_fd, const char *name, pid_t pid, const char *wa
         }
 }
 
+/* Linux 6.2 and later give the number of open files as the size of /proc/PID/fd (0 before): one
+ * stat then tells a process with no files (most are kernel threads) without reading its fd folder.
+ * Known from our own /proc/self/fd, which is never empty. */
+static bool fd_dir_counts(void) {
+        static int counts = -1;
+        if (counts < 0) {
+                struct stat st;
+                counts = stat("/proc/self/fd", &st) == 0 && st.st_size > 0;
+        }
+        return counts;
+}
+
+static bool no_open_files(int proc_fd, const char *name) {
+        char path[sizeof(((struct dirent *)NULL)->d_name) + 4];
+        snprintf(path, sizeof(path), "%s/fd", name);
+        struct stat st;
+        return fstatat(proc_fd, path, &st, 0) == 0 && st.st_size == 0;
+}
+
 /* Every VFIO group some other process holds open: group numbers, and in *ret_pids (may be NULL)
  * the process that holds each. */
 static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
@@ -300,12 +319,15 @@ static int scan_held_groups(int **ret, pid_t **ret_pids, size_t *ret_n) {
         if (!proc)
                 return negative_errno();
         pid_t self = getpid();
+        bool counts = fd_dir_counts();
         struct dirent *de;
         while ((de = readdir(proc))) {
                 char *end;
                 long pid = strtol(de->d_name, &end, 10);
                 if (*end || pid <= 0 || pid == self)
                         continue;
+                if (counts && no_open_files(dirfd(proc), de->d_name))
+                        continue; /* a kernel thread, or a process between exec and its first open */
                 r = scan_process(dirfd(proc), de->d_name, (pid_t)pid, want, prefix, &h);
                 if (r < 0) {
                         free(h.group);
