@@ -36,3 +36,6 @@ int sriov_open_vf(int pf_dfd, unsigned index, char ret_addr[static PCI_ADDR_STRL
 /* The PF's VFs, by walking virtfn0, virtfn1, ... until one is missing. *ret is malloc'ed
  * (free() it; NULL with *ret_n = 0 when there are none). Returns 0 or -errno. */
 int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n);
+/* sriov_list_vfs() without each VF's driver link (driver left ""): for a caller that learns the
+ * drivers from the driver's side (vfio_bound_read()). */
+int sriov_list_vfs_groups(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n);

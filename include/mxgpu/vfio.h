@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "mxgpu/sriov.h"
@@ -39,6 +40,14 @@ struct vfio_nodes {
 int vfio_nodes_read(struct vfio_nodes *ret);
 bool vfio_nodes_has(const struct vfio_nodes *nodes, int group);
 void vfio_nodes_free(struct vfio_nodes *nodes);
+/* The functions bound to vfio-pci, from one read of its driver folder (not a driver link per function). */
+struct vfio_bound {
+        uint32_t *keys; /* sorted: domain << 16 | bus << 8 | devfn */
+        size_t n;
+};
+int vfio_bound_read(struct vfio_bound *ret);
+bool vfio_bound_has(const struct vfio_bound *bound, const char *bdf);
+void vfio_bound_free(struct vfio_bound *bound);
 /* `seen` (may be NULL): a vfio_nodes_read() made after the writes; a node listed there needs no wait. */
 int vfio_bind_outcome(const struct vf_ref *now, const struct vfio_nodes *seen);
 /* Undo vfio_bind(): clear driver_override, then unbind from whatever driver holds the function.

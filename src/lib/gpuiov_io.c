@@ -63,19 +63,16 @@ int gpuiov_find_cap(const struct regio *io, uint16_t *ret) {
 }
 
 /* Block offsets: Tonga's one block at AUTO_SCH (inferred layout, hardware.md 3); MI300's blocks from
- * MI300_SCH_OFFSET, graphics then multimedia, SCH_BLOCK_STRIDE apart (docs/gpuiov.md). */
-static int read_sched_blocks(struct gpuiov_dev *d) {
+ * MI300_SCH_OFFSET, graphics then multimedia, SCH_BLOCK_STRIDE apart (docs/gpuiov.md). `fixed` is the
+ * layout's fixed registers as gpuiov_open() read them. */
+static int find_sched_blocks(struct gpuiov_dev *d, const uint8_t *fixed) {
         uint8_t first, gfx = 1, mm = 0;
-        int r = rd8(d, d->layout == GPUIOV_TONGA ? TONGA_AUTO_SCH_OFFSET : MI300_SCH_OFFSET, &first);
-        if (r < 0)
-                return r;
         if (d->layout == GPUIOV_MI300) {
-                r = rd8(d, MI300_SCH_GFX_COUNT, &gfx);
-                if (r >= 0)
-                        r = rd8(d, MI300_SCH_MM_COUNT, &mm);
-                if (r < 0)
-                        return r;
-        }
+                first = fixed[MI300_SCH_OFFSET];
+                gfx = fixed[MI300_SCH_GFX_COUNT];
+                mm = fixed[MI300_SCH_MM_COUNT];
+        } else
+                first = fixed[TONGA_AUTO_SCH_OFFSET];
         d->n_sched = d->n_gfx_sched = 0;
         if (first == 0) /* no scheduler block advertised (GIM1 never used one) */
                 return 0;
@@ -93,32 +90,31 @@ static int read_sched_blocks(struct gpuiov_dev *d) {
         return 0;
 }
 
+static uint16_t le16(const uint8_t *b, size_t i) { return (uint16_t)(b[i] | b[i + 1] << 8); }
+
 int gpuiov_open(const struct regio *io, uint16_t cap, enum gpuiov_layout layout, struct gpuiov_dev *ret) {
         const struct gpuiov_regs *regs = gpuiov_regs(layout);
         if (!io || !io->ops || !regs || cap < EXT_CAP_START || cap % 4 || cap + regs->cap_len > REGIO_CONFIG_SIZE)
                 return -EINVAL;
         struct gpuiov_dev d = { .io = *io, .cap = cap, .layout = layout, .regs = regs };
-        uint32_t hdr, vsec;
-        int r = rd32(&d, 0, &hdr);
-        if (r >= 0)
-                r = rd32(&d, GPUIOV_VSEC_HDR, &vsec);
+        /* the layout's fixed registers, header to the last VF entry, in one read */
+        uint8_t fixed[MAX(TONGA_CAP_LEN, MI300_CAP_LEN)];
+        int r = regio_read_block(io, cap, fixed, regs->cap_len);
         if (r < 0)
                 return r;
+        uint32_t hdr = regio_le32(fixed, 0), vsec = regio_le32(fixed, GPUIOV_VSEC_HDR);
         if ((hdr & 0xffff) != EXT_CAP_ID_VNDR || (vsec & 0xffff) != GPUIOV_VSEC_ID)
                 return -EBADMSG;
         d.cap_len = vsec >> 20;
         if (d.cap_len < regs->cap_len || cap + d.cap_len > REGIO_CONFIG_SIZE)
                 return -EBADMSG;
 
-        uint16_t avail;
-        r = rd16(&d, regs->fb_available, &avail);
-        if (r < 0)
-                return r;
+        uint16_t avail = le16(fixed, regs->fb_available);
         if (avail == 0 || avail == 0xffff) /* no memory, or a device that stopped answering */
                 return -EBADMSG;
         d.fb_available_mib = (uint32_t)avail * regs->fb_total_unit_mib;
 
-        r = read_sched_blocks(&d);
+        r = find_sched_blocks(&d, fixed);
         if (r < 0)
                 return r;
         *ret = d;
@@ -129,26 +125,24 @@ int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_pa
         if (n_vfs > d->regs->max_vfs)
                 return -ERANGE;
         struct gpuiov_partition p = { .n_vfs = n_vfs };
-        uint16_t avail, consumed;
-        uint32_t cntxt;
-        int r = rd16(d, d->regs->fb_available, &avail);
-        if (r >= 0)
-                r = rd16(d, d->regs->fb_consumed, &consumed);
-        if (r >= 0)
-                r = rd32(d, d->regs->cntxt, &cntxt);
+        /* CNTXT, the framebuffer totals and the VF table in one read: from the lowest of them to
+         * the last VF entry (both layouts keep them in that order, the table last) */
+        const struct gpuiov_regs *g = d->regs;
+        unsigned from = MIN(g->cntxt, MIN(g->fb_available, g->fb_consumed)), to = g->vf_fb0 + 4 * n_vfs;
+        uint8_t regs[MAX(TONGA_CAP_LEN, MI300_CAP_LEN)];
+        if (to > sizeof(regs) || from >= to)
+                return -EINVAL;
+        int r = regio_read_block(&d->io, d->cap + from, regs, to - from);
         if (r < 0)
                 return r;
-        p.fb_available_mib = (uint32_t)avail * d->regs->fb_total_unit_mib;
-        p.fb_consumed_mib = (uint32_t)consumed * d->regs->fb_total_unit_mib;
+        uint16_t avail = le16(regs, g->fb_available - from), consumed = le16(regs, g->fb_consumed - from);
+        uint32_t cntxt = regio_le32(regs, g->cntxt - from);
+        p.fb_available_mib = (uint32_t)avail * g->fb_total_unit_mib;
+        p.fb_consumed_mib = (uint32_t)consumed * g->fb_total_unit_mib;
         p.pf_reserve_mib = p.fb_available_mib >= p.fb_consumed_mib ? p.fb_available_mib - p.fb_consumed_mib : 0;
         gpuiov_cntxt_decode(cntxt, &p.context.offset_mib, &p.context.size_mib);
-        /* the VF table in one read */
-        uint8_t table[4 * GPUIOV_MAX_VFS];
-        r = n_vfs ? regio_read_block(&d->io, d->cap + d->regs->vf_fb0, table, 4 * n_vfs) : 0;
-        if (r < 0)
-                return r;
         for (unsigned n = 0; n < n_vfs; n++)
-                gpuiov_fb_decode(d->layout, regio_le32(table, 4 * n), &p.vf[n].offset_mib, &p.vf[n].size_mib);
+                gpuiov_fb_decode(d->layout, regio_le32(regs, g->vf_fb0 - from + 4 * n), &p.vf[n].offset_mib, &p.vf[n].size_mib);
         *ret = p;
         return 0;
 }

@@ -131,20 +131,24 @@ int sriov_open_vf(int pf_dfd, unsigned index, char ret_addr[static PCI_ADDR_STRL
         return TAKE_FD(vd);
 }
 
-/* virtfnN's address, driver and IOMMU group into *ret. Returns 0, -ENOENT (no virtfnN) or -errno. */
-static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
+/* virtfnN's address, driver (unless !with_driver) and IOMMU group into *ret. Returns 0, -ENOENT (no
+ * virtfnN) or -errno. */
+static int read_vf(int pf_dfd, unsigned i, bool with_driver, struct vf_ref *ret) {
         struct vf_ref v = { .index = i, .iommu_group = -1 };
         _cleanup_close_ int vd = sriov_open_vf(pf_dfd, i, v.addr);
         if (vd < 0)
                 return vd;
         /* readlink driver, iommu_group (through the VF's own directory): a VF that vanished in between
          * reads as unbound, without a group */
-        char buf[SRIOV_DRIVER_MAX];
-        int r = sysfs_link_at(vd, LINK_DRIVER, buf, sizeof(buf));
-        if (r >= 0)
-                snprintf(v.driver, sizeof(v.driver), "%s", buf);
-        else if (r != -ENOENT)
-                return r;
+        int r;
+        if (with_driver) {
+                char buf[SRIOV_DRIVER_MAX];
+                r = sysfs_link_at(vd, LINK_DRIVER, buf, sizeof(buf));
+                if (r >= 0)
+                        snprintf(v.driver, sizeof(v.driver), "%s", buf);
+                else if (r != -ENOENT)
+                        return r;
+        }
         r = sysfs_iommu_group_at(vd);
         if (r >= 0)
                 v.iommu_group = r;
@@ -154,7 +158,7 @@ static int read_vf(int pf_dfd, unsigned i, struct vf_ref *ret) {
         return 0;
 }
 
-int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
+static int list_vfs(const char *pf_bdf, bool with_driver, struct vf_ref **ret, size_t *ret_n) {
         _cleanup_close_ int d = pcidev_open(pf_bdf);
         if (d < 0)
                 return d;
@@ -163,7 +167,7 @@ int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
         for (unsigned i = 0;; i++) {
                 struct vf_ref v;
                 /* the walk ends at the first missing link */
-                int r = read_vf(d, i, &v);
+                int r = read_vf(d, i, with_driver, &v);
                 if (r == -ENOENT)
                         break;
                 if (r < 0)
@@ -177,4 +181,12 @@ int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
         *ret_n = n;
         *ret = TAKE_PTR(vfs);
         return 0;
+}
+
+int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
+        return list_vfs(pf_bdf, true, ret, ret_n);
+}
+
+int sriov_list_vfs_groups(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n) {
+        return list_vfs(pf_bdf, false, ret, ret_n);
 }

@@ -175,6 +175,59 @@ void vfio_nodes_free(struct vfio_nodes *nodes) {
         *nodes = (struct vfio_nodes){};
 }
 
+/* A function's address as one sortable number: domain, then routing ID. */
+static uint32_t addr_key(const struct pci_addr *a) {
+        return (uint32_t)a->domain << 16 | pci_addr_rid(a);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        return (x > y) - (x < y);
+}
+
+int vfio_bound_read(struct vfio_bound *ret) {
+        char p[MX_PATH_MAX];
+        int r = mx_path(p, sizeof(p), SYS_PCI_DRIVERS "/" DRV_VFIO_PCI);
+        if (r < 0)
+                return r;
+        _cleanup_free_ uint32_t *keys = NULL;
+        size_t n = 0, size = 0;
+        /* ls /sys/bus/pci/drivers/vfio-pci: a link per bound function, named by its address */
+        _cleanup_closedir_ DIR *d = opendir(p);
+        if (!d && errno != ENOENT)
+                return negative_errno();
+        for (struct dirent *de; d && (de = readdir(d));) {
+                struct pci_addr a;
+                if (pci_addr_parse(de->d_name, &a) < 0)
+                        continue; /* ".", "..", bind, unbind, new_id, module, ... */
+                if (n == size) {
+                        size = size ? 2 * size : 64;
+                        uint32_t *more = reallocarray(keys, size, sizeof(*keys));
+                        if (!more)
+                                return -ENOMEM;
+                        keys = more;
+                }
+                keys[n++] = addr_key(&a);
+        }
+        if (n > 1)
+                qsort(keys, n, sizeof(*keys), cmp_u32);
+        *ret = (struct vfio_bound){ TAKE_PTR(keys), n };
+        return 0;
+}
+
+bool vfio_bound_has(const struct vfio_bound *bound, const char *bdf) {
+        struct pci_addr a;
+        if (!bound->n || pci_addr_parse(bdf, &a) < 0)
+                return false;
+        uint32_t key = addr_key(&a);
+        return bsearch(&key, bound->keys, bound->n, sizeof(key), cmp_u32);
+}
+
+void vfio_bound_free(struct vfio_bound *bound) {
+        free(bound->keys);
+        *bound = (struct vfio_bound){};
+}
+
 int vfio_bind_outcome(const struct vf_ref *now, const struct vfio_nodes *seen) {
         /* No IOMMU group: vfio-pci's probe failed for that reason, whatever else is true. */
         if (now->iommu_group < 0 && !now->driver[0])
@@ -289,12 +342,14 @@ static int scan_process(int proc_fd, const char *name, pid_t pid, const char *wa
  * stat then tells a process with no files (most are kernel threads) without reading its fd folder.
  * Known from our own /proc/self/fd, which is never empty. */
 static bool fd_dir_counts(void) {
-        static int counts = -1;
-        if (counts < 0) {
+        static int counts = -1; /* List and the PF threads may ask at once: same answer, atomically */
+        int c = __atomic_load_n(&counts, __ATOMIC_RELAXED);
+        if (c < 0) {
                 struct stat st;
-                counts = stat("/proc/self/fd", &st) == 0 && st.st_size > 0;
+                c = stat("/proc/self/fd", &st) == 0 && st.st_size > 0;
+                __atomic_store_n(&counts, c, __ATOMIC_RELAXED);
         }
-        return counts;
+        return c;
 }
 
 static bool no_open_files(int proc_fd, const char *name) {
