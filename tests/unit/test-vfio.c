@@ -211,6 +211,37 @@ static void bind_in_two_halves(void **state) {
         close(pf);
 }
 
+/* vfio_bound_read(): the functions linked in vfio-pci's driver folder, and nothing else found there. */
+static void bound_from_driver_folder(void **state) {
+        struct vfio_bound b;
+        assert_int_equal(vfio_bound_read(&b), 0);
+        assert_int_equal(b.n, 0);
+        assert_false(vfio_bound_has(&b, VF));
+        fake_link("sys/bus/pci/drivers/vfio-pci/" VF, "../../../../devices/pci0000:00/" VF);
+        fake_link("sys/bus/pci/drivers/vfio-pci/0001:00:00.3", "../../../../devices/pci0001:00/0001:00:00.3");
+        fake_link("sys/bus/pci/drivers/vfio-pci/0000:03:02.0", "../../../../devices/pci0000:00/0000:03:02.0");
+        fake_file("sys/bus/pci/drivers/vfio-pci/bind", "%s", "");
+        fake_file("sys/bus/pci/drivers/vfio-pci/new_id", "%s", "");
+        fake_link("sys/bus/pci/drivers/vfio-pci/module", "../../../../module/vfio_pci");
+        assert_int_equal(vfio_bound_read(&b), 0);
+        assert_int_equal(b.n, 3);
+        assert_true(vfio_bound_has(&b, VF));
+        assert_true(vfio_bound_has(&b, "0000:03:02.0"));
+        assert_false(vfio_bound_has(&b, "1:00:00.3")); /* not an address */
+        assert_true(vfio_bound_has(&b, "0001:00:00.3"));
+        assert_false(vfio_bound_has(&b, "0000:03:02.2"));
+        assert_false(vfio_bound_has(&b, "0001:03:02.1")); /* another domain */
+        assert_false(vfio_bound_has(&b, "bind"));
+        vfio_bound_free(&b);
+        assert_int_equal(b.n, 0);
+        /* vfio-pci not loaded: nothing is bound to it */
+        char p[1024];
+        fake_path(p, sizeof(p), "sys/bus/pci/drivers/vfio-pci");
+        assert_int_equal(nftw(p, fake_rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(vfio_bound_read(&b), 0);
+        assert_int_equal(b.n, 0);
+}
+
 static void bind_write_errors_unchanged(void **state) {
         fail_attr = "driver_override";
         fail_errno = -EACCES;
@@ -304,7 +335,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_teardown)
         const struct CMUnitTest tests[] = {
                 T(bind_unbound), T(bind_from_other_driver), T(bind_without_iommu_group),
-                T(bind_probe_refused), T(bind_taken_by_other), T(bind_node_missing), T(bind_in_two_halves),
+                T(bind_probe_refused), T(bind_taken_by_other), T(bind_node_missing), T(bind_in_two_halves), T(bound_from_driver_folder),
                 T(bind_write_errors_unchanged), T(unbind), T(pf_driver), T(group_in_use), T(reset),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
