@@ -111,23 +111,9 @@ t0=$(us_now)
 "$MXGPUD" --root "$R" --config "$CONF" --once --log-level debug >"$T/profile.log" 2>&1 || fail "profile run: $(tail -n 3 "$T/profile.log")"
 t1=$(us_now)
 "$SIM" stop --root "$R" >/dev/null || true
-cyc=$(grep -o 'cycle of .*' "$T/profile.log" | tail -n 1)
-[ -n "$cyc" ] || fail "profile run: no cycle line in $T/profile.log"
-# per PF phase: the median over the PFs of "observed in X ms", "<action> took X ms", "verified in X ms"
-phases=$(awk '
-  / observed in / { for (i = 1; i <= NF; i++) if ($i == "in") { v["observe"] = v["observe"] " " $(i + 1) } }
-  / took .* ms$/  { v[$2] = v[$2] " " $(NF - 1) }
-  / verified in / { for (i = 1; i <= NF; i++) if ($i == "in") { v["verify"] = v["verify"] " " $(i + 1); break } }
-  END {
-    n = split("observe autoprobe vf-count framebuffer scheduler vfio-bind verify", order, " ")
-    for (k = 1; k <= n; k++) {
-      m = split(substr(v[order[k]], 2), a, " "); if (!m) continue
-      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-      printf "%s%s %.0f", (k > 1 ? ", " : ""), order[k], a[int((m + 1) / 2)]
-    }
-  }' "$T/profile.log")
+prof=$("$SRC/bench/profile.sh" <"$T/profile.log") || fail "profile run: no cycle line in $T/profile.log"
 row "mxgpud --once, where the time goes (one run with --log-level debug: $(( (t1 - t0) / 1000 )) ms)" \
-  "process start and config $(awk -v w=$(( (t1 - t0) / 1000 )) -v c="$(sed 's/.* in \([0-9.]*\) ms.*/\1/' <<<"$cyc")" 'BEGIN { printf "%.0f", w - c }') ms; ${cyc#cycle of }; per PF, median ms: ${phases}" "-" "-"
+  "process start and config $(awk -v w=$(( (t1 - t0) / 1000 )) -v c="$(sed 's/^[^:]* in \([0-9.]*\) ms.*/\1/' <<<"$prof")" 'BEGIN { printf "%.0f", w - c }') ms; ${prof}" "-" "-"
 
 # --- 3 and 4. control plane and idle cost: the daemon with 128 VFs ---
 # udev on, as in production: List answers from the last observation only while events can tell the

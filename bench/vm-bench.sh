@@ -119,6 +119,15 @@ busybox_rows() {
   read -r mx mlo mhi < <(med mxgpud)
   printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once ($cfg)" "${mx} ms (${mlo}-${mhi}) = $(awk -v a="$mx" -v b="$f" 'BEGIN { printf "%.2f", a / b }')x floor" \
     "<= 1.10x floor" "$(awk -v a="$mx" -v b="$f" 'BEGIN { print (a <= 1.10 * b) ? "met" : "MISSED" }')"
+  # One run with --log-level debug: the same profile row as on the simulator.
+  local pms prof
+  pms=$(awk '$2 == "profile-ms" { print $3 }' "$work/lines")
+  if prof=$(sed -n 's/^vmbench: plog //p' "$work/lines" | "$here/profile.sh") && [ -n "$pms" ]; then
+    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once, where the time goes (one run with --log-level debug: $pms ms)" \
+      "process start and config $(awk -v w="$pms" -v c="$(sed 's/^[^:]* in \([0-9.]*\) ms.*/\1/' <<<"$prof")" 'BEGIN { printf "%.0f", w - c }') ms; $prof" "-" "-"
+  else
+    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once, where the time goes" "no profile (the debug run logged no cycle line)" "-" "-"
+  fi
   for c in shell driverctl; do
     read -r m lo hi < <(med $c)
     name="shell loop (echo)"; [ $c = driverctl ] && name="shell + driverctl set-override"

@@ -65,6 +65,15 @@ timed() {
 for ((rep = 0; rep < reps; rep++)); do
   for c in floor mxgpud shell driverctl; do timed $c "$n" on_vfio "on vfio-pci"; done
 done
+# Where mxgpud's time goes on this kernel: one more run with debug logging (not among the timed
+# ones); its phase lines go to the host (bench/profile.sh reads them there).
+if start_state; then
+  t0=$(us_now)
+  /bench/mxgpud --config /bench/mxgpu.conf --once --log-level debug >/tmp/profile.log 2>&1
+  t1=$(us_now)
+  echo "vmbench: profile-ms $(( (t1 - t0) / 1000 ))"
+  grep -E 'cycle of|observed in| took .* ms$|verified in' /tmp/profile.log | sed 's/^/vmbench: plog /'
+fi
 # The kernel's part of the floor: enabling the VFs without binding them (floor --no-bind), all of
 # them and 1 per PF, all PFs at once; with several PFs also one PF after another, which shows how far
 # the kernel overlaps the PFs' enables (1 VF per PF: mostly its 100 ms wait after setting VF Enable).

@@ -182,9 +182,13 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
         _cleanup_free_ struct facts_job *facts = calloc(n ? n : 1, sizeof(*facts));
         if (!facts)
                 return log_oom();
-        for (size_t i = 0; i < n; i++)
+        size_t n_cards = 0;
+        for (size_t i = 0; i < n; i++) {
                 facts[i].pf = &pfs[i];
-        mx_parallel_for(n, FACTS_PARALLEL, facts_one, facts);
+                n_cards += pfs[i].card && pfs[i].gpuiov_cap && pfs[i].layout != GPUIOV_NONE;
+        }
+        /* Threads only when registers are to be read on more than one PF (a generic PF reads none). */
+        mx_parallel_for(n, n_cards > 1 ? FACTS_PARALLEL : 1, facts_one, facts);
 
         /* Resolve everything first: a config that fails on any PF touches nothing. */
         for (size_t i = 0; i < n; i++) {
