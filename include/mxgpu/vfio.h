@@ -34,7 +34,7 @@ int vfio_bind(const char *vf_bdf);
 int vfio_bind_start(int vf_dfd, const char *vf_bdf);
 /* The groups that have a node in /dev/vfio, from one read of the directory (not a stat per group). */
 struct vfio_nodes {
-        int *groups; /* sorted */
+        uint32_t *groups; /* sorted */
         size_t n;
 };
 int vfio_nodes_read(struct vfio_nodes *ret);

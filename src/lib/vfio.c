@@ -130,76 +130,27 @@ int vfio_bind_start(int vf_dfd, const char *vf_bdf) {
         return r < 0 ? r : sysfs_write_path(SYS_PCI_DRIVERS_PROBE, vf_bdf);
 }
 
-static int cmp_int(const void *a, const void *b) {
-        int x = *(const int *)a, y = *(const int *)b;
-        return (x > y) - (x < y);
-}
-
-int vfio_nodes_read(struct vfio_nodes *ret) {
-        char p[MX_PATH_MAX];
-        int r = mx_path(p, sizeof(p), DEV_VFIO);
-        if (r < 0)
-                return r;
-        _cleanup_free_ int *groups = NULL;
-        size_t n = 0, size = 0;
-        /* ls /dev/vfio */
-        _cleanup_closedir_ DIR *d = opendir(p);
-        if (!d && errno != ENOENT)
-                return negative_errno();
-        for (struct dirent *de; d && (de = readdir(d));) {
-                char *end;
-                long g = strtol(de->d_name, &end, 10);
-                if (*end || end == de->d_name || g < 0 || g > INT_MAX)
-                        continue; /* ".", "..", "vfio" (the container) */
-                if (n == size) {
-                        size = size ? 2 * size : 32;
-                        int *more = reallocarray(groups, size, sizeof(*groups));
-                        if (!more)
-                                return -ENOMEM;
-                        groups = more;
-                }
-                groups[n++] = (int)g;
-        }
-        if (n > 1)
-                qsort(groups, n, sizeof(*groups), cmp_int);
-        *ret = (struct vfio_nodes){ TAKE_PTR(groups), n };
-        return 0;
-}
-
-bool vfio_nodes_has(const struct vfio_nodes *nodes, int group) {
-        return nodes && nodes->n && bsearch(&group, nodes->groups, nodes->n, sizeof(int), cmp_int);
-}
-
-void vfio_nodes_free(struct vfio_nodes *nodes) {
-        free(nodes->groups);
-        *nodes = (struct vfio_nodes){};
-}
-
-/* A function's address as one sortable number: domain, then routing ID. */
-static uint32_t addr_key(const struct pci_addr *a) {
-        return (uint32_t)a->domain << 16 | pci_addr_rid(a);
-}
-
 static int cmp_u32(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
         return (x > y) - (x < y);
 }
 
-int vfio_bound_read(struct vfio_bound *ret) {
+/* The names in the folder rel (below the root) that key_of() turns into a number, sorted: one read
+ * of the folder; a missing folder has none. */
+static int read_keys(const char *rel, bool (*key_of)(const char *name, uint32_t *ret), uint32_t **ret, size_t *ret_n) {
         char p[MX_PATH_MAX];
-        int r = mx_path(p, sizeof(p), SYS_PCI_DRIVERS "/" DRV_VFIO_PCI);
+        int r = mx_path(p, sizeof(p), "%s", rel);
         if (r < 0)
                 return r;
         _cleanup_free_ uint32_t *keys = NULL;
         size_t n = 0, size = 0;
-        /* ls /sys/bus/pci/drivers/vfio-pci: a link per bound function, named by its address */
         _cleanup_closedir_ DIR *d = opendir(p);
         if (!d && errno != ENOENT)
                 return negative_errno();
         for (struct dirent *de; d && (de = readdir(d));) {
-                struct pci_addr a;
-                if (pci_addr_parse(de->d_name, &a) < 0)
-                        continue; /* ".", "..", bind, unbind, new_id, module, ... */
+                uint32_t key;
+                if (!key_of(de->d_name, &key))
+                        continue;
                 if (n == size) {
                         size = size ? 2 * size : 64;
                         uint32_t *more = reallocarray(keys, size, sizeof(*keys));
@@ -207,20 +158,61 @@ int vfio_bound_read(struct vfio_bound *ret) {
                                 return -ENOMEM;
                         keys = more;
                 }
-                keys[n++] = addr_key(&a);
+                keys[n++] = key;
         }
         if (n > 1)
                 qsort(keys, n, sizeof(*keys), cmp_u32);
-        *ret = (struct vfio_bound){ TAKE_PTR(keys), n };
+        *ret = TAKE_PTR(keys);
+        *ret_n = n;
         return 0;
 }
 
-bool vfio_bound_has(const struct vfio_bound *bound, const char *bdf) {
-        struct pci_addr a;
-        if (!bound->n || pci_addr_parse(bdf, &a) < 0)
+static bool has_key(const uint32_t *keys, size_t n, uint32_t key) {
+        return n && bsearch(&key, keys, n, sizeof(key), cmp_u32);
+}
+
+/* A group node's name: its number. Not ".", "..", "vfio" (the container) or "devices" (iommufd). */
+static bool group_key(const char *name, uint32_t *ret) {
+        char *end;
+        long g = strtol(name, &end, 10);
+        if (*end || end == name || g < 0 || g > INT_MAX)
                 return false;
-        uint32_t key = addr_key(&a);
-        return bsearch(&key, bound->keys, bound->n, sizeof(key), cmp_u32);
+        *ret = (uint32_t)g;
+        return true;
+}
+
+int vfio_nodes_read(struct vfio_nodes *ret) {
+        /* ls /dev/vfio */
+        return read_keys(DEV_VFIO, group_key, &ret->groups, &ret->n);
+}
+
+bool vfio_nodes_has(const struct vfio_nodes *nodes, int group) {
+        return nodes && group >= 0 && has_key(nodes->groups, nodes->n, (uint32_t)group);
+}
+
+void vfio_nodes_free(struct vfio_nodes *nodes) {
+        free(nodes->groups);
+        *nodes = (struct vfio_nodes){};
+}
+
+/* A bound function's link name: its address, as one sortable number (domain, then routing ID). Not
+ * ".", "..", bind, unbind, new_id, module, ... */
+static bool addr_key(const char *name, uint32_t *ret) {
+        struct pci_addr a;
+        if (pci_addr_parse(name, &a) < 0)
+                return false;
+        *ret = (uint32_t)a.domain << 16 | pci_addr_rid(&a);
+        return true;
+}
+
+int vfio_bound_read(struct vfio_bound *ret) {
+        /* ls /sys/bus/pci/drivers/vfio-pci: a link per bound function, named by its address */
+        return read_keys(SYS_PCI_DRIVERS "/" DRV_VFIO_PCI, addr_key, &ret->keys, &ret->n);
+}
+
+bool vfio_bound_has(const struct vfio_bound *bound, const char *bdf) {
+        uint32_t key;
+        return addr_key(bdf, &key) && has_key(bound->keys, bound->n, key);
 }
 
 void vfio_bound_free(struct vfio_bound *bound) {
