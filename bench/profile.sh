@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Where an mxgpud --once run's time went, from its --log-level debug output on stdin: one line,
-# "<the cycle line>; per PF, median ms: observe X, autoprobe Y, ..., verify Z" (the median over the
-# PFs of "observed in X ms", "<action> took X ms" and "verified in X ms"). Used by bench.sh (the
-# simulator) and vm-bench.sh (the real kernel). Exits 1 when the log has no cycle line.
+# "process start and config N ms; <the cycle line>; per PF, median ms: observe X, autoprobe Y, ...,
+# verify Z" (N: the run's wall time WALL_MS less the cycle; the medians over the PFs of "observed in
+# X ms", "<action> took X ms" and "verified in X ms"). Used by bench.sh (the simulator) and
+# vm-bench.sh (the real kernel). Usage: profile.sh WALL_MS <LOG. Exits 1 when the log has no cycle line.
+wall=${1:?usage: profile.sh WALL_MS <LOG}
 log=$(cat)
 cyc=$(grep -o 'cycle of .*' <<<"$log" | tail -n 1)
 [ -n "$cyc" ] || exit 1
@@ -19,4 +21,5 @@ phases=$(awk '
       printf "%s%s %.0f", (k > 1 ? ", " : ""), order[k], a[int((m + 1) / 2)]
     }
   }' <<<"$log")
-echo "${cyc#cycle of }; per PF, median ms: ${phases}"
+start=$(awk -v w="$wall" -v c="$(sed 's/.* in \([0-9.]*\) ms.*/\1/' <<<"${cyc%%:*}")" 'BEGIN { printf "%.0f", w - c }')
+echo "process start and config $start ms; ${cyc#cycle of }; per PF, median ms: ${phases}"

@@ -122,9 +122,8 @@ busybox_rows() {
   # One run with --log-level debug: the same profile row as on the simulator.
   local pms prof
   pms=$(awk '$2 == "profile-ms" { print $3 }' "$work/lines")
-  if prof=$(sed -n 's/^vmbench: plog //p' "$work/lines" | "$here/profile.sh") && [ -n "$pms" ]; then
-    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once, where the time goes (one run with --log-level debug: $pms ms)" \
-      "process start and config $(awk -v w="$pms" -v c="$(sed 's/^[^:]* in \([0-9.]*\) ms.*/\1/' <<<"$prof")" 'BEGIN { printf "%.0f", w - c }') ms; $prof" "-" "-"
+  if [ -n "$pms" ] && prof=$(sed -n 's/^vmbench: plog //p' "$work/lines" | "$here/profile.sh" "$pms"); then
+    printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once, where the time goes (one run with --log-level debug: $pms ms)" "$prof" "-" "-"
   else
     printf '%s\t%s\t%s\t%s\n' "real kernel, $what: mxgpud --once, where the time goes" "no profile (the debug run logged no cycle line)" "-" "-"
   fi
