@@ -4,8 +4,9 @@
 # /var/lib/mxgpu-vmtest): 1. install the package on the fresh system and check the service;
 # write a config for the two SR-IOV NVMe PFs; reboot. 2. after boot: mxgpud READY before
 # libvirtd, VFs on vfio-pci with their /dev/vfio nodes, libvirt's node devices, mxgpuctl;
-# then a config change + reload applies only the difference; reboot. 3. the same layout came
-# back; purge removes the package cleanly. Lines "vmtest: PASS|FAIL|FACT: ..." go to ttyS1.
+# then a config change + reload applies only the difference; the control socket enabled; reboot.
+# 3. the same layout came back, the daemon on the socket systemd listens on (and started by it
+# after a stop); purge removes the package cleanly. Lines "vmtest: PASS|FAIL|FACT: ..." go to ttyS1.
 set -uo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C SYSTEMD_PAGER= SYSTEMD_COLORS=0
 results=/dev/ttyS1
@@ -163,15 +164,31 @@ boot2)
   grep -q "^KERNEL.*add .*${B%.0}" /tmp/uevents.log && pass "reload: PF B's VFs re-created" ||
     failed "reload: PF B's VFs re-created: no add uevent under $B"
   check_all reload 2 2
+  # The optional control socket, enabled for the next boot: systemd listens, mxgpud takes it over.
+  systemctl enable mxgpud.socket >/tmp/enable.log 2>&1
+  check "systemctl enable mxgpud.socket exit" 0 "$?"
   next_boot boot3
   ;;
 boot3)
   out "PHASE boot3: reboot after the reload"
   out "FACT: boot3: system $(timeout 120 systemctl is-system-running --wait), failed units: $(systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')"
   check_all boot3 2 2
+  # Socket activation at boot: the socket unit is active and the daemon answers on it; stopped, the
+  # daemon is started again by the next connection (systemd keeps listening meanwhile).
+  check "boot3: mxgpud.socket active" active "$(systemctl is-active mxgpud.socket)"
+  before_list=$(mxgpuctl list --json | jq -c '[.pfs[] | {address, num_vfs, vfs: [.vfs[] | {address, driver}]}]')
+  systemctl stop mxgpud.service
+  check "boot3: mxgpud stopped, its socket still listening" "inactive active" \
+    "$(systemctl is-active mxgpud.service) $(systemctl is-active mxgpud.socket)"
+  check_true "boot3: mxgpuctl ping starts mxgpud through the socket" timeout 60 mxgpuctl ping
+  check "boot3: mxgpud active again" active "$(systemctl is-active mxgpud.service)"
+  check "boot3: started by the socket" "mxgpud.socket" "$(systemctl show -P TriggeredBy mxgpud.service)"
+  check "boot3: the restarted daemon lists the same VFs" "$before_list" \
+    "$(mxgpuctl list --json | jq -c '[.pfs[] | {address, num_vfs, vfs: [.vfs[] | {address, driver}]}]')"
   if dpkg --purge mxgpu >/tmp/dpkg.log 2>&1; then pass "dpkg --purge mxgpu"; else
     failed "dpkg --purge mxgpu: $(tail -n 5 /tmp/dpkg.log | tr '\n' ' ')"; fi
-  check "purge: service gone" inactive "$(systemctl is-active mxgpud.service)"
+  check "purge: service and socket gone" "inactive inactive" \
+    "$(systemctl is-active mxgpud.service) $(systemctl is-active mxgpud.socket)"
   check "purge: files left" "" "$(ls -d /var/lib/mxgpu /etc/mxgpu /run/mxgpu /lib/systemd/system/mxgpud.service /usr/sbin/mxgpud /lib/udev/rules.d/60-mxgpu.rules 2>/dev/null)"
   check "purge: dpkg forgot the package" "" "$(dpkg-query -W -f='${Status}' mxgpu 2>/dev/null)"
   check "purge: VFs stay (no VM loses its device)" 2 "$(cat "$(sysdev $A)/sriov_numvfs")"
