@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # make bench: bring-up and control-plane speed of mxgpud against the floor (bench/floor.c) and the tools
 # admins use (a shell loop, driverctl), side by side in one run; prints one table (docs/performance.md).
-# Environment: BENCH_REPS (bring-up repetitions, default 3), BENCH_IDLE_S (idle window, default 30),
+# Environment: BENCH_REPS (bring-up repetitions, default 5), BENCH_IDLE_S (idle window, default 30),
 # BENCH_VM=0 (leave out the real-kernel rows; BENCH_VM_REPS, MXGPU_VM_VFS, MXGPU_VM_PFS, BENCH_VM_LIBVIRT:
 # bench/vm-bench.sh), BENCH_SCALING=0 (leave out the scaling fits), BENCH_RESIZES (idle VF resizes,
 # default 50).
@@ -10,7 +10,7 @@ MXGPU_SRC=${MXGPU_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 source "$MXGPU_SRC/tests/lib.sh"
 need_root
 BB=$B/bench
-REPS=${BENCH_REPS:-3}
+REPS=${BENCH_REPS:-5}
 IDLE_S=${BENCH_IDLE_S:-30}
 HOST='s7150x2*4'
 for p in "$BB/floor" "$BB/load" "$MXGPUD" "$MXGPUCTL" "$SIM"; do [ -x "$p" ] || fail "missing $p: run make bench"; done

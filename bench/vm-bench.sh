@@ -12,7 +12,7 @@
 # Prints the table rows on stdout (what, figure, target, verdict; tab-separated), progress on stderr;
 # exit 1 with the reason on the last line of stderr.
 # Environment: BUILD, MXGPU_VM_CACHE, MXGPU_VM_VFS (default 32), MXGPU_VM_PFS (default 4; 1 = no
-# multi-PF boot), BENCH_VM_REPS (default 5), MXGPU_VM_TIMEOUT (s, default 900, per boot),
+# multi-PF boot), BENCH_VM_REPS (default 7), MXGPU_VM_TIMEOUT (s, default 900, per boot),
 # MXGPU_VM_ACCEL, BENCH_VM_LIBVIRT=0 (no systemd guest boot).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +23,7 @@ cache=${MXGPU_VM_CACHE:-$src/tests/vm/cache}
 work=$BUILD/vm-bench
 nvfs=${MXGPU_VM_VFS:-32}
 npfs=${MXGPU_VM_PFS:-4}
-reps=${BENCH_VM_REPS:-5}
+reps=${BENCH_VM_REPS:-7}
 timeout_s=${MXGPU_VM_TIMEOUT:-900}
 # The guest's modules, in load order (as in tests/vm/run-kernel-tests.sh).
 modules=(crct10dif_generic crc64_rocksoft_generic nvme pci-pf-stub vfio vfio_iommu_type1 vfio-pci)
