@@ -182,7 +182,7 @@ boot3)
     "$(systemctl is-active mxgpud.service) $(systemctl is-active mxgpud.socket)"
   check_true "boot3: mxgpuctl ping starts mxgpud through the socket" timeout 60 mxgpuctl ping
   check "boot3: mxgpud active again" active "$(systemctl is-active mxgpud.service)"
-  check "boot3: started by the socket" "mxgpud.socket" "$(systemctl show -P TriggeredBy mxgpud.service)"
+  check "boot3: mxgpud.service is triggered by mxgpud.socket" "mxgpud.socket" "$(systemctl show -P TriggeredBy mxgpud.service)"
   check "boot3: the restarted daemon lists the same VFs" "$before_list" \
     "$(mxgpuctl list --json | jq -c '[.pfs[] | {address, num_vfs, vfs: [.vfs[] | {address, driver}]}]')"
   if dpkg --purge mxgpu >/tmp/dpkg.log 2>&1; then pass "dpkg --purge mxgpu"; else
