@@ -26,7 +26,10 @@ int regio_read16(const struct regio *io, unsigned off, uint16_t *ret);
 int regio_read32(const struct regio *io, unsigned off, uint32_t *ret);
 /* len bytes at off in one access (one system call on sysfs; the kernel still reads a dword per cycle). */
 int regio_read_block(const struct regio *io, unsigned off, void *buf, size_t len);
-/* The little-endian dword at byte i of a block read. */
+/* The little-endian word and dword at byte i of a block read. */
+static inline uint16_t regio_le16(const uint8_t *b, size_t i) {
+        return (uint16_t)(b[i] | b[i + 1] << 8);
+}
 static inline uint32_t regio_le32(const uint8_t *b, size_t i) {
         return (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
 }

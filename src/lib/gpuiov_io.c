@@ -90,8 +90,6 @@ static int find_sched_blocks(struct gpuiov_dev *d, const uint8_t *fixed) {
         return 0;
 }
 
-static uint16_t le16(const uint8_t *b, size_t i) { return (uint16_t)(b[i] | b[i + 1] << 8); }
-
 int gpuiov_open(const struct regio *io, uint16_t cap, enum gpuiov_layout layout, struct gpuiov_dev *ret) {
         const struct gpuiov_regs *regs = gpuiov_regs(layout);
         if (!io || !io->ops || !regs || cap < EXT_CAP_START || cap % 4 || cap + regs->cap_len > REGIO_CONFIG_SIZE)
@@ -109,7 +107,7 @@ int gpuiov_open(const struct regio *io, uint16_t cap, enum gpuiov_layout layout,
         if (d.cap_len < regs->cap_len || cap + d.cap_len > REGIO_CONFIG_SIZE)
                 return -EBADMSG;
 
-        uint16_t avail = le16(fixed, regs->fb_available);
+        uint16_t avail = regio_le16(fixed, regs->fb_available);
         if (avail == 0 || avail == 0xffff) /* no memory, or a device that stopped answering */
                 return -EBADMSG;
         d.fb_available_mib = (uint32_t)avail * regs->fb_total_unit_mib;
@@ -135,7 +133,7 @@ int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_pa
         int r = regio_read_block(&d->io, d->cap + from, regs, to - from);
         if (r < 0)
                 return r;
-        uint16_t avail = le16(regs, g->fb_available - from), consumed = le16(regs, g->fb_consumed - from);
+        uint16_t avail = regio_le16(regs, g->fb_available - from), consumed = regio_le16(regs, g->fb_consumed - from);
         uint32_t cntxt = regio_le32(regs, g->cntxt - from);
         p.fb_available_mib = (uint32_t)avail * g->fb_total_unit_mib;
         p.fb_consumed_mib = (uint32_t)consumed * g->fb_total_unit_mib;

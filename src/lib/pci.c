@@ -11,6 +11,7 @@
 #include "mxgpu/names.h"
 #include "mxgpu/paths.h"
 #include "mxgpu/pci.h"
+#include "mxgpu/regio.h"
 #include "mxgpu/sysfs.h"
 
 /* SR-IOV capability registers, offsets from the capability (PCIe base spec, hardware.md 2). */
@@ -166,21 +167,19 @@ static int fill_pf(void *arg) {
         uint8_t iov[SRIOV_VF_DID + 2];
         if (!pci_read_block(d, sriov->addr, iov, sizeof(iov)) || warnings != warned)
                 return -EIO;
-#define IOV_WORD(off) ((uint16_t)(iov[off] | iov[(off) + 1] << 8))
 
         *pf = (struct pci_pf){
                 .vendor = d->vendor_id, .device = d->device_id, .class_id = d->device_class,
                 .subsys_vendor = d->subsys_vendor_id, .subsys_device = d->subsys_id,
                 .numa_node = d->numa_node, .iommu_group = -1,
                 .sriov_cap = (uint16_t)sriov->addr,
-                .initial_vfs = IOV_WORD(SRIOV_INITIAL_VFS),
-                .total_vfs = IOV_WORD(SRIOV_TOTAL_VFS),
-                .num_vfs = IOV_WORD(SRIOV_NUM_VFS),
-                .vf_offset = IOV_WORD(SRIOV_VF_OFFSET),
-                .vf_stride = IOV_WORD(SRIOV_VF_STRIDE),
-                .vf_device = IOV_WORD(SRIOV_VF_DID),
+                .initial_vfs = regio_le16(iov, SRIOV_INITIAL_VFS),
+                .total_vfs = regio_le16(iov, SRIOV_TOTAL_VFS),
+                .num_vfs = regio_le16(iov, SRIOV_NUM_VFS),
+                .vf_offset = regio_le16(iov, SRIOV_VF_OFFSET),
+                .vf_stride = regio_le16(iov, SRIOV_VF_STRIDE),
+                .vf_device = regio_le16(iov, SRIOV_VF_DID),
         };
-#undef IOV_WORD
         snprintf(pf->addr, sizeof(pf->addr), "%04x:%02x:%02x.%d", d->domain & 0xffff, d->bus, d->dev, d->func & 7);
         pf->card = mx_card_by_pf_id(pf->vendor, pf->device);
         pf->gpuiov_cap = find_gpuiov_cap(d);

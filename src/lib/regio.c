@@ -33,7 +33,7 @@ int regio_read16(const struct regio *io, unsigned off, uint16_t *ret) {
         int r = rd(io, off, b, sizeof(b));
         if (r < 0)
                 return r;
-        *ret = (uint16_t)(b[0] | b[1] << 8);
+        *ret = regio_le16(b, 0);
         return 0;
 }
 
@@ -42,7 +42,7 @@ int regio_read32(const struct regio *io, unsigned off, uint32_t *ret) {
         int r = rd(io, off, b, sizeof(b));
         if (r < 0)
                 return r;
-        *ret = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        *ret = regio_le32(b, 0);
         return 0;
 }
 

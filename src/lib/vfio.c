@@ -221,14 +221,12 @@ void vfio_bound_free(struct vfio_bound *bound) {
 }
 
 int vfio_bind_outcome(const struct vf_ref *now, const struct vfio_nodes *seen) {
-        /* No IOMMU group: vfio-pci's probe failed for that reason, whatever else is true. */
-        if (now->iommu_group < 0 && !now->driver[0])
-                return -ENXIO;
         int r = bind_judge(now->driver, DRV_VFIO_PCI);
+        /* No IOMMU group: that is the reason, unless another driver holds the VF */
+        if (now->iommu_group < 0 && r != -EBUSY)
+                return -ENXIO;
         if (r < 0)
                 return r;
-        if (now->iommu_group < 0)
-                return -ENXIO;
         return vfio_nodes_has(seen, now->iommu_group) ? 0 : wait_vfio_node(now->iommu_group);
 }
 
@@ -319,9 +317,8 @@ static int scan_process(int proc_fd, const char *name, pid_t pid, const char *wa
                         link[len] = 0;
                         if (strncmp(link, want, prefix) != 0)
                                 continue;
-                        char *end;
-                        long g = strtol(link + prefix, &end, 10);
-                        if (*end || g < 0 || g > INT_MAX)
+                        uint32_t g;
+                        if (!group_key(link + prefix, &g))
                                 continue;
                         int r = held_add(h, (int)g, pid);
                         if (r < 0)
