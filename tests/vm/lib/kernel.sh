@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Debian's kernel for the VM tests: which package, and its unpacked cache entry (vmlinux + modules).
-# Sourced by tests/vm/run-*.sh, which set: src (checkout), here (tests/vm), busybox (static busybox).
+# Sourced by tests/vm/run-*.sh and bench/vm-bench.sh, which set src (the checkout); this file finds its
+# own helpers, so the caller's folder does not matter.
+vm_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # Prints "<package>_<version>" of the newest kernel the metapackage points at, or nothing.
 kernel_key() {
@@ -38,25 +40,30 @@ module_order() {
 # prepare_kernel DIR KEY MODULE... fills DIR (new) for package key KEY: vmlinux, release, and
 # modules/ - the named modules with their dependencies at their lib/modules/<release> paths,
 # with the full tree's modules.dep, modules.order and modules.builtin* - and modules.load
-# (their load order). Returns 77 when the package cannot be downloaded.
+# (their load order). Returns 77 when the package cannot be downloaded, 1 with the failed step in
+# PREPARE_ERROR otherwise.
 prepare_kernel() {
   local dir=$1 key=$2 pkg=${2%%_*} ver=${2#*_} kver deb m f
   shift 2
+  PREPARE_ERROR=
   mkdir -p "$dir"
   (cd "$dir" && apt-get download "$pkg=$ver") >"$dir/download.log" 2>&1 || {
     tail -n 3 "$dir/download.log" >&2
     return 77
   }
-  deb=$(ls "$dir"/*.deb) && dpkg-deb -x "$deb" "$dir/root" || return 1
-  kver=$(ls "$dir/root/lib/modules") && [ -d "$dir/root/lib/modules/$kver/kernel" ] || return 1
-  "$here/lib/extract-vmlinux" "$dir"/root/boot/vmlinuz-* "$dir/vmlinux" || return 1
+  deb=$(ls "$dir"/*.deb) && dpkg-deb -x "$deb" "$dir/root" || { PREPARE_ERROR="dpkg-deb -x $deb failed"; return 1; }
+  kver=$(ls "$dir/root/lib/modules") && [ -d "$dir/root/lib/modules/$kver/kernel" ] ||
+    { PREPARE_ERROR="$deb holds no lib/modules/RELEASE/kernel"; return 1; }
+  "$vm_lib/extract-vmlinux" "$dir"/root/boot/vmlinuz-* "$dir/vmlinux" ||
+    { PREPARE_ERROR="extract-vmlinux found no kernel image in $dir/root/boot/vmlinuz-*"; return 1; }
   # The package ships no modules.dep (depmod runs at install): make one inside the unpacked tree.
-  $busybox depmod -b "$dir/root" "$kver" || return 1
+  /bin/busybox depmod -b "$dir/root" "$kver" || { PREPARE_ERROR="busybox depmod failed on $kver"; return 1; }
   local mdir=$dir/root/lib/modules/$kver
   local order
-  order=$(module_order "$mdir" "$@") || return 1
+  order=$(module_order "$mdir" "$@") || { PREPARE_ERROR="a module is missing from $kver's modules.dep"; return 1; }
   for m in $order; do
-    mkdir -p "$dir/modules/$(dirname "$m")" && cp "$mdir/$m" "$dir/modules/$m" || return 1
+    mkdir -p "$dir/modules/$(dirname "$m")" && cp "$mdir/$m" "$dir/modules/$m" ||
+      { PREPARE_ERROR="cannot copy $m"; return 1; }
     echo "modules/$m" >>"$dir/modules.load"
   done
   for f in modules.dep modules.order modules.builtin modules.builtin.modinfo; do
@@ -89,7 +96,7 @@ cached_kernel() {
     case $rc in
     0) ;;
     77) rm -rf "$kdir.tmp"; KERNEL_ERROR="cannot apt-get download ${key%%_*}=${key#*_} (no Debian mirror reachable)"; return 77 ;;
-    *) KERNEL_ERROR="could not prepare $key (see $kdir.tmp)"; return 1 ;;
+    *) KERNEL_ERROR="could not prepare $key: ${PREPARE_ERROR:-see $kdir.tmp}"; return 1 ;;
     esac
     touch "$kdir.tmp/.done" && rm -rf "$kdir" && mv "$kdir.tmp" "$kdir"
   fi
