@@ -162,8 +162,7 @@ img=$(BUILD=$BUILD MXGPU_VM_CACHE=$cache "$src/tests/vm/run-boot-tests.sh" --ima
 rc=$?
 read -r bkdir image < <(tail -n 1 <<<"$img")
 if [ $rc -ne 0 ] || [ ! -f "${image:-}" ]; then
-  printf '%s\t%s\t%s\t%s\n' "$lv_what" "not measured: no guest image: $(grep -m1 -e 'error:' -e 'skipped:' <<<"$img" | sed 's/^vm-boot: //')" "-" "-"
-  exit 0
+  die "no guest image for the virsh row: $(grep -m1 -e 'error:' -e 'skipped:' <<<"$img" | sed 's/^vm-boot: //')"
 fi
 lstage=$work/libvirt-initramfs
 stage_boot_initramfs "$lstage" "$bkdir" /bin/busybox || die "cannot stage the initramfs in $lstage"
