@@ -36,14 +36,17 @@ for tool in apt-get apt-cache dpkg-deb cc timeout; do
 done
 
 # --- the kernel: Debian's package, unpacked into the cache, keyed by its exact version ---
-. "$here/lib/kernel.sh"
 . "$here/lib/qemu.sh"
 . "$here/lib/report.sh"
-cached_kernel "$cache/kernel" "${modules[@]}"
-case $? in
-0) kdir=$KDIR key=$(basename "$KDIR") ;;
-77) skip "$KERNEL_ERROR" ;;
-*) fail "$KERNEL_ERROR" ;;
+# Fetched through a bare shell (no variables, -u, another folder): on an empty cache, as in CI, this
+# fails if kernel.sh leans on something its callers set (bench/vm-bench.sh sets other things).
+mapfile -t got < <(cd / && env -i PATH="$PATH" bash -u -c \
+  '. "$0"; cached_kernel "$@"; echo $?; echo "${KDIR:-}"; echo "${KERNEL_ERROR:-}"' \
+  "$here/lib/kernel.sh" "$cache/kernel" "${modules[@]}")
+case ${got[0]:-} in
+0) kdir=${got[1]} key=$(basename "$kdir") ;;
+77) skip "${got[2]}" ;;
+*) fail "${got[2]:-the kernel could not be fetched (kernel.sh stopped: see above)}" ;;
 esac
 
 # --- guest programs ---

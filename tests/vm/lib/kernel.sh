@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: MIT
 # Debian's kernel for the VM tests: which package, and its unpacked cache entry (vmlinux + modules).
-# Sourced by tests/vm/run-*.sh and bench/vm-bench.sh, which set src (the checkout); this file finds its
-# own helpers, so the caller's folder does not matter.
+# Sourced by tests/vm/run-*.sh and bench/vm-bench.sh. It uses nothing its callers set: it finds its
+# helpers and the checkout from its own place (run-kernel-tests.sh fetches through a bare shell).
 vm_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+vm_src=$(cd "$vm_lib/../../.." && pwd)
 
 # Prints "<package>_<version>" of the newest kernel the metapackage points at, or nothing.
 kernel_key() {
   local meta pkg ver
-  meta=$("$src/scripts/deps.sh" --download vm | head -n1)
+  meta=$("$vm_src/scripts/deps.sh" --download vm | head -n1)
   pkg=$(apt-cache depends "$meta" 2>/dev/null | sed -n 's/^  Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
   [ -n "$pkg" ] || return 0
   ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^  Candidate: //p')
@@ -113,7 +114,7 @@ VM_ROOT_MODULES=(crc32c_generic virtio_pci virtio_blk ext4)
 stage_boot_initramfs() {
   local dir=$1 kdir=$2 bb=$3 m
   rm -rf "$dir" && mkdir -p "$dir"/{bin,proc,sys,dev,newroot,payload} || return 1
-  cp "$bb" "$dir/bin/busybox" && cp "$src/tests/vm/boot/init" "$dir/init" && chmod 755 "$dir/init" || return 1
+  cp "$bb" "$dir/bin/busybox" && cp "$vm_src/tests/vm/boot/init" "$dir/init" && chmod 755 "$dir/init" || return 1
   : >"$dir/modules.load"
   for m in $(module_order "$kdir/modules" "${VM_ROOT_MODULES[@]}"); do
     mkdir -p "$dir/modules/$(dirname "$m")" && cp "$kdir/modules/$m" "$dir/modules/$m" &&
