@@ -27,13 +27,27 @@ node=$R$(jqs '.pfs[1].vfs[1].vfio')
 exec 3<>"$node" || fail "cannot hold $node"
 held_before=$(jqs '.pfs[1] | del(.vfs[].share)')
 
+# The kill window is the time an uninterrupted apply of the same change takes here (4 <-> 6 VFs),
+# so the kills land inside applies however fast mxgpud and this machine are.
+ms_now() { local t=${EPOCHREALTIME/./}; echo $((10#$t / 1000)); }
+window=0
+for vfs in 6 4; do
+  config $vfs 6
+  t0=$(ms_now)
+  mxgpud_once >"$T/timed.log" 2>&1 || fail "timed apply to $vfs VFs: $(cat "$T/timed.log")"
+  window=$((window + $(ms_now) - t0))
+done
+window=$((window / 2))
+[ "$window" -ge 10 ] || window=10
+echo "kill window: 0-$window ms (an uninterrupted 4 <-> 6 VF apply)"
+
 killed=0
 for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) -eq 0 ]; then vfs=4 slice=6 size=1968; else vfs=6 slice=12 size=1312; fi
   config $vfs $slice
   "$MXGPUD" --root "$R" --config "$CONF" --once >"$T/killed.log" 2>&1 &
   pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 150)))"
+  sleep "$(printf '0.%03d' $((RANDOM % window)))"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   wait "$pid" 2>/dev/null || true
 
