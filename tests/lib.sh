@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Shared helpers for integration tests: a simulated host per test, the daemon against it, JSON checks.
 set -euo pipefail
-SRC=${MXGPU_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SRC=${MXGPU_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 B=${BUILD:-build}
 [[ $B == /* ]] || B=$SRC/$B
 SIM=$B/mxgpu-sim MXGPUD=$B/mxgpud MXGPUCTL=$B/mxgpuctl
