@@ -215,13 +215,13 @@ for r in "${ROOTS[@]}"; do "$SIM" stop --root "$r" >/dev/null 2>&1 || true; done
 fit() { awk '{ n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
   END { b = (n * sxy - sx * sy) / (n * sxx - sx * sx); a = (sy - b * sx) / n; printf "t = %.0f + %.2f*n ms", a, b }'; }
 if [ "${BENCH_SCALING:-1}" = 1 ]; then
-  echo "bench: scaling over PFs (1-16 S7150, 16 VFs each) and VFs (one generic PF, 16-240)" >&2
+  echo "bench: scaling over PFs (1-16 S7150, 16 VFs each) and VFs (one generic PF, 16-256)" >&2
   for who in mxgpud floor; do : >"$T/pfs.$who"; : >"$T/vfs.$who"; done
   for k in 1 2 4 8 16; do
     SPEC="s7150*$k"
     for who in mxgpud floor; do MS[$who]=; timed "$who" "run_$who"; echo "$k ${MS[$who]}" >>"$T/pfs.$who"; done
   done
-  for n in 16 32 64 128 240; do
+  for n in 16 32 64 128 256; do
     printf '[pf 0000:05:00.0]\nvendor = 0x1b36\ndevice = 0x0010\nvf_device = 0x0010\nclass = 0x010802\ntotal_vfs = %s\nvf_offset = 1\nvf_stride = 1\nbar0 = 16K\nvf_bar0 = 16K\nvf_bar2 = 0\nlayout = none\ndriver = nvme\n' "$n" >"$T/vf$n.ini"
     SPEC=$T/vf$n.ini
     write_config generic <<EOF
@@ -237,7 +237,7 @@ EOF
     row "scaling over PFs (1-16 x 16 VFs): $who" "$(fit <"$T/pfs.$who"), n = PFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/pfs.$who")]" "-" "-"
   done
   for who in mxgpud floor; do
-    row "scaling over VFs (1 PF, 16-240 VFs): $who" "$(fit <"$T/vfs.$who"), n = VFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/vfs.$who")]" "-" "-"
+    row "scaling over VFs (1 PF, 16-256 VFs): $who" "$(fit <"$T/vfs.$who"), n = VFs [$(awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }' "$T/vfs.$who")]" "-" "-"
   done
 fi
 

@@ -13,6 +13,8 @@
 #include "mxgpu/pciaddr.h"
 
 #define MX_MAX_GPU_VFS      16     /* per-VF arrays: the most VFs any GPU-IOV layout describes */
+#define MX_MAX_VFS          256    /* the most VFs of one PF the daemon manages (a bus's worth; NICs such as
+                                    * Intel's E810 have 256) */
 #define MX_DEFAULT_SLICE_MS 6      /* GIM1's default */
 
 /* What discovery found on one PF. */

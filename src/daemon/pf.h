@@ -26,7 +26,7 @@ const char *pf_state_name(enum pf_state s);
 static inline bool pf_state_final(enum pf_state s) { return s != PF_PENDING && s != PF_APPLYING; }
 
 #define PF_REASON_MAX 512
-#define PF_MAX_VFS 256
+#define PF_MAX_VFS MX_MAX_VFS
 
 /* The hardware as it is now (read by observe.c). */
 struct pf_observed {

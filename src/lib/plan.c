@@ -133,6 +133,12 @@ static int resolve_generic(struct resolve_ctx *c, const struct mx_section *dev, 
                        c->facts->total_vfs);
                 return -EINVAL;
         }
+        if (d->num_vfs > MX_MAX_VFS) {
+                struct origin o = origin_of(c->merged[MX_KEY_VFS], MX_KEY_VFS, NULL);
+                err_at(c, &o, "%s: mxgpud manages at most %u VFs of one PF (this one has %u): use 0 to %u", c->dev,
+                       MX_MAX_VFS, c->facts->total_vfs, MX_MAX_VFS);
+                return -EINVAL;
+        }
         return 0;
 }
 

@@ -111,6 +111,12 @@ static void build_bridge_header(struct sim_fn *fn) {
                         sec = d->addr.bus;
                 if (d->addr.bus > sub)
                         sub = d->addr.bus;
+                /* the buses a PF's VFs will take are reserved at enumeration (pci_iov_bus_range()) */
+                if (d->pf && d->pf->total_vfs) {
+                        unsigned last = (pci_addr_rid(&d->addr) + d->pf->vf_offset +
+                                         (d->pf->total_vfs - 1u) * d->pf->vf_stride) >> 8;
+                        sub = MAX(sub, MIN(last, 255u));
+                }
                 for (unsigned b = 0; b < SIM_BARS; b++) {
                         const struct sim_bar *bar = &d->bars[b];
                         if (bar->size)

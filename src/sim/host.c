@@ -62,6 +62,14 @@ static uint64_t pow2_at_least(uint64_t v) {
         return p;
 }
 
+/* The bus of the PF's last VF (VF routing ID = PF's + First VF Offset + n * VF Stride); above 255 when
+ * the routing IDs run out. The PF's own bus when it has no VFs. */
+static unsigned vf_last_bus(const struct pci_addr *pf, const struct pf_conf *p) {
+        if (!p->total_vfs)
+                return pf->bus;
+        return (pci_addr_rid(pf) + p->vf_offset + (p->total_vfs - 1u) * p->vf_stride) >> 8;
+}
+
 /* A preset PF from the supported-card table, or the generic NVMe function. */
 static int preset_pf(const char *name, struct pf_conf *ret, bool *ret_dual) {
         struct pf_conf p = { .numa_node = -1, .vf_stride = 1, .hotplug_driver = HOTPLUG_UNSET };
@@ -352,8 +360,8 @@ static int ini_pf_key(struct ini_ctx *c, const char *k, const char *v) {
                                 return ini_fail(c, k, v, "expected a 24-bit class code like 0x038000");
                         p->class = (uint32_t)n;
                 } else if (streq(k, "total_vfs")) {
-                        if (parse_uint(v, 255, &n) < 0)
-                                return ini_fail(c, k, v, "expected a count 0-255");
+                        if (parse_uint(v, UINT16_MAX, &n) < 0)
+                                return ini_fail(c, k, v, "expected a count 0-65535 (TotalVFs is 16 bits)");
                         p->total_vfs = (unsigned)n;
                 } else if (streq(k, "vf_offset") || streq(k, "vf_stride")) {
                         if (parse_uint(v, 255, &n) < 0 || n == 0)
@@ -497,9 +505,11 @@ static int parse_host_file(struct host_conf *hc, const char *path, char *err, si
                                          path, b->line, p->total_vfs, MI300_MAX_VFS);
                                 return -EINVAL;
                         }
-                        if (p->total_vfs && (p->vf_offset + (p->total_vfs - 1) * p->vf_stride) > 255) {
-                                snprintf(err, errsize, "%s:%u: vf_offset + total_vfs * vf_stride must stay on the PF's bus (<= 255)",
-                                         path, b->line);
+                        /* VFs may run onto the buses after the PF's (the kernel adds a bus for them), but
+                         * not past bus ff; where they may go besides is checked when the buses are laid out */
+                        if (b->explicit_addr && vf_last_bus(&b->addr, p) > 255) {
+                                snprintf(err, errsize, "%s:%u: the last VF's routing ID (PF + vf_offset + (total_vfs - 1) "
+                                         "* vf_stride) runs past bus ff", path, b->line);
                                 return -EINVAL;
                         }
                         if (p->total_vfs && !p->vf_device)
@@ -804,11 +814,34 @@ static int build_board(struct sim_host *h, struct board_conf *b, uint8_t rp_dev,
         return 0;
 }
 
+/* The last bus an explicit [pf] board takes: its PF's, or the last its VFs run onto. */
+static unsigned explicit_last_bus(const struct board_conf *b) {
+        return MAX((unsigned)b->addr.bus, vf_last_bus(&b->addr, &b->pfs[0]));
+}
+
 static bool bus_taken(const struct host_conf *hc, unsigned lo, unsigned hi) {
         for (unsigned i = 0; i < hc->n_boards; i++)
-                if (hc->boards[i].explicit_addr && hc->boards[i].addr.bus >= lo && hc->boards[i].addr.bus <= hi)
+                if (hc->boards[i].explicit_addr && hc->boards[i].addr.bus <= hi && explicit_last_bus(&hc->boards[i]) >= lo)
                         return true;
         return false;
+}
+
+/* A preset board's PF j sits on base + 2 + j; its VFs may take the buses up to the next PF's, or
+ * to the end of the board's buses. */
+static int check_board_vf_buses(const struct sim_host *h, const struct board_conf *b, unsigned base, char *err,
+                                size_t errsize) {
+        for (unsigned j = 0; j < b->n_pfs; j++) {
+                struct pci_addr a = { 0, (uint8_t)(base + 2 + j), 0, 0 };
+                unsigned limit = j + 1 < b->n_pfs ? base + 2 + j : base + BUSES_PER_BOARD - 1;
+                if (vf_last_bus(&a, &b->pfs[j]) > limit) {
+                        char s[PCI_ADDR_STRLEN];
+                        snprintf(err, errsize, "%s: PF %s: %u VFs at offset %u, stride %u run onto bus %02x, past the "
+                                 "buses of its slot (%02x-%02x)", h->spec, pci_addr_format(&a, s), b->pfs[j].total_vfs,
+                                 b->pfs[j].vf_offset, b->pfs[j].vf_stride, vf_last_bus(&a, &b->pfs[j]), base, limit);
+                        return -EINVAL;
+                }
+        }
+        return 0;
 }
 
 /* What a rescan needs of each slot, once the resources are assigned. */
@@ -835,17 +868,26 @@ static int build_host(struct sim_host *h, struct host_conf *hc, char *err, size_
         h->sriov = hc->sriov;
         h->vfio_enable_sriov = hc->vfio_enable_sriov;
         h->mmio_room = hc->mmio_room;
-        /* explicit addresses must not collide */
+        /* explicit addresses must not collide: each PF sits on its own bus, and its VFs may take the
+         * buses after it (the kernel reserves them below the root port) */
         for (unsigned i = 0; i < hc->n_boards; i++)
-                for (unsigned j = 0; j < i; j++)
-                        if (hc->boards[i].explicit_addr && hc->boards[j].explicit_addr &&
-                            hc->boards[i].addr.bus == hc->boards[j].addr.bus) {
-                                char a[PCI_ADDR_STRLEN];
+                for (unsigned j = 0; j < i; j++) {
+                        const struct board_conf *bi = &hc->boards[i], *bj = &hc->boards[j];
+                        if (!bi->explicit_addr || !bj->explicit_addr || bi->addr.bus > explicit_last_bus(bj) ||
+                            bj->addr.bus > explicit_last_bus(bi))
+                                continue;
+                        char a[PCI_ADDR_STRLEN], o[PCI_ADDR_STRLEN];
+                        if (bi->addr.bus == bj->addr.bus)
                                 snprintf(err, errsize, "%s: PF %s: bus %02x is already used by another [pf] section "
-                                         "(each PF sits on its own bus)", h->spec, pci_addr_format(&hc->boards[i].addr, a),
-                                         hc->boards[i].addr.bus);
-                                return -EINVAL;
-                        }
+                                         "(each PF sits on its own bus)", h->spec, pci_addr_format(&bi->addr, a),
+                                         bi->addr.bus);
+                        else
+                                snprintf(err, errsize, "%s: PF %s and PF %s: buses %02x-%02x and %02x-%02x overlap (a PF's "
+                                         "VFs take the buses after its own, up to the last VF's)", h->spec,
+                                         pci_addr_format(&bj->addr, o), pci_addr_format(&bi->addr, a), bj->addr.bus,
+                                         explicit_last_bus(bj), bi->addr.bus, explicit_last_bus(bi));
+                        return -EINVAL;
+                }
         struct sim_fn *pfs[MAX_BOARDS][2] = { { NULL } };
         unsigned next_bus = 1;
         for (unsigned i = 0; i < hc->n_boards; i++) {
@@ -860,6 +902,9 @@ static int build_host(struct sim_host *h, struct host_conf *hc, char *err, size_
                         }
                         base = (uint8_t)next_bus;
                         next_bus += BUSES_PER_BOARD;
+                        int r = check_board_vf_buses(h, b, base, err, errsize);
+                        if (r < 0)
+                                return r;
                 }
                 int r = build_board(h, b, (uint8_t)(2 + i), base, pfs[i]);
                 if (r < 0) {

@@ -182,6 +182,16 @@ static void report_ready(int fd, const char *msg) {
         close(fd);
 }
 
+/* A failure before the simulator is ready: said once, by the parent of a background start (which
+ * reads it from the pipe), else here. */
+static int start_failed(int ready_fd, const char *msg) {
+        if (ready_fd >= 0)
+                report_ready(ready_fd, msg);
+        else
+                log_error("%s", msg);
+        return 1;
+}
+
 static bool server_alive(void) {
         char sock[PATH_MAX], err[256];
         if (path_in_root(sock, sizeof(sock), SIM_CONTROL_SOCKET) < 0)
@@ -194,21 +204,18 @@ static int run_server(const struct opts *o, int ready_fd, bool daemon) {
         struct sim_latency lat;
         sim_latency_default(&lat);
         if (o->latency && sim_latency_parse(o->latency, &lat, err, sizeof(err)) < 0) {
-                report_ready(ready_fd, err);
-                return log_error("%s", err), 1;
+                return start_failed(ready_fd, err);
         }
         if (server_alive()) {
                 snprintf(err, sizeof(err), "a simulator already runs in %.900s", root_dir);
-                report_ready(ready_fd, err);
-                return log_error("%s", err), 1;
+                return start_failed(ready_fd, err);
         }
         struct sim_host *h = NULL;
         int r = sim_host_new(o->host, &lat, &h, err, sizeof(err));
         if (r < 0) {
                 if (!err[0])
                         snprintf(err, sizeof(err), "cannot build host '%s': %s", o->host, strerror(-r));
-                report_ready(ready_fd, err);
-                return log_error("%s", err), 1;
+                return start_failed(ready_fd, err);
         }
         if (o->uevents) {
                 r = sim_uevent_open();
@@ -216,8 +223,7 @@ static int run_server(const struct opts *o, int ready_fd, bool daemon) {
                         snprintf(err, sizeof(err), "--uevents: cannot send uevents (%s): they are refused in the host's own "
                                  "network namespace; run the simulator inside 'unshare --net'", strerror(-r));
                         sim_host_free(h);
-                        report_ready(ready_fd, err);
-                        return log_error("%s", err), 1;
+                        return start_failed(ready_fd, err);
                 }
                 h->uevent_fd = r;
         }

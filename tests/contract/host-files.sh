@@ -56,6 +56,25 @@ MXGPU_ROOT=$ROOT MXGPU_TEST_PF=0000:41:00.0 "$CONTRACT" >/dev/null 2>&1 || fail 
 MXGPU_ROOT=$ROOT MXGPU_TEST_PF=0000:05:00.0 "$CONTRACT" >/dev/null 2>&1 || fail "contract on the NVMe of custom.ini"
 sim_stop
 
+# VFs past the PF's bus: 256 VFs of 0000:02:00.0 end on bus 03 (routing IDs run on, as on NICs with 256
+# VFs); the root port's bus range covers them, and the preset's board (buses 01-04 otherwise) goes past them
+wide=$(mktemp -d)
+SIM_DIRS+=("$wide")
+printf '[pf 0000:02:00.0]\nvendor = 0x1b36\ndevice = 0x0010\ntotal_vfs = 256\ndriver = nvme\n[preset nvme]\n' >"$wide/h.ini"
+sim_start "$wide/h.ini"
+PF=$ROOT/sys/bus/pci/devices/0000:02:00.0
+echo 0 > "$PF/sriov_drivers_autoprobe"
+echo 256 > "$PF/sriov_numvfs"
+[ "$(basename "$(readlink "$PF/virtfn254")")" = 0000:02:1f.7 ] || fail "virtfn254: $(readlink "$PF/virtfn254")"
+[ "$(basename "$(readlink "$PF/virtfn255")")" = 0000:03:00.0 ] || fail "virtfn255: $(readlink "$PF/virtfn255")"
+[ "$(basename "$(readlink "$ROOT/sys/bus/pci/devices/0000:03:00.0/physfn")")" = 0000:02:00.0 ] || fail "physfn of 03:00.0"
+out=$(lspci -A linux-sysfs -O sysfs.path="$ROOT/sys/bus/pci" -s 00:02.0 -vv 2>/dev/null)
+grep -q "secondary=02, subordinate=03" <<<"$out" || fail "root port bus range: $(grep Bus: <<<"$out")"
+[ -e "$ROOT/sys/bus/pci/devices/0000:07:00.0/sriov_totalvfs" ] || fail "the preset is not on bus 07 (past the VFs' buses)"
+echo 0 > "$PF/sriov_numvfs"
+[ ! -e "$ROOT/sys/bus/pci/devices/0000:03:00.0" ] || fail "03:00.0 left after disable"
+sim_stop
+
 # errors name file:line, key, value and what is allowed
 bad=$(mktemp -d)
 SIM_DIRS+=("$bad")
@@ -75,6 +94,15 @@ check_error $'[pf nowhere]' "h.ini:1" "not a PCI address"
 check_error $'[pf 0000:05:00.0]\ncolour = blue' "h.ini:2" "colour" "unknown key"
 check_error $'[host]\n' "no [pf ADDRESS] or [preset NAME]"
 check_error $'[pf 0000:05:00.0]\nlayout = tonga\nvendor = 0x1002\ndevice = 0x6929' "needs memory"
+check_error $'[pf 0000:05:00.0]\nvendor = 0x1b36\ndevice = 0x10\ntotal_vfs = 70000' "h.ini:4" "total_vfs = 70000" "0-65535"
+check_error $'[pf 0000:fe:00.0]\nvendor = 0x1b36\ndevice = 0x10\ntotal_vfs = 600' "h.ini:1" "runs past bus ff"
+check_error $'[pf 0000:05:00.0]\nvendor = 0x1b36\ndevice = 0x10\ntotal_vfs = 300\n[pf 0000:06:00.0]\nvendor = 0x1b36\ndevice = 0x10' \
+  "PF 0000:05:00.0 and PF 0000:06:00.0" "buses 05-06 and 06-06 overlap"
+check_error $'[preset nvme]\ntotal_vfs = 600' "PF 0000:03:00.0" "600 VFs" "past the buses of its slot (01-04)"
+# said once: the background start's parent reports what the simulator could not do
+printf '[host]\nari = sometimes\n' >"$bad/h.ini"
+n=$("$SIM" start --host "$bad/h.ini" --root "$bad" 2>&1 | grep -c "ari = sometimes" || true)
+[ "$n" = 1 ] || fail "the start error was printed $n times"
 if out=$("$SIM" start --host "s7150+banana" --root "$bad" 2>&1); then fail "bad preset accepted"; fi
 [[ $out == *"unknown preset 'banana'"* ]] || fail "preset error: $out"
 if out=$("$SIM" start --host s7150 --root "$bad" --latency fast 2>&1); then fail "bad latency accepted"; fi

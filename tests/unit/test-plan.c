@@ -205,6 +205,22 @@ static void generic_device(void **state) {
         assert_string_equal(p.pool, "nvme");
         assert_int_equal(p.vf[0].fb_size_mib, 0);    /* no memory partition */
         fx_done(&fx);
+
+        /* a device with more VFs than the daemon manages: up to 256 (PF_MAX_VFS), not more */
+        n.total_vfs = 300;
+        fx_load(&fx, "[device 0000:01:00.0]\nvfs = 256\n", NULL);
+        resolve_ok(&fx, &n, &p);
+        assert_int_equal(p.num_vfs, 256);
+        fx_done(&fx);
+        fx_load(&fx, "[device 0000:01:00.0]\nvfs = 257\n", NULL);
+        resolve_bad(&fx, &n);
+        expect_diag(&fx.d, AT(&fx, 2), "vfs = 257: ", "at most 256 VFs of one PF", "this one has 300", "use 0 to 256");
+        fx_done(&fx);
+        n.total_vfs = 32;
+        fx_load(&fx, "[device 0000:01:00.0]\nvfs = 33\n", NULL);
+        resolve_bad(&fx, &n);
+        expect_diag(&fx.d, AT(&fx, 2), "vfs = 33: ", "at most 32 VFs (TotalVFs)", "use 0 to 32");
+        fx_done(&fx);
 }
 
 static void card_level_errors(void **state) {
