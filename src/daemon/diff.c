@@ -115,6 +115,14 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
                                  "gim enabled %u VFs but the config asks for %u: set vf_num in gim's configuration",
                                  o->num_vfs, d->num_vfs);
         } else if (o->num_vfs != d->num_vfs) {
+                /* whether a VF beyond these is in use is not known (the per-VF arrays end there) */
+                if (o->num_vfs > PF_MAX_VFS) {
+                        snprintf(r->refused, sizeof(r->refused),
+                                 "the PF has %u VFs, more than mxgpud manages (%u), so it cannot tell whether they "
+                                 "are in use: disable them (echo 0 > sriov_numvfs) once no VM holds one",
+                                 o->num_vfs, PF_MAX_VFS);
+                        return;
+                }
                 if (in_use_list(o, NULL, list, sizeof(list))) {
                         snprintf(r->refused, sizeof(r->refused),
                                  "the VF count can change (%u -> %u) only through 0, and these VFs are in use: %s",

@@ -186,6 +186,17 @@ static void generic_device_binding_only(void **state) {
         o.driver[0] = 0;
         pf_diff(&pf, &d, &o, false, 0, &a);
         assert_non_null(strstr(a.refused, "no driver"));
+
+        /* more VFs than the daemon tracks (someone enabled them by hand): whether they are in use is not
+         * known, so the count is not changed */
+        struct pf_observed many = { .driver = "nvme", .num_vfs = PF_MAX_VFS + 1, .total_vfs = 512 };
+        pf_diff(&pf, &d, &many, false, 0, &a);
+        assert_int_equal(a.n, 0);
+        assert_non_null(strstr(a.refused, "the PF has 257 VFs, more than mxgpud manages (256)"));
+        many.num_vfs = PF_MAX_VFS;
+        pf_diff(&pf, &d, &many, false, 0, &a);
+        assert_string_equal(a.refused, "");
+        assert_int_equal(count(&a, ACT_SET_NUMVFS), 1);
 }
 
 int main(void) {
