@@ -13,11 +13,8 @@
 
 int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_diags *diags) {
         int r = mx_config_load(m->opt->config, m->opt->config_dir, ret, diags);
-        if (r == -ENOENT)
-                mx_diags_add(diags, MX_DIAG_ERROR, m->opt->config, 0, NULL, NULL, NULL,
-                             "no such file (and no drop-in in %s): write a config, see mxgpu.conf(5)",
-                             m->opt->config_dir);
-        else if (r < 0 && r != -EINVAL)
+        /* the loader says what it could not open or parse; only a failure it did not explain is added */
+        if (r < 0 && !mx_diags_has_errors(diags))
                 mx_diags_add(diags, MX_DIAG_ERROR, m->opt->config, 0, NULL, NULL, NULL, "cannot read: %s", strerror(-r));
         return r;
 }

@@ -49,26 +49,33 @@ int mx_log_full(int level, int err, const char *dev, int vf, const char *fmt, ..
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        /* journald reads "<N>" prefixes from a stream; a terminal reader wants words. */
-        bool journal = getenv("JOURNAL_STREAM") != NULL;
-        flockfile(stderr);
-        if (journal)
-                fprintf(stderr, "<%d>", level);
+        /* journald reads "<N>" prefixes from a stream; a terminal reader wants words. The line goes out in
+         * one write, so lines of processes sharing a file or pipe do not interleave. */
+        char line[1536];
+        size_t n = 0;
+#define LINE_ADD(...) do { \
+                int w_ = snprintf(line + n, sizeof(line) - n, __VA_ARGS__); \
+                n = w_ < 0 ? n : MIN(n + (size_t)w_, sizeof(line) - 2); \
+        } while (0)
+        if (getenv("JOURNAL_STREAM"))
+                LINE_ADD("<%d>", level);
         else {
                 if (ident)
-                        fprintf(stderr, "%s: ", ident);
+                        LINE_ADD("%s: ", ident);
                 if (level <= LOG_WARNING)
-                        fprintf(stderr, "%s: ", words[level & 7]);
+                        LINE_ADD("%s: ", words[level & 7]);
         }
         if (dev && vf >= 0)
-                fprintf(stderr, "%s vf%d: ", dev, vf);
+                LINE_ADD("%s vf%d: ", dev, vf);
         else if (dev)
-                fprintf(stderr, "%s: ", dev);
-        fputs(msg, stderr);
+                LINE_ADD("%s: ", dev);
+        LINE_ADD("%s", msg);
         if (err)
-                fprintf(stderr, ": %s", strerror(err < 0 ? -err : err));
-        fputc('\n', stderr);
-        funlockfile(stderr);
+                LINE_ADD(": %s", strerror(err < 0 ? -err : err));
+#undef LINE_ADD
+        line[n++] = '\n';
+        line[n] = 0;
+        fputs(line, stderr);
         errno = saved;
         return err;
 }

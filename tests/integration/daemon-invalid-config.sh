@@ -127,5 +127,13 @@ vf_memory = 100M
 time_slice = 999ms
 C
 grep -q "time_slice = 999ms" "$T/check.err" || fail "all-problems: only the first problem was reported"
+# no config at all: said once, with what to do (the loader and the daemon each said it before)
+rc=0
+"$MXGPUD" --root "$R" --config "$T/none.conf" --once >"$T/once.log" 2>&1 || rc=$?
+assert_eq "$rc" 2 "missing config: --once exit status"
+grep -q "none.conf: cannot open: no such file, and no drop-in file in .*none.conf.d either: write a config, see mxgpu.conf(5)" \
+  "$T/once.log" || fail "missing config: $(cat "$T/once.log")"
+assert_eq "$(grep -c "none.conf: .*no such file" "$T/once.log")" 1 "missing config: lines saying so"
+[ "$(status)" = "$before" ] || fail "missing config: the simulated host changed"
 [ "$n" -ge 15 ] || fail "only $n invalid configs checked"
 echo "$n kinds of invalid config refused with file:line, nothing changed"
