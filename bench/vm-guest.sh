@@ -24,7 +24,9 @@ n=0
 } >/bench/mxgpu.conf
 echo "vmbench: ${#pfs[@]} PF(s): ${pfs[*]}, $n VFs in all, kernel $(uname -r)"
 
-us_now() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
+# stamp VAR: the time in us into VAR, with no subshell ($(...) forks, which costs 1-3 ms on these
+# machines and fell inside the timed window)
+stamp() { printf -v "$1" %s "${EPOCHREALTIME/./}"; }
 start_state() {
   local pf
   for pf in "${pfs[@]}"; do
@@ -50,10 +52,10 @@ run_driverctl() { BINDER=driverctl /bin/bash /bench/shell-bringup.sh /; }
 timed() {
   local c=$1 want=$2 count=$3 what=$4 t0 t1 rc got
   start_state || { echo "vmbench: error: cannot reset ${pfs[*]}"; return; }
-  t0=$(us_now)
+  stamp t0
   run_$c >/tmp/$c.log 2>&1
   rc=$?
-  t1=$(us_now)
+  stamp t1
   got=$($count)
   if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
     echo "vmbench: error: $c: exit $rc, $got of $want VFs $what: $(tail -n 2 /tmp/$c.log | tr '\n' ' ')"
@@ -68,9 +70,9 @@ done
 # Where mxgpud's time goes on this kernel: one more run with debug logging (not among the timed
 # ones); its phase lines go to the host (bench/profile.sh reads them there).
 if start_state; then
-  t0=$(us_now)
+  stamp t0
   /bench/mxgpud --config /bench/mxgpu.conf --once --log-level debug >/tmp/profile.log 2>&1
-  t1=$(us_now)
+  stamp t1
   echo "vmbench: profile-ms $(( (t1 - t0) / 1000 ))"
   grep -E 'cycle of|observed in| took .* ms$|verified in' /tmp/profile.log | sed 's/^/vmbench: plog /'
 fi
@@ -92,7 +94,7 @@ done
 # What mxgpud's figure includes before any sysfs work: exec and dynamic linking (its shared
 # libraries) of a process that only prints its version.
 for ((rep = 0; rep < reps; rep++)); do
-  t0=$(us_now); /bench/mxgpud --version >/dev/null; t1=$(us_now)
+  stamp t0; /bench/mxgpud --version >/dev/null; stamp t1
   echo "vmbench: start $(( (t1 - t0) / 1000 ))"
 done
 start_state

@@ -12,7 +12,9 @@ results=/dev/ttyS1
 out() { echo "vmbench: $*" | tee -a $results; }
 finish() { out DONE; sync; systemctl poweroff; exit 0; }
 error() { out "error: $*"; finish; }
-us_now() { local t=${EPOCHREALTIME/./}; echo "${t#0}"; }
+# stamp VAR: the time in us into VAR, with no subshell ($(...) forks, which costs 1-3 ms on these
+# machines and fell inside the timed window)
+stamp() { printf -v "$1" %s "${EPOCHREALTIME/./}"; }
 # wait_for CONDITION [seconds, default 60]: polls every 0.05 s
 wait_for() {
   local i
@@ -62,22 +64,23 @@ run_mxgpud() { $dir/mxgpud --config $dir/mxgpu.conf --once; }
 # What an admin using libvirt does: enable the VFs, then `virsh nodedev-detach` each (libvirt binds it
 # to vfio-pci). A VF's node device exists only once libvirt has handled its udev event: wait for all.
 run_virsh() {
-  local names=() i v t0
+  local names=() i v t0 t1
   echo 0 >"$sys/sriov_drivers_autoprobe" && echo "$n" >"$sys/sriov_numvfs" || return 1
   for ((i = 0; i < n; i++)); do v=$(readlink "$sys/virtfn$i"); v=${v##*/}; names+=("pci_${v//[:.]/_}"); done
-  t0=$(us_now)
+  stamp t0
   for ((i = 0; i < 1200; i++)); do libvirt_knows "${names[@]}" && break; sleep 0.05; done
-  echo "wait $(( ($(us_now) - t0) / 1000 ))" >/tmp/virsh.wait
+  stamp t1
+  echo "wait $(( (t1 - t0) / 1000 ))" >/tmp/virsh.wait
   for v in "${names[@]}"; do virsh -q nodedev-detach "$v" || return 1; done
 }
 
 for ((rep = 0; rep < reps; rep++)); do
   for c in floor mxgpud virsh; do
     start_state || error "cannot reset $pf to no VFs"
-    t0=$(us_now)
+    stamp t0
     run_$c >/tmp/$c.log 2>&1
     rc=$?
-    t1=$(us_now)
+    stamp t1
     got=$(on_vfio)
     if [ $rc -ne 0 ] || [ "$got" != "$n" ]; then
       error "$c: exit $rc, $got of $n VFs on vfio-pci: $(tail -n 2 /tmp/$c.log | tr '\n' ' ')"
