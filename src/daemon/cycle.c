@@ -2,6 +2,7 @@
 // One apply cycle: discover, resolve the config against every PF, apply each PF on its own thread, save state.
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "manager.h"
@@ -97,15 +98,22 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                                 n_present = 0;
                         present = listed;
                 }
-                struct state_vf vfs[MX_MAX_GPU_VFS] = {};
+                /* every VF, not only the 16 a GPU-IOV layout describes: a generic PF has up to 256, and
+                 * tear-down unbinds only the VFs recorded as bound by us */
+                _cleanup_free_ struct state_vf *vfs = calloc(MAX(MIN(n_present, (size_t)MX_MAX_VFS), (size_t)1),
+                                                             sizeof(*vfs));
+                if (!vfs) {
+                        log_dev_errno(LOG_ERR, run->pf.addr, -ENOMEM, "cannot record the VFs in the state");
+                        return;
+                }
                 size_t n = 0;
-                for (size_t k = 0; k < n_present && n < MX_MAX_GPU_VFS; k++) {
+                for (size_t k = 0; k < n_present && n < MX_MAX_VFS; k++) {
                         size_t i = present[k].index;
-                        if (i >= d->num_vfs || i >= MX_MAX_GPU_VFS)
+                        if (i >= d->num_vfs || i >= MX_MAX_VFS)
                                 continue;
                         vfs[n].index = (unsigned)i;
                         snprintf(vfs[n].addr, sizeof(vfs[n].addr), "%s", present[k].addr);
-                        if (!d->generic) {
+                        if (!d->generic && i < MX_MAX_GPU_VFS) {
                                 vfs[n].fb_offset_mib = d->vf[i].fb_offset_mib;
                                 vfs[n].fb_size_mib = d->vf[i].fb_size_mib;
                                 vfs[n].quanta_index = d->vf[i].quanta_index;
