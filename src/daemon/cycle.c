@@ -99,7 +99,7 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                         present = listed;
                 }
                 /* every VF, not only the 16 a GPU-IOV layout describes: a generic PF has up to 256, and
-                 * tear-down unbinds only the VFs recorded as bound by us */
+                 * the pool VMs draw from is built from this list */
                 _cleanup_free_ struct state_vf *vfs = calloc(MAX(MIN(n_present, (size_t)MX_MAX_VFS), (size_t)1),
                                                              sizeof(*vfs));
                 if (!vfs) {
