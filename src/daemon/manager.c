@@ -310,7 +310,8 @@ int manager_main(const struct mxgpud_options *opt) {
                                 log_error("%s", line ? line : "?");
                         }
                         mx_diags_clear(&diags);
-                        log_error("%s: the config is not valid; nothing was changed", opt->config);
+                        log_error("%s: %s; nothing was changed", opt->config,
+                                  r == -ENOENT ? "no config to apply" : "the config is not valid");
                         manager_done(&m);
                         return MXGPUD_EXIT_CONFIG;
                 }

@@ -134,6 +134,7 @@ assert_eq "$rc" 2 "missing config: --once exit status"
 grep -q "none.conf: cannot open: no such file, and no drop-in file in .*none.conf.d either: write a config, see mxgpu.conf(5)" \
   "$T/once.log" || fail "missing config: $(cat "$T/once.log")"
 assert_eq "$(grep -c "none.conf: .*no such file" "$T/once.log")" 1 "missing config: lines saying so"
+grep -q "none.conf: no config to apply; nothing was changed" "$T/once.log" || fail "missing config: $(cat "$T/once.log")"
 [ "$(status)" = "$before" ] || fail "missing config: the simulated host changed"
 [ "$n" -ge 15 ] || fail "only $n invalid configs checked"
 echo "$n kinds of invalid config refused with file:line, nothing changed"
