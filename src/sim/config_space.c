@@ -113,8 +113,7 @@ static void build_bridge_header(struct sim_fn *fn) {
                         sub = d->addr.bus;
                 /* the buses a PF's VFs will take are reserved at enumeration (pci_iov_bus_range()) */
                 if (d->pf && d->pf->total_vfs) {
-                        unsigned last = (pci_addr_rid(&d->addr) + d->pf->vf_offset +
-                                         (d->pf->total_vfs - 1u) * d->pf->vf_stride) >> 8;
+                        unsigned last = sim_vf_rid(&d->addr, d->pf->vf_offset, d->pf->vf_stride, d->pf->total_vfs - 1) >> 8;
                         sub = MAX(sub, MIN(last, 255u));
                 }
                 for (unsigned b = 0; b < SIM_BARS; b++) {

@@ -62,12 +62,10 @@ static uint64_t pow2_at_least(uint64_t v) {
         return p;
 }
 
-/* The bus of the PF's last VF (VF routing ID = PF's + First VF Offset + n * VF Stride); above 255 when
- * the routing IDs run out. The PF's own bus when it has no VFs. */
+/* The bus of the PF's last VF; above 255 when the routing IDs run out. The PF's own bus when it has
+ * no VFs. */
 static unsigned vf_last_bus(const struct pci_addr *pf, const struct pf_conf *p) {
-        if (!p->total_vfs)
-                return pf->bus;
-        return (pci_addr_rid(pf) + p->vf_offset + (p->total_vfs - 1u) * p->vf_stride) >> 8;
+        return p->total_vfs ? sim_vf_rid(pf, p->vf_offset, p->vf_stride, p->total_vfs - 1) >> 8 : pf->bus;
 }
 
 /* A preset PF from the supported-card table, or the generic NVMe function. */
@@ -833,11 +831,12 @@ static int check_board_vf_buses(const struct sim_host *h, const struct board_con
         for (unsigned j = 0; j < b->n_pfs; j++) {
                 struct pci_addr a = { 0, (uint8_t)(base + 2 + j), 0, 0 };
                 unsigned limit = j + 1 < b->n_pfs ? base + 2 + j : base + BUSES_PER_BOARD - 1;
-                if (vf_last_bus(&a, &b->pfs[j]) > limit) {
+                unsigned last = vf_last_bus(&a, &b->pfs[j]);
+                if (last > limit) {
                         char s[PCI_ADDR_STRLEN];
                         snprintf(err, errsize, "%s: PF %s: %u VFs at offset %u, stride %u run onto bus %02x, past the "
                                  "buses of its slot (%02x-%02x)", h->spec, pci_addr_format(&a, s), b->pfs[j].total_vfs,
-                                 b->pfs[j].vf_offset, b->pfs[j].vf_stride, vf_last_bus(&a, &b->pfs[j]), base, limit);
+                                 b->pfs[j].vf_offset, b->pfs[j].vf_stride, last, base, limit);
                         return -EINVAL;
                 }
         }

@@ -353,7 +353,7 @@ static int device_attach(struct sim_host *h, struct sim_fn *fn);
 
 static struct sim_fn *vf_create(struct sim_host *h, struct sim_fn *pf, unsigned i) {
         struct sim_pf *p = pf->pf;
-        uint16_t rid = (uint16_t)(pci_addr_rid(&pf->addr) + p->vf_offset + i * p->vf_stride);
+        uint16_t rid = (uint16_t)sim_vf_rid(&pf->addr, p->vf_offset, p->vf_stride, i);
         struct pci_addr a;
         pci_addr_from_rid(pf->addr.domain, rid, &a);
         struct sim_fn *vf = sim_fn_new(h, FN_VF, &a, pf->parent);

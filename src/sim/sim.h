@@ -61,6 +61,12 @@ struct sim_pf {
         bool *vf_missing;         /* fault: that VF never appears */
 };
 
+/* VF n's routing ID: the PF's + First VF Offset + n x VF Stride (PCIe SR-IOV); its bus is the ID >> 8,
+ * which may be past the PF's bus. Above 0xffff when the IDs run out (host files refuse that). */
+static inline unsigned sim_vf_rid(const struct pci_addr *pf, unsigned offset, unsigned stride, unsigned n) {
+        return pci_addr_rid(pf) + offset + n * stride;
+}
+
 struct sim_fn {
         struct sim_host *host;
         enum fn_kind kind;
