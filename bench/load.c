@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "mxgpu/clock.h"
 #include "mxgpu/ctlclient.h"
 #include "mxgpu/macro.h"
 
@@ -27,12 +27,6 @@ static unsigned n_calls = 1000;
 static uint64_t deadline_ns;
 static bool reconnect;
 static pthread_barrier_t start;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int call_once(struct ctl_client **c) {
         if (!*c) {
@@ -56,10 +50,10 @@ static void *run(void *arg) {
         struct client *cl = arg;
         struct ctl_client *c = NULL;
         pthread_barrier_wait(&start);
-        for (unsigned i = 0; i < n_calls && now_ns() < deadline_ns; i++) {
-                uint64_t t0 = now_ns();
+        for (unsigned i = 0; i < n_calls && mx_now_nsec() < deadline_ns; i++) {
+                uint64_t t0 = mx_now_nsec();
                 int r = call_once(&c);
-                uint64_t t1 = now_ns();
+                uint64_t t1 = mx_now_nsec();
                 if (r < 0)
                         cl->errors++;
                 else
@@ -120,8 +114,8 @@ int main(int argc, char **argv) {
                         return 1;
                 }
         }
-        deadline_ns = now_ns() + (uint64_t)seconds * 1000000000u;
-        uint64_t t0 = now_ns();
+        deadline_ns = mx_now_nsec() + (uint64_t)seconds * 1000000000u;
+        uint64_t t0 = mx_now_nsec();
         pthread_barrier_wait(&start);
         size_t total = 0;
         unsigned errors = 0;
@@ -130,7 +124,7 @@ int main(int argc, char **argv) {
                 total += cl[i].done;
                 errors += cl[i].errors;
         }
-        double wall_s = (double)(now_ns() - t0) / 1e9;
+        double wall_s = (double)(mx_now_nsec() - t0) / 1e9;
         uint64_t *all = calloc(total ? total : 1, sizeof(uint64_t));
         if (!all)
                 return 1;

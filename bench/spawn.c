@@ -13,16 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "mxgpu/clock.h"
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+extern char **environ;
 
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -64,7 +59,7 @@ int main(int argc, char **argv) {
         for (unsigned long k = 0; k < runs; k++) {
                 pid_t pid;
                 int status;
-                uint64_t t0 = now_ns();
+                uint64_t t0 = mx_now_nsec();
                 int r = posix_spawnp(&pid, argv[i], &fa, NULL, argv + i, environ);
                 if (r) {
                         fprintf(stderr, "spawn: %s: %s\n", argv[i], strerror(r));
@@ -75,7 +70,7 @@ int main(int argc, char **argv) {
                                 perror("spawn: waitpid");
                                 return 1;
                         }
-                lat[k] = now_ns() - t0;
+                lat[k] = mx_now_nsec() - t0;
                 if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                         fprintf(stderr, "spawn: run %lu of %s: %s %d\n", k + 1, argv[i],
                                 WIFEXITED(status) ? "exit status" : "killed by signal",

@@ -4,10 +4,12 @@
 #include <stdint.h>
 #include <time.h>
 
-static inline uint64_t mx_now_usec(void) {
+static inline uint64_t mx_now_nsec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+static inline uint64_t mx_now_usec(void) { return mx_now_nsec() / 1000u; }
 
 static inline uint64_t mx_now_msec(void) { return mx_now_usec() / 1000u; }
