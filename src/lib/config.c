@@ -629,16 +629,15 @@ int mx_config_load(const char *main_path, const char *dropin_dir, struct mx_conf
                 _cleanup_fclose_ FILE *f = fopen(main_path, "re");
                 if (!f) {
                         int e = negative_errno();
-                        if (e == -ENOENT && n_names == 0) {
-                                mx_diags_add(diags, MX_DIAG_ERROR, main_path, 0, NULL, NULL, NULL,
-                                             "cannot open: no such file, and no drop-in file in %s either: write a "
-                                             "config, see mxgpu.conf(5)", dropin_dir ? dropin_dir : "a drop-in folder");
-                                r = e;
-                                goto out;
-                        }
-                        if (e != -ENOENT) {
-                                mx_diags_add(diags, MX_DIAG_ERROR, main_path, 0, NULL, NULL, NULL, "cannot open: %s",
-                                             strerror(-e));
+                        if (e != -ENOENT || n_names == 0) { /* a missing main file is fine beside drop-ins */
+                                if (e == -ENOENT)
+                                        mx_diags_add(diags, MX_DIAG_ERROR, main_path, 0, NULL, NULL, NULL,
+                                                     "cannot open: no such file, and no drop-in file in %s either: "
+                                                     "write a config, see mxgpu.conf(5)",
+                                                     dropin_dir ? dropin_dir : "a drop-in folder");
+                                else
+                                        mx_diags_add(diags, MX_DIAG_ERROR, main_path, 0, NULL, NULL, NULL,
+                                                     "cannot open: %s", strerror(-e));
                                 r = e;
                                 goto out;
                         }
