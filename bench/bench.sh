@@ -141,19 +141,21 @@ sleep 1 # the first cycle's state file and the last log lines
 # mxgpuctl's own (exec, loading, connect, List, parse, print, exit), not a shell's fork; beside it the
 # same for /bin/true, the least any process costs on this machine.
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+# field NAME LINE: the value of NAME=VALUE in a line of load or spawn
+field() { sed "s/.*$1=\([^ ]*\).*/\1/" <<<"$2"; }
 out=$("$BB/spawn" --runs 200 -- "$MXGPUCTL" --socket "$SOCK" list --json) || fail "spawn mxgpuctl list: $out"
-p50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") p99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
+p50=$(field p50_us "$out") p99=$(field p99_us "$out")
 out=$("$BB/spawn" --runs 200 -- /bin/true) || fail "spawn /bin/true: $out"
-t50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") t99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
+t50=$(field p50_us "$out") t99=$(field p99_us "$out")
 row "mxgpuctl list --json, 128 VFs (process round trip from posix_spawn to exit, 200 runs)" \
   "p50 $(ms "$p50") ms, p99 $(ms "$p99") ms (/bin/true the same way: p50 $(ms "$t50") ms, p99 $(ms "$t99") ms)" "p99 < 2 ms" \
   "$(ok "$p99 < 2000")"
 out=$("$BB/load" --socket "$SOCK" --clients 1 --calls 200 --seconds 60) || fail "load: $out"
-s50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") s99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
+s50=$(field p50_us "$out") s99=$(field p99_us "$out")
 row "List over the socket, 1 client (200 calls)" "p50 ${s50} us, p99 ${s99} us" "p99 < 2 ms" "$(ok "$s99 < 2000")"
 out=$("$BB/load" --socket "$SOCK" --clients 100 --calls 3 --seconds 120) || fail "load: $out"
-c50=$(sed 's/.*p50_us=\([^ ]*\).*/\1/' <<<"$out") c99=$(sed 's/.*p99_us=\([^ ]*\).*/\1/' <<<"$out")
-rate=$(sed 's/.*per_s=\([^ ]*\).*/\1/' <<<"$out") nerr=$(sed 's/.*errors=\([^ ]*\).*/\1/' <<<"$out")
+c50=$(field p50_us "$out") c99=$(field p99_us "$out")
+rate=$(field per_s "$out") nerr=$(field errors "$out")
 row "List, 100 concurrent clients x 3 calls" "p50 ${c50} us, p99 ${c99} us, ${rate}/s, ${nerr} errors" "no errors" "$(ok "$nerr == 0")"
 # Resize: one idle VF, alternately shrunk to 256 MiB and grown back, each timed as a process
 # (mxgpuctl resize: connect, Resize = check, reprogram the partition, verify, state file, reply).
