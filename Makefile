@@ -114,6 +114,14 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)
 
+# The fast suites again with mxgpud, mxgpuctl, mxgpu-sim and the unit tests under valgrind's memcheck:
+# a memory error or a block definitely or indirectly lost fails the test (tests/lib.sh). Slower than
+# check (every program runs some 20-50x slower), so it has its own target, which CI runs.
+check-valgrind: deps
+	@scripts/deps.sh valgrind
+	@$(MAKE) --no-print-directory all
+	@MXGPU_VALGRIND=1 MXGPU_SIGKILL_ROUNDS=$${MXGPU_SIGKILL_ROUNDS:-10} BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)
+
 # Debian's own kernel in QEMU runs the kernel-rule checks and the contract binary (tests/vm).
 # Slow (TCG) and needs the VM packages, so it stays out of check; the first run fetches the kernel.
 check-vm-kernel:

@@ -3,7 +3,8 @@
 # Install the Debian packages that building, testing and the demo need; only what is missing.
 # Usage: deps.sh [GROUP...]  - no group: build and the fast tests; "vm": also the real-kernel VM
 # tests (make check-vm-kernel); "deb": the Debian package (make deb); "boot": with "vm", the
-# booted-guest test (make check-vm); "bench": the tools make bench times.
+# booted-guest test (make check-vm); "bench": the tools make bench times; "valgrind": make
+# check-valgrind.
 # deps.sh --download GROUP prints packages a group fetches
 # with `apt-get download` instead of installing (tests/vm unpacks the kernel into its cache).
 set -euo pipefail
@@ -29,6 +30,8 @@ VM_PKGS=(qemu-system-x86 busybox-static)
 # Benchmarks (make bench): driverctl is one of the admin tools mxgpud is timed against; the
 # real-kernel rows boot QEMU guests, the libvirt row the image of make check-vm (debootstrap, mkfs.ext4).
 BENCH_PKGS=(driverctl "${VM_PKGS[@]}" debootstrap e2fsprogs)
+# Memory checks of the programs and tests (make check-valgrind).
+VALGRIND_PKGS=(valgrind)
 # The Debian package (make deb).
 DEB_PKGS=(dpkg-dev debhelper)
 # Boot integration (make check-vm): a debootstrap'ed guest that installs the package.
@@ -47,8 +50,9 @@ for group in "$@"; do
   vm) PKGS+=("${VM_PKGS[@]}") ;;
   bench) PKGS+=("${BENCH_PKGS[@]}") ;;
   deb) PKGS+=("${DEB_PKGS[@]}") ;;
+  valgrind) PKGS+=("${VALGRIND_PKGS[@]}") ;;
   boot) PKGS+=("${BOOT_PKGS[@]}") ;;
-  *) echo "deps: unknown group '$group' (known: vm, bench, deb, boot)" >&2; exit 2 ;;
+  *) echo "deps: unknown group '$group' (known: vm, bench, deb, boot, valgrind)" >&2; exit 2 ;;
   esac
 done
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})

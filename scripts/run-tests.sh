@@ -26,11 +26,17 @@ run() { # name, command...
   rm -f "$log"
 }
 
+# MXGPU_VALGRIND=1: unit tests under memcheck here; the other suites wrap the programs (tests/lib.sh).
+vg=()
+[ "${MXGPU_VALGRIND:-}" ] && vg=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
+  --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+export MXGPU_VALGRIND=${MXGPU_VALGRIND:-}
+
 shopt -s nullglob
 for suite in "$@"; do
   case $suite in
   unit)
-    for t in "$BUILD"/tests/test-*; do [ -x "$t" ] && run "unit/$(basename "$t")" "$t"; done ;;
+    for t in "$BUILD"/tests/test-*; do [ -x "$t" ] && run "unit/$(basename "$t")" ${vg[@]+"${vg[@]}"} "$t"; done ;;
   *)
     for t in "$here"/tests/"$suite"/*.sh; do run "$suite/$(basename "$t" .sh)" bash "$t"; done ;;
   esac

@@ -8,8 +8,29 @@ SIM=$B/mxgpu-sim MXGPUD=$B/mxgpud MXGPUCTL=$B/mxgpuctl
 T=$(mktemp -d /tmp/mxgpu-it.XXXXXX)
 ROOTS=() PIDS=()
 
+# make check-valgrind: mxgpud and mxgpuctl, the programs these tests are about, under memcheck. The
+# simulator is the fixture here and runs as it is (under valgrind every FUSE request of the daemon
+# would cost ~20x); the contract tests run it under memcheck.
+source "$SRC/tests/valgrind.sh"
+if [ "$VALGRIND" ]; then
+  MXGPUD=$(vg_wrap "$T/vg" "$MXGPUD") MXGPUCTL=$(vg_wrap "$T/vg" "$MXGPUCTL")
+fi
+# proc_is PID PROG: process PID runs $B/PROG (under valgrind its executable is valgrind's tool, and the
+# program is named on its command line).
+proc_is() {
+  if [ "$VALGRIND" ]; then
+    tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF "$(readlink -f "$B/$2")"
+  else
+    [ "$(readlink "/proc/$1/exe")" = "$(readlink -f "$B/$2")" ]
+  fi
+}
+
 cleanup() {
   local rc=$?
+  if [ "$VALGRIND" ]; then
+    for p in "${PIDS[@]}"; do vg_stop "$p"; done
+    vg_report "$T/vg" || { [ $rc -eq 0 ] && rc=1; }
+  fi
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for r in "${ROOTS[@]}"; do
     "$SIM" stop --root "$r" >/dev/null 2>&1 || true

@@ -21,7 +21,7 @@ for mode in --version --check-config --once; do
   grep -q 'file=libvirt' "$T/ld.out" && fail "mxgpud $mode loaded libvirt"
 done
 # No libvirt among the libraries the program links.
-ldd "$MXGPUD" | grep -q libvirt && fail "mxgpud links libvirt: $(ldd "$MXGPUD" | grep libvirt)"
+ldd "$B/mxgpud" | grep -q libvirt && fail "mxgpud links libvirt: $(ldd "$B/mxgpud" | grep libvirt)"
 
 # 2. A local libvirtd that is not running: no wakeups, libvirt not loaded; its socket appearing makes
 # the daemon try at once (here a socket nobody listens on: the attempt loads libvirt and is refused).

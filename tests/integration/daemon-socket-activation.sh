@@ -19,12 +19,12 @@ PIDS+=("$APID")
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || fail "systemd-socket-activate did not create $SOCK"
 inode=$(stat -c %i "$SOCK")
-[ "$(readlink /proc/$APID/exe)" != "$(readlink -f "$MXGPUD")" ] || fail "mxgpud ran before any connection"
+proc_is "$APID" mxgpud && fail "mxgpud ran before any connection"
 assert_eq "$(jqs '.pfs[0].numvfs')" 0 "VFs before the first connection"
 
 # The first connection starts it and is answered by it.
 "$MXGPUCTL" --socket "$SOCK" ping >/dev/null || fail "no answer to the connection that started mxgpud: $(tail -n 5 "$T/mxgpud.log")"
-assert_eq "$(readlink /proc/$APID/exe)" "$(readlink -f "$MXGPUD")" "the process behind the socket"
+proc_is "$APID" mxgpud || fail "the process behind the socket is not mxgpud: $(readlink "/proc/$APID/exe")"
 assert_eq "$(stat -c %i "$SOCK")" "$inode" "the socket's inode (mxgpud must use the socket it was handed, not make its own)"
 assert_eq "$("$MXGPUCTL" --socket "$SOCK" list --json | jq '[.pfs[0].vfs[] | select(.driver == "vfio-pci")] | length')" 2 \
   "VFs on vfio-pci, as the daemon lists them"

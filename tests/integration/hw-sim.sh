@@ -18,10 +18,24 @@ cc -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Iinc
    $(pkg-config --cflags libpci json-c) -o "$prog" tests/integration/hw-sim.c \
    "$BUILD/libmxgpu.a" $(pkg-config --libs libpci json-c)
 
+# make check-valgrind: the driver program (the hardware layer) and the simulator under memcheck.
+source tests/valgrind.sh
+vg_dir=
+if [ "$VALGRIND" ]; then
+  vg_dir=$(mktemp -d /tmp/mxgpu-vg.XXXXXX)
+  prog=$(vg_wrap "$vg_dir" "$(readlink -f "$prog")") sim=$(vg_wrap "$vg_dir" "$(readlink -f "$sim")")
+fi
+
 root=$(mktemp -d /tmp/mxgpu-hw-XXXXXX)
 cleanup() {
+  local rc=$?
   "$sim" stop --root "$root" >/dev/null 2>&1 || true
   rm -rf "$root" 2>/dev/null || true
+  if [ "$vg_dir" ]; then
+    vg_report "$vg_dir" || { [ $rc -eq 0 ] && rc=1; }
+    rm -rf "$vg_dir"
+  fi
+  exit $rc
 }
 trap cleanup EXIT
 "$sim" start --host s7150x2 --root "$root" --latency zero

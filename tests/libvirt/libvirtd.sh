@@ -67,6 +67,9 @@ fi
 
 # --- in the private network namespace ---
 SIM=$B/mxgpu-sim MXGPUD=$B/mxgpud MXGPUCTL=$B/mxgpuctl
+# make check-valgrind: mxgpud (libvirt's client library in it) and mxgpuctl under memcheck.
+source "$SRC/tests/valgrind.sh"
+[ "$VALGRIND" ] && MXGPUD=$(vg_wrap "$W/vg" "$MXGPUD") MXGPUCTL=$(vg_wrap "$W/vg" "$MXGPUCTL")
 R=$W/host SOCK=$W/mxgpud.sock
 ip link set lo up
 mkdir -p "$R"
@@ -245,4 +248,8 @@ wait_for "[.pools[0].vfs[] | select(.address == \"$vf\" and .domain == \"c20\")]
   "the hostdev added by hand to c20 was not recorded"
 grep -q "$vf: hostdev added by hand to domain c20" "$W/mxgpud.log" || fail "the addition by hand was not reported"
 
+if [ "$VALGRIND" ]; then
+  vg_stop "$MXGPUD_PID"
+  vg_report "$W/vg" || fail "valgrind found errors in mxgpud or mxgpuctl"
+fi
 echo "ok: libvirtd after mxgpud without wakeups, publication, attach/detach, undefine, 8 of 20 concurrent attaches, restarts of mxgpud and libvirtd, removal by hand"

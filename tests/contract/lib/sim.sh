@@ -7,6 +7,14 @@ CONTRACT=$here/$BUILD/tests/contract
 [ -x "$SIM" ] || { echo "missing $SIM: run make"; exit 1; }
 [ -e /dev/fuse ] || { echo "skip: no /dev/fuse"; exit 77; }
 
+# make check-valgrind: the simulator and the contract binary under memcheck (tests/valgrind.sh).
+source "$here/tests/valgrind.sh"
+VG_DIR=
+if [ "$VALGRIND" ]; then
+  VG_DIR=$(mktemp -d /tmp/mxgpu-vg.XXXXXX)
+  SIM=$(vg_wrap "$VG_DIR" "$SIM") CONTRACT=$(vg_wrap "$VG_DIR" "$CONTRACT")
+fi
+
 SIM_DIRS=()
 sim_cleanup() {
   local d rc=$?
@@ -22,6 +30,10 @@ sim_cleanup() {
     is_mounted "$d/dev" && umount -l "$d/dev" 2>/dev/null
     rm -rf --one-file-system "$d"
   done
+  if [ "$VG_DIR" ]; then
+    vg_report "$VG_DIR" || { [ $rc -eq 0 ] && rc=1; }
+    rm -rf "$VG_DIR"
+  fi
   exit $rc
 }
 trap sim_cleanup EXIT
