@@ -3,8 +3,10 @@
 # in src/<part>/ or tests/unit/ needs no edit here.
 
 SANITIZE ?= 0
-# Sanitizer objects must not mix with plain ones: they get their own folder.
-BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/asan,build)
+# FUZZ=1 (make fuzz): clang with libFuzzer's coverage, ASan and UBSan.
+FUZZ     ?= 0
+# Sanitizer and fuzzer objects must not mix with plain ones: they get their own folders.
+BUILD    ?= $(if $(filter 1,$(SANITIZE)),build/asan,$(if $(filter 1,$(FUZZ)),build/libfuzzer,build))
 CC       ?= cc
 PKGS     := libpci libudev libsystemd json-c inih fuse3
 PREFIX   ?= /usr/local
@@ -30,6 +32,16 @@ LDFLAGS  += -fsanitize=address,undefined
 LDLIBS   += -Wl,--no-as-needed -l:libtirpc.so.3 -Wl,--as-needed
 endif
 
+ifeq ($(FUZZ),1)
+CC       := clang
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+FUZZ_MAIN := -fsanitize=fuzzer
+else
+# Without libFuzzer a harness runs over saved inputs (its corpus; the fuzz suite of make check).
+FUZZ_MAIN := tests/fuzz/replay.c
+endif
+
 LIB_SRC  := $(sort $(wildcard src/lib/*.c))
 SIM_SRC  := $(sort $(wildcard src/sim/*.c))
 D_SRC    := $(sort $(wildcard src/daemon/*.c))
@@ -37,6 +49,7 @@ CTL_SRC  := $(sort $(wildcard src/ctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 CON_SRC  := $(sort $(wildcard tests/contract/*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_A    := $(BUILD)/libmxgpu.a
@@ -51,9 +64,10 @@ PROGS    := $(if $(wildcard src/sim/main.c),$(BUILD)/mxgpu-sim) $(if $(wildcard 
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 CONTRACT := $(if $(CON_SRC),$(BUILD)/tests/contract)
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all progs check check-vm check-vm-kernel demo deps deb clean install uninstall bench
-all: $(PROGS) $(UNITS) $(CONTRACT) $(TOOLS)
+.PHONY: all progs check check-vm check-vm-kernel check-valgrind demo deps deb clean install uninstall bench fuzz fuzzers
+all: $(PROGS) $(UNITS) $(CONTRACT) $(TOOLS) $(FUZZERS)
 
 # The programs alone, without the tests (what a package build needs).
 progs: $(PROGS)
@@ -94,6 +108,12 @@ $(BUILD)/tests/contract: $(call obj,$(CON_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Fuzz harnesses (tests/fuzz/): with replay.c in every build, with libFuzzer under FUZZ=1.
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(DLIB_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(FUZZ_MAIN) $(DLIB_A) $(LIB_A) $(LDLIBS)
+fuzzers: $(FUZZERS)
+
 deps:
 	@scripts/deps.sh
 
@@ -108,8 +128,9 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/bench.sh
 
-# The fast suites (libvirt: a private libvirtd in namespaces, ~5 s); slower ones (check-vm, bench) have their own targets.
-SUITES := unit contract integration libvirt
+# The fast suites (libvirt: a private libvirtd in namespaces, ~5 s; fuzz: each harness over its saved
+# inputs); slower ones (check-vm, bench, fuzz) have their own targets.
+SUITES := unit contract integration libvirt fuzz
 check: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)
@@ -121,6 +142,15 @@ check-valgrind: deps
 	@scripts/deps.sh valgrind
 	@$(MAKE) --no-print-directory all
 	@MXGPU_VALGRIND=1 MXGPU_SIGKILL_ROUNDS=$${MXGPU_SIGKILL_ROUNDS:-10} BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)
+
+# Coverage-guided fuzzing of what untrusted or hand-written input reaches (tests/fuzz/: the control
+# socket, mxgpu.conf, state.json, sizes and addresses): each harness FUZZ_SECONDS under libFuzzer,
+# ASan and UBSan, from its saved inputs; a crash or a failed check stops it (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@BUILD=build/libfuzzer FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # Debian's own kernel in QEMU runs the kernel-rule checks and the contract binary (tests/vm).
 # Slow (TCG) and needs the VM packages, so it stays out of check; the first run fetches the kernel.

@@ -4,7 +4,7 @@
 # Usage: deps.sh [GROUP...]  - no group: build and the fast tests; "vm": also the real-kernel VM
 # tests (make check-vm-kernel); "deb": the Debian package (make deb); "boot": with "vm", the
 # booted-guest test (make check-vm); "bench": the tools make bench times; "valgrind": make
-# check-valgrind.
+# check-valgrind; "fuzz": clang and libFuzzer (make fuzz).
 # deps.sh --download GROUP prints packages a group fetches
 # with `apt-get download` instead of installing (tests/vm unpacks the kernel into its cache).
 set -euo pipefail
@@ -32,6 +32,8 @@ VM_PKGS=(qemu-system-x86 busybox-static)
 BENCH_PKGS=(driverctl "${VM_PKGS[@]}" debootstrap e2fsprogs)
 # Memory checks of the programs and tests (make check-valgrind).
 VALGRIND_PKGS=(valgrind)
+# Fuzzing (make fuzz): clang and its runtime libraries, libFuzzer among them.
+FUZZ_PKGS=(clang libclang-rt-dev)
 # The Debian package (make deb).
 DEB_PKGS=(dpkg-dev debhelper)
 # Boot integration (make check-vm): a debootstrap'ed guest that installs the package.
@@ -51,8 +53,9 @@ for group in "$@"; do
   bench) PKGS+=("${BENCH_PKGS[@]}") ;;
   deb) PKGS+=("${DEB_PKGS[@]}") ;;
   valgrind) PKGS+=("${VALGRIND_PKGS[@]}") ;;
+  fuzz) PKGS+=("${FUZZ_PKGS[@]}") ;;
   boot) PKGS+=("${BOOT_PKGS[@]}") ;;
-  *) echo "deps: unknown group '$group' (known: vm, bench, deb, boot, valgrind)" >&2; exit 2 ;;
+  *) echo "deps: unknown group '$group' (known: vm, bench, deb, boot, valgrind, fuzz)" >&2; exit 2 ;;
   esac
 done
 [ "${MXGPU_DEPS_EXTRA:-}" ] && PKGS+=(${MXGPU_DEPS_EXTRA})

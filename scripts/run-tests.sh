@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Run test suites (unit, contract, integration, ...) and close with one "tests: N passed, N failed" line.
-# Unit tests are the cmocka binaries in $BUILD/tests; other suites are tests/<suite>/*.sh.
+# Unit tests are the cmocka binaries in $BUILD/tests, fuzz the harnesses in $BUILD/fuzz over their saved
+# inputs; other suites are tests/<suite>/*.sh.
 # A test that exits 77 is skipped and must say why on its last line.
 set -uo pipefail
 BUILD=${BUILD:-build}
@@ -26,7 +27,7 @@ run() { # name, command...
   rm -f "$log"
 }
 
-# MXGPU_VALGRIND=1: unit tests under memcheck here; the other suites wrap the programs (tests/lib.sh).
+# MXGPU_VALGRIND=1: unit tests and fuzz harnesses under memcheck here; the other suites wrap the programs (tests/lib.sh).
 vg=()
 [ "${MXGPU_VALGRIND:-}" ] && vg=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
   --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
@@ -37,6 +38,13 @@ for suite in "$@"; do
   case $suite in
   unit)
     for t in "$BUILD"/tests/test-*; do [ -x "$t" ] && run "unit/$(basename "$t")" ${vg[@]+"${vg[@]}"} "$t"; done ;;
+  fuzz)
+    # Each harness over its saved inputs (tests/fuzz/corpus/NAME): the seeds and every input that
+    # once found a bug. make fuzz searches for new ones.
+    for t in "$BUILD"/fuzz/fuzz-*; do
+      [ -x "$t" ] || continue
+      n=$(basename "$t"); run "fuzz/${n#fuzz-}" ${vg[@]+"${vg[@]}"} "$t" "$here/tests/fuzz/corpus/${n#fuzz-}"
+    done ;;
   *)
     for t in "$here"/tests/"$suite"/*.sh; do run "$suite/$(basename "$t" .sh)" bash "$t"; done ;;
   esac
