@@ -135,8 +135,8 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)
 
-# The fast suites again with mxgpud, mxgpuctl, mxgpu-sim and the unit tests under valgrind's memcheck:
-# a memory error or a block definitely or indirectly lost fails the test (tests/lib.sh). Slower than
+# The fast suites again with mxgpud, mxgpuctl, mxgpu-sim, the unit tests and fuzz replays under memcheck:
+# a memory error or a block definitely or indirectly lost fails the test (tests/valgrind.sh). Slower than
 # check (every program runs some 20-50x slower), so it has its own target, which CI runs.
 check-valgrind: deps
 	@scripts/deps.sh valgrind
