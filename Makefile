@@ -109,7 +109,7 @@ $(BUILD)/tests/contract: $(call obj,$(CON_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Fuzz harnesses (tests/fuzz/): with replay.c in every build, with libFuzzer under FUZZ=1.
-$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/replay.c $(DLIB_A) $(LIB_A)
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h tests/fuzz/replay.c $(DLIB_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(FUZZ_MAIN) $(DLIB_A) $(LIB_A) $(LDLIBS)
 fuzzers: $(FUZZERS)

@@ -33,6 +33,6 @@ for bin in "$BUILD"/fuzz/fuzz-*; do
     echo "    log: $log"
     break
   fi
-  echo "PASS: fuzz/$name ($S s, ${execs:-?} inputs, ${cov:-cov: ?} edges, $(ls "$work" | wc -l) new inputs kept in $work)"
+  echo "PASS: fuzz/$name ($S s, ${execs:-?} inputs, ${cov:-cov: ?} edges, $(ls "$work" | wc -l) inputs kept in $work)"
 done
 exit $found

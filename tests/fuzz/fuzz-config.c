@@ -10,29 +10,17 @@
 
 #include "mxgpu/config.h"
 #include "mxgpu/diags.h"
+#include "fuzz.h"
 
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[64], path[96];
-
-static void remove_files(void) {
-        unlink(path);
-        rmdir(dir);
-}
+static char path[96];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > 16384)
                 return 0;
-        if (!path[0]) {
-                snprintf(dir, sizeof(dir), "/tmp/mxgpu-fuzz-config.XXXXXX");
-                CHECK(mkdtemp(dir));
-                snprintf(path, sizeof(path), "%s/mxgpu.conf", dir);
-                atexit(remove_files);
-        }
-        FILE *f = fopen(path, "we");
-        CHECK(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
+        if (!path[0])
+                snprintf(path, sizeof(path), "%s/mxgpu.conf", fuzz_dir("config"));
+        fuzz_write(path, data, size);
         unsigned lines = 1;
         for (size_t i = 0; i < size; i++)
                 lines += data[i] == '\n';

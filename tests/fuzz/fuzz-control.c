@@ -14,10 +14,8 @@
 #include "mxgpu/log.h"
 #include "mxgpu/protocol.h"
 #include "../../src/daemon/ctlserver.h"
+#include "fuzz.h"
 
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Handlers that answer the way the daemon's do: a reply, an error from an errno, a stream. */
 static int h_list(struct ctl_call *call, struct json_object *params, void *userdata) {
@@ -46,19 +44,16 @@ static const struct ctl_method methods[] = {
 
 static sd_event *loop;
 static struct ctl_server *server;
-static char dir[64], path[96];
+static char path[96];
 
 static void teardown(void) {
         server = ctl_server_free(server); /* removes the socket it made */
         loop = sd_event_unref(loop);
-        rmdir(dir);
 }
 
 static void setup(void) {
         mx_log_set_level(LOG_CRIT); /* refusals are logged: one line per input otherwise */
-        snprintf(dir, sizeof(dir), "/tmp/mxgpu-fuzz-control.XXXXXX");
-        CHECK(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/mxgpud.sock", dir);
+        snprintf(path, sizeof(path), "%s/mxgpud.sock", fuzz_dir("control"));
         CHECK(sd_event_new(&loop) >= 0);
         CHECK(ctl_server_new(loop, path, (gid_t)-1, methods, sizeof(methods) / sizeof(methods[0]), NULL, &server) == 0);
         atexit(teardown);

@@ -10,34 +10,21 @@
 #include <unistd.h>
 
 #include "mxgpu/state.h"
+#include "fuzz.h"
 
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char dir[64], again[80], file[96], file2[112];
-
-static void remove_files(void) {
-        unlink(file);
-        unlink(file2);
-        rmdir(again);
-        rmdir(dir);
-}
+static char dir[64], again[80], file[96];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > 65536)
                 return 0;
         if (!dir[0]) {
-                snprintf(dir, sizeof(dir), "/tmp/mxgpu-fuzz-state.XXXXXX");
-                CHECK(mkdtemp(dir));
+                snprintf(dir, sizeof(dir), "%s", fuzz_dir("state"));
                 snprintf(again, sizeof(again), "%s/again", dir);
                 CHECK(mkdir(again, 0700) == 0);
                 snprintf(file, sizeof(file), "%s/state.json", dir);
-                snprintf(file2, sizeof(file2), "%s/state.json", again);
-                atexit(remove_files);
         }
-        FILE *f = fopen(file, "we");
-        CHECK(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
+        fuzz_write(file, data, size);
 
         struct mx_state st;
         char *corrupt = NULL;

@@ -8,10 +8,8 @@
 
 #include "mxgpu/pciaddr.h"
 #include "mxgpu/units.h"
+#include "fuzz.h"
 
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > 256)
