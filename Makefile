@@ -144,7 +144,7 @@ check-valgrind: deps
 	@MXGPU_VALGRIND=1 MXGPU_SIGKILL_ROUNDS=$${MXGPU_SIGKILL_ROUNDS:-10} BUILD=$(BUILD) scripts/run-tests.sh $(SUITES)
 
 # Coverage-guided fuzzing of what untrusted or hand-written input reaches (tests/fuzz/: the control
-# socket, mxgpu.conf, state.json, sizes and addresses): each harness FUZZ_SECONDS under libFuzzer,
+# socket's two ends, mxgpu.conf, state.json, sizes and addresses): each harness FUZZ_SECONDS under libFuzzer,
 # ASan and UBSan, from its saved inputs; a crash or a failed check stops it (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 60
 fuzz: deps
