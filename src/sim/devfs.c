@@ -137,6 +137,18 @@ static int devfs_open(const char *path, struct fuse_file_info *fi) {
         return r;
 }
 
+/* close() of a group node: sent and answered before close() returns (the release comes afterwards). */
+static int devfs_flush(const char *path, struct fuse_file_info *fi) {
+        struct sim_host *h = sim_global_host;
+        struct sim_fn *fn = (struct sim_fn *)(uintptr_t)fi->fh;
+        if (!fn)
+                return 0;
+        pthread_mutex_lock(&h->lock);
+        kern_vfio_closing(h, fn);
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+}
+
 static int devfs_release(const char *path, struct fuse_file_info *fi) {
         struct sim_host *h = sim_global_host;
         struct sim_fn *fn = (struct sim_fn *)(uintptr_t)fi->fh;
@@ -192,6 +204,7 @@ const struct fuse_operations sim_devfs_ops = {
         .getattr = devfs_getattr,
         .readdir = devfs_readdir,
         .open = devfs_open,
+        .flush = devfs_flush,
         .release = devfs_release,
         .read = devfs_read,
         .write = devfs_write,

@@ -294,7 +294,7 @@ static void drv_remove(struct sim_host *h, struct sim_fn *fn, bool surprise) {
                         kern_uevent(h, "remove", NULL, g, "vfio", props);
                 }
                 fn->vfio_dev_index = -1;
-                fn->vfio_open = false;
+                fn->vfio_open = fn->vfio_closing = false;
         }
         if (drv == DRVI_GIM && fn->pf && fn->pf->num_vfs) /* GIM disables SR-IOV when it unloads */
                 (void)sriov_disable(h, fn, surprise);
@@ -753,13 +753,35 @@ struct sim_fn *kern_vfio_fn(struct sim_host *h, int group) {
         return NULL;
 }
 
+/* The kernel has released a group by the time its holder's close() returns. Through FUSE, close()
+ * waits for the flush but not for the release, which comes later on another thread: an open right
+ * after a close waits for that release (a few ms; up to 2 s on a loaded machine) rather than fail with
+ * EBUSY. A group whose holder has not closed it is refused at once. */
+static void wait_vfio_release(struct sim_host *h, struct sim_fn *fn) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline); /* the clock of h->cond */
+        deadline.tv_sec += 2;
+        while (fn->vfio_open && !fn->dead && !h->shutting_down)
+                if (pthread_cond_timedwait(&h->cond, &h->lock, &deadline) == ETIMEDOUT)
+                        break;
+}
+
 int kern_vfio_open(struct sim_host *h, int group, struct sim_fn **ret) {
         struct sim_fn *fn = kern_vfio_fn(h, group);
         if (!fn)
                 return -ENOENT;
+        if (fn->vfio_open && fn->vfio_closing) {
+                sim_fn_ref(fn);
+                wait_vfio_release(h, fn);
+                bool same = !fn->dead && kern_vfio_fn(h, group) == fn;
+                sim_fn_unref(fn);
+                if (!same)
+                        return -ENOENT; /* unbound or removed meanwhile */
+        }
         if (fn->vfio_open)
                 return -EBUSY; /* a VFIO group has one user at a time */
         fn->vfio_open = true;
+        fn->vfio_closing = false;
         if (fn->kind == FN_VF && fn->physfn && fn->physfn->pf && fn->physfn->pf->card)
                 sim_card_vf_used(fn->physfn->pf->card, fn->vf_index);
         sim_fn_ref(fn);
@@ -767,8 +789,14 @@ int kern_vfio_open(struct sim_host *h, int group, struct sim_fn **ret) {
         return 0;
 }
 
+void kern_vfio_closing(struct sim_host *h, struct sim_fn *fn) {
+        if (fn->vfio_open)
+                fn->vfio_closing = true;
+}
+
 void kern_vfio_release(struct sim_host *h, struct sim_fn *fn) {
         fn->vfio_open = false;
+        fn->vfio_closing = false;
         pthread_cond_broadcast(&h->cond);
         sim_fn_unref(fn);
 }

@@ -92,6 +92,7 @@ struct sim_fn {
         unsigned vf_index;
         /* VFIO group node state (bound to vfio-pci) */
         bool vfio_open;
+        bool vfio_closing;        /* its holder's close() has reached us (FUSE flush); the release follows */
         int vfio_dev_index;       /* vfio-dev/vfioK, -1 when not bound to vfio-pci */
         uid_t vfio_uid;
         gid_t vfio_gid;
@@ -220,6 +221,8 @@ int sim_fn_uevent_text(const struct sim_fn *fn, char *buf, size_t size);
 /* vfio: the node /dev/vfio/N is opened or closed. */
 /* Open takes a reference on the function, release drops it. */
 int kern_vfio_open(struct sim_host *h, int group, struct sim_fn **ret);
+/* The holder closed its fd (FUSE flush): the release is on its way. */
+void kern_vfio_closing(struct sim_host *h, struct sim_fn *fn);
 void kern_vfio_release(struct sim_host *h, struct sim_fn *fn);
 struct sim_fn *kern_vfio_fn(struct sim_host *h, int group);
 
