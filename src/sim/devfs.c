@@ -137,28 +137,21 @@ static int devfs_open(const char *path, struct fuse_file_info *fi) {
         return r;
 }
 
-/* close() of a group node: sent and answered before close() returns (the release comes afterwards). */
-static int devfs_flush(const char *path, struct fuse_file_info *fi) {
+/* One step of closing a group node, under the model lock (nothing for other nodes, whose fh is 0). */
+static int group_close_step(struct fuse_file_info *fi, void (*step)(struct sim_host *h, struct sim_fn *fn)) {
         struct sim_host *h = sim_global_host;
         struct sim_fn *fn = (struct sim_fn *)(uintptr_t)fi->fh;
         if (!fn)
                 return 0;
         pthread_mutex_lock(&h->lock);
-        kern_vfio_closing(h, fn);
+        step(h, fn);
         pthread_mutex_unlock(&h->lock);
         return 0;
 }
 
-static int devfs_release(const char *path, struct fuse_file_info *fi) {
-        struct sim_host *h = sim_global_host;
-        struct sim_fn *fn = (struct sim_fn *)(uintptr_t)fi->fh;
-        if (!fn)
-                return 0;
-        pthread_mutex_lock(&h->lock);
-        kern_vfio_release(h, fn);
-        pthread_mutex_unlock(&h->lock);
-        return 0;
-}
+/* close(): answered before close() returns; the release comes afterwards, on another thread. */
+static int devfs_flush(const char *path, struct fuse_file_info *fi) { return group_close_step(fi, kern_vfio_closing); }
+static int devfs_release(const char *path, struct fuse_file_info *fi) { return group_close_step(fi, kern_vfio_release); }
 
 static int devfs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) { return 0; }
 static int devfs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
