@@ -12,7 +12,6 @@
 #include "mxgpu/diags.h"
 #include "fuzz.h"
 
-
 static char path[96];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

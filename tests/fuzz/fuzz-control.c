@@ -16,7 +16,6 @@
 #include "../../src/daemon/ctlserver.h"
 #include "fuzz.h"
 
-
 /* Handlers that answer the way the daemon's do: a reply, an error from an errno, a stream. */
 static int h_list(struct ctl_call *call, struct json_object *params, void *userdata) {
         struct json_object *p = json_object_new_object();

@@ -12,7 +12,6 @@
 #include "mxgpu/state.h"
 #include "fuzz.h"
 
-
 static char dir[64], again[80], file[96];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -10,7 +10,6 @@
 #include "mxgpu/units.h"
 #include "fuzz.h"
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > 256)
                 return 0;
