@@ -15,6 +15,7 @@
 #include "mxgpu/clock.h"
 #include "mxgpu/ctlclient.h"
 #include "mxgpu/macro.h"
+#include "latency.h"
 
 struct client {
         pthread_t thread;
@@ -61,11 +62,6 @@ static void *run(void *arg) {
         }
         ctl_client_free(c);
         return NULL;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
 }
 
 static unsigned arg_num(const char *opt, const char *v, unsigned lo, unsigned hi) {
@@ -135,11 +131,9 @@ int main(int argc, char **argv) {
                 free(cl[i].lat_ns);
         }
         free(cl);
-        qsort(all, total, sizeof(uint64_t), cmp_u64);
-        uint64_t p50 = total ? all[total / 2] : 0, p99 = total ? all[MIN(total - 1, total * 99 / 100)] : 0,
-                 max = total ? all[total - 1] : 0;
+        struct latency_summary s = latency_summarize(all, total);
         printf("calls=%zu errors=%u clients=%u p50_us=%.1f p99_us=%.1f max_us=%.1f per_s=%.0f\n", total, errors,
-               n_clients, p50 / 1e3, p99 / 1e3, max / 1e3, total / wall_s);
+               n_clients, s.p50 / 1e3, s.p99 / 1e3, s.max / 1e3, total / wall_s);
         free(all);
         return errors ? 1 : 0;
 }

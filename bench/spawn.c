@@ -16,13 +16,9 @@
 #include <unistd.h>
 
 #include "mxgpu/clock.h"
+#include "latency.h"
 
 extern char **environ;
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
         unsigned long runs = 0;
@@ -79,10 +75,8 @@ int main(int argc, char **argv) {
                 }
         }
         posix_spawn_file_actions_destroy(&fa);
-        qsort(lat, runs, sizeof(*lat), cmp_u64);
-        uint64_t p99 = lat[runs * 99 / 100]; /* < runs for any runs >= 1 */
-        printf("runs=%lu p50_us=%.1f p99_us=%.1f max_us=%.1f\n", runs, lat[runs / 2] / 1e3, p99 / 1e3,
-               lat[runs - 1] / 1e3);
+        struct latency_summary s = latency_summarize(lat, runs);
+        printf("runs=%lu p50_us=%.1f p99_us=%.1f max_us=%.1f\n", runs, s.p50 / 1e3, s.p99 / 1e3, s.max / 1e3);
         free(lat);
         return 0;
 }
