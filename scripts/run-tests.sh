@@ -28,10 +28,10 @@ run() { # name, command...
 }
 
 # MXGPU_VALGRIND=1: unit tests and fuzz harnesses under memcheck here; the other suites wrap the programs (tests/lib.sh).
-vg=()
-[ "${MXGPU_VALGRIND:-}" ] && vg=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
-  --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
 export MXGPU_VALGRIND=${MXGPU_VALGRIND:-}
+source "$here/tests/valgrind.sh"
+vg=()
+[ "$VALGRIND" ] && vg=(valgrind -q "${VG_OPTS[@]}" --error-exitcode=99)
 
 shopt -s nullglob
 for suite in "$@"; do

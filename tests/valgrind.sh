@@ -3,6 +3,8 @@
 # valgrind's memcheck through a wrapper, each process logging to its own file; vg_report fails a test
 # on any memory error or any block definitely or indirectly lost at exit.
 VALGRIND=${MXGPU_VALGRIND:-}
+# What counts as an error: memcheck's own, and blocks definitely or indirectly lost at exit.
+VG_OPTS=(--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect)
 
 # vg_wrap DIR PROG: a script DIR/NAME that runs PROG (a path) under memcheck, logs in DIR. Exit codes
 # stay the program's own (tests check them); errors are found in the logs.
@@ -11,8 +13,8 @@ vg_wrap() {
   w="$1/$(basename "$2")"
   mkdir -p "$1"
   chmod 1777 "$1" # tests run programs as other users too
-  printf '#!/bin/sh\nexec valgrind --error-markers=VGERR-BEGIN,VGERR-END --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --log-file=%s/%s.%%p.log %s "$@"\n' \
-    "$1" "$(basename "$2")" "$2" >"$w"
+  printf '#!/bin/sh\nexec valgrind %s --error-markers=VGERR-BEGIN,VGERR-END --log-file=%s/%s.%%p.log %s "$@"\n' \
+    "${VG_OPTS[*]}" "$1" "$(basename "$2")" "$2" >"$w"
   chmod 755 "$w"
   echo "$w"
 }
