@@ -149,7 +149,7 @@ out=$("$BB/spawn" --runs 200 -- /bin/true) || fail "spawn /bin/true: $out"
 t50=$(field p50_us "$out") t99=$(field p99_us "$out")
 row "mxgpuctl list --json, 128 VFs (process round trip from posix_spawn to exit, 200 runs)" \
   "p50 $(ms "$p50") ms, p99 $(ms "$p99") ms (/bin/true the same way: p50 $(ms "$t50") ms, p99 $(ms "$t99") ms)" "p99 < 2 ms" \
-  "$(ok "$p99 < 2000")"
+  "$(ok "$p99 < 2000")$(awk "BEGIN { exit !($p99 >= 2000 && $t99 >= 2000) }" && echo " (out of reach here: /bin/true alone has a p99 of $(ms "$t99") ms)")"
 out=$("$BB/load" --socket "$SOCK" --clients 1 --calls 200 --seconds 60) || fail "load: $out"
 s50=$(field p50_us "$out") s99=$(field p99_us "$out")
 row "List over the socket, 1 client (200 calls)" "p50 ${s50} us, p99 ${s99} us" "p99 < 2 ms" "$(ok "$s99 < 2000")"
