@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // mxgpuctl's framework: global options (anywhere before "--"), help generated from the command table,
 // the connection to mxgpud, and the error handling every verb shares.
+#include <ctype.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,7 +41,9 @@ static void print_help(void) {
 }
 
 void ctl_print_verb_help(const struct ctl_verb *v) {
-        printf("Usage: mxgpuctl [OPTIONS] %s %s\n\n%s\n", v->name, v->usage, v->summary);
+        /* The summary is a table cell ("list GPUs ..."); alone under the usage line it is a sentence. */
+        printf("Usage: mxgpuctl [OPTIONS] %s%s%s\n\n%c%s.\n", v->name, v->usage[0] ? " " : "", v->usage,
+               toupper((unsigned char)v->summary[0]), v->summary + 1);
         if (v->help)
                 printf("\n%s\n", v->help);
 }

@@ -39,7 +39,7 @@ static int run_list(struct ctl_context *ctx, int argc, char **argv) {
 
 const struct ctl_verb verb_list = {
         .name = "list",
-        .summary = "List GPUs (PFs) and their virtual functions",
+        .summary = "list GPUs (PFs) and their virtual functions",
         .usage = "",
         .help = "Columns: PCI address, function, state (ready, degraded, failed, unmanaged), driver,\n"
                 "VFs enabled/total, framebuffer (PF: total and free; VF: size @ offset), time slice and\n"

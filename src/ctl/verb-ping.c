@@ -66,7 +66,7 @@ static int run_version(struct ctl_context *ctx, int argc, char **argv) {
 
 const struct ctl_verb verb_ping = {
         .name = "ping",
-        .summary = "Check that mxgpud answers",
+        .summary = "check that mxgpud answers",
         .usage = "",
         .run = run_ping,
         .needs_daemon = true,
@@ -74,7 +74,7 @@ const struct ctl_verb verb_ping = {
 
 const struct ctl_verb verb_version = {
         .name = "version",
-        .summary = "Print the versions of mxgpuctl and mxgpud",
+        .summary = "print the versions of mxgpuctl and mxgpud",
         .usage = "",
         .help = "mxgpuctl --version prints mxgpuctl's version without asking the daemon.",
         .run = run_version,

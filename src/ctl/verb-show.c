@@ -33,7 +33,7 @@ static int run_show(struct ctl_context *ctx, int argc, char **argv) {
 
 const struct ctl_verb verb_show = {
         .name = "show",
-        .summary = "Show one GPU (PF) with its VFs, or one VF",
+        .summary = "show one GPU (PF) with its VFs, or one VF",
         .usage = "PF|VF",
         .help = "PF|VF is a PCI address such as 0000:03:00.0 or 03:02.1.",
         .run = run_show,

@@ -253,7 +253,7 @@ static void ping_version_help(void **state) {
         /* (the column width follows the longest verb, so only the order within the line is fixed) */
         const char *show = strstr(r->out, "  show PF|VF  ");
         assert_non_null(show);
-        const char *eol = strchr(show, '\n'), *summary = strstr(show, "Show one GPU");
+        const char *eol = strchr(show, '\n'), *summary = strstr(show, "show one GPU");
         assert_true(summary && eol && summary < eol);
         assert_non_null(strstr(r->out, "  resize VF "));
         assert_non_null(strstr(r->out, "  set-vfs PF N "));
@@ -261,7 +261,11 @@ static void ping_version_help(void **state) {
         free(r);
         r = run_ctl(0, NULL, "show", "--help", NULL);
         assert_int_equal(r->status, 0);
-        assert_non_null(strstr(r->out, "Usage: mxgpuctl [OPTIONS] show PF|VF"));
+        assert_non_null(strstr(r->out, "Usage: mxgpuctl [OPTIONS] show PF|VF\n\nShow one GPU (PF) with its VFs, or one VF.\n"));
+        free(r);
+        r = run_ctl(0, NULL, "list", "--help", NULL); /* no arguments: no space after the verb */
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "Usage: mxgpuctl [OPTIONS] list\n\nList GPUs"));
         free(r);
         r = run_ctl(0, NULL, NULL);
         assert_int_equal(r->status, MX_EXIT_USAGE);
