@@ -45,13 +45,16 @@ static int run_doctor(struct ctl_context *ctx, int argc, char **argv) {
                 json_object_put(o);
         } else {
                 static const char *const colors[] = { "\033[32m", "\033[33m", "\033[31m" };
+                int w = 0; /* the check names' column: as wide as the longest */
+                for (size_t i = 0; i < rep.n; i++)
+                        w = MAX(w, (int)strlen(rep.checks[i].name));
                 for (size_t i = 0; i < rep.n; i++) {
                         const struct doctor_check *c = &rep.checks[i];
-                        printf("%s%-4s%s  %-11s %s%s%s\n", ctx->color ? colors[c->status] : "", doctor_status_name(c->status),
-                               ctx->color ? CTL_COLOR_RESET : "", c->name, c->device[0] ? c->device : "",
+                        printf("%s%-4s%s  %-*s  %s%s%s\n", ctx->color ? colors[c->status] : "", doctor_status_name(c->status),
+                               ctx->color ? CTL_COLOR_RESET : "", w, c->name, c->device[0] ? c->device : "",
                                c->device[0] ? ": " : "", c->message);
                         if (c->fix[0])
-                                printf("      %-11s fix: %s\n", "", c->fix);
+                                printf("      %-*s  fix: %s\n", w, "", c->fix);
                 }
                 printf("%u ok, %u warning%s, %u failed\n", count[DOCTOR_OK], count[DOCTOR_WARN], count[DOCTOR_WARN] == 1 ? "" : "s",
                        count[DOCTOR_FAIL]);

@@ -270,9 +270,9 @@ static void check_gpu(struct doctor_report *r, const char *bdf, const struct mx_
 
         if (!has_sriov || total == 0)
                 add(r, "sriov", bdf, DOCTOR_FAIL, "enable SR-IOV in the firmware setup (often under PCI or chipset settings), "
-                    "then reboot", "%s (%s) shows no SR-IOV capability: the firmware hides it", card->product, bdf);
+                    "then reboot", "%s shows no SR-IOV capability: the firmware hides it", card->product);
         else
-                add(r, "sriov", bdf, DOCTOR_OK, NULL, "%s (%s): SR-IOV with up to %" PRIu64 " VFs", card->product, bdf, total);
+                add(r, "sriov", bdf, DOCTOR_OK, NULL, "%s: SR-IOV with up to %" PRIu64 " VFs", card->product, total);
         check_ari(r, bdf, dir, cfg, len, sriov, bridges, nb);
         if (has_sriov && total)
                 check_mmio(r, bdf, dir, (unsigned)total, bridges, nb);

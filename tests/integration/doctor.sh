@@ -23,6 +23,9 @@ assert_eq "$(jq -r '[.checks[].check] | join(" ")' "$T/doc.json")" "iommu vfio-p
 jq -e 'all(.checks[]; (.message | length > 0) and .fix == null and (.status == "ok"))' "$T/doc.json" >/dev/null || fail "json shape"
 doc --libvirt-socket "$T/libvirt-sock" >"$T/doc.txt"
 grep -q "^ok    iommu" "$T/doc.txt" && grep -q "8 ok, 0 warnings, 0 failed" "$T/doc.txt" || fail "human output: $(cat "$T/doc.txt")"
+# The messages line up after the longest check name (pci-pf-stub), and a PF's address is said once.
+assert_eq "$(grep -v " failed$" "$T/doc.txt" | awk '{ match($0, /^[a-z]+ +[a-z-]+ +/); print RLENGTH }' | sort -u)" 19 "message column"
+grep "^ok    sriov " "$T/doc.txt" | grep -q "^ok    sriov        0000:03:00.0: AMD FirePro S7150 / S7150x2: SR-IOV" || fail "sriov line: $(grep sriov "$T/doc.txt")"
 # libvirt down: a warning, not a failure.
 run_json
 assert_eq "$rc" 0 "libvirt down is only a warning"
