@@ -64,7 +64,7 @@ int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) {
         fputs("mxgpuctl: ", stderr);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "\nUsage: mxgpuctl %s %s\n", v->name, v->usage);
+        fprintf(stderr, "\nUsage: mxgpuctl %s%s%s\n", v->name, v->usage[0] ? " " : "", v->usage);
         return MX_EXIT_USAGE;
 }
 
