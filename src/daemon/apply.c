@@ -2,6 +2,7 @@
 // Carry out one PF's actions in bring-up order (hardware.md 6) and judge the result: ready, degraded or failed.
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apply.h"
@@ -108,12 +109,15 @@ static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
 struct bind_job {
         int pf_dfd;
         unsigned index;
-        struct vf_ref vf; /* index and address: for the log line */
+        struct vf_ref vf; /* index, address and IOMMU group (no driver) */
         bool present;     /* false: no virtfnN (the verification counts it as missing) */
+        bool known;       /* address and group read: the verification need not list this VF again */
         int r;
 };
 
-/* Writes only; the verification's listing judges them (vfio_bind_start()). */
+/* The writes, then the VF's IOMMU group through the directory already open (a group does not change
+ * with the driver; the other jobs' probes run meanwhile), so that the verification need not walk the
+ * VFs again. The verification judges the writes (vfio_bind_start()). */
 static void bind_one(size_t i, void *userdata) {
         struct bind_job *job = &((struct bind_job *)userdata)[i];
         job->vf = (struct vf_ref){ .index = job->index, .iommu_group = -1 };
@@ -125,6 +129,9 @@ static void bind_one(size_t i, void *userdata) {
                 return;
         }
         job->r = vfio_bind_start(d, job->vf.addr);
+        int g = sysfs_iommu_group_at(d);
+        job->vf.iommu_group = g >= 0 ? g : -1;
+        job->known = g >= 0 || g == -ENOENT; /* no group (IOMMU off) is a fact too; an error is not */
 }
 
 /* The outcome of a bind, judged from the listing after all of them (vfio_bind_outcome()). A VF that
@@ -153,12 +160,21 @@ static void judge_slow(size_t i, void *userdata) {
 
 /* The PF's VFs after binds: which are on vfio-pci comes from one read of its driver folder; only a VF
  * missing there has its own driver link read. The same facts as sriov_list_vfs(), read from the
- * driver's side (a link per VF would be 16 more reads per PF, all at the end of a bring-up). */
-static int list_after_binds(const char *addr, struct vf_ref **ret, size_t *ret_n) {
+ * driver's side (a link per VF would be 16 more reads per PF, all at the end of a bring-up). When
+ * the bind jobs read the address and group of every VF the PF should have (known[0..want-1]), the
+ * VFs are not listed again: the kernel made exactly that many when sriov_numvfs was written, and a
+ * VF that went away since is not on vfio-pci in the driver's folder either. */
+static int list_after_binds(const char *addr, const struct vf_ref *known, unsigned want, struct vf_ref **ret,
+                            size_t *ret_n) {
         _cleanup_free_ struct vf_ref *vfs = NULL;
         size_t n = 0;
-        int r = sriov_list_vfs_groups(addr, &vfs, &n);
-        if (r < 0)
+        int r;
+        if (want > 0 && want <= PF_MAX_VFS && known) {
+                if (!(vfs = calloc(want, sizeof(*vfs))))
+                        return -ENOMEM;
+                memcpy(vfs, known, want * sizeof(*vfs));
+                n = want;
+        } else if ((r = sriov_list_vfs_groups(addr, &vfs, &n)) < 0)
                 return r;
         struct vfio_bound bound = {};
         (void)vfio_bound_read(&bound); /* unreadable: it stays empty, and every VF's own link tells */
@@ -239,6 +255,8 @@ void pf_apply(struct pf_run *run) {
         unsigned n = acts->num_vfs;
         char first_bind_error[PF_REASON_MAX] = "";
         bool bind_written[PF_MAX_VFS] = {}; /* by VF index: to be judged by the verification */
+        struct vf_ref known[PF_MAX_VFS];     /* by VF index: address and group, read by the bind jobs */
+        bool is_known[PF_MAX_VFS] = {};
 
         unsigned n_binds = 0;
         for (size_t i = 0; i < acts->n; i++)
@@ -323,6 +341,10 @@ void pf_apply(struct pf_run *run) {
                                         continue;
                                 if (jobs[j].r == 0 && v->index < PF_MAX_VFS)
                                         bind_written[v->index] = true;
+                                if (jobs[j].known && v->index < PF_MAX_VFS) {
+                                        known[v->index] = *v;
+                                        is_known[v->index] = true;
+                                }
                                 if (jobs[j].r == 0)
                                         continue;
                                 log_bind_error(addr, v, jobs[j].r, first_bind_error, sizeof(first_bind_error));
@@ -340,7 +362,11 @@ void pf_apply(struct pf_run *run) {
         bool any_written = false;
         for (unsigned k = 0; k < PF_MAX_VFS; k++)
                 any_written |= bind_written[k];
-        r = any_written ? list_after_binds(addr, &vfs, &n_vfs) : sriov_list_vfs(addr, &vfs, &n_vfs);
+        bool all_known = n > 0 && n <= PF_MAX_VFS;
+        for (unsigned k = 0; all_known && k < n; k++)
+                all_known = is_known[k];
+        r = any_written ? list_after_binds(addr, all_known ? known : NULL, n, &vfs, &n_vfs)
+                        : sriov_list_vfs(addr, &vfs, &n_vfs);
         if (r < 0) {
                 set_state(run, PF_FAILED, r, "cannot list the VFs: %s", explain(NULL, r, why, sizeof(why)));
                 goto fail;

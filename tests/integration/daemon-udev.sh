@@ -43,6 +43,12 @@ grep -q "$vf left vfio-pci behind mxgpud's back" "$T/mxgpud.log" || fail "not lo
 assert_eq "$(ctl list --json | jq -r ".pfs[1].vfs[] | select(.address == \"$vf\") | .driver")" null "driver of $vf in list after the unbind"
 assert_eq "$(ctl --json show "$vf" | jq -r .vf.vfio_group)" null "vfio_group of $vf in show after the unbind"
 assert_eq "$(cycles)" "$c" "the daemon's own VF events must not trigger cycles"
+# An apply binds that VF alone; the others were bound before, so the verification lists the PF's VFs
+# itself (a bring-up judges from what its bind jobs read) and finds all of them on vfio-pci.
+ctl apply >/dev/null || fail "apply after the unbind"
+assert_eq "$(pf_state 0000:04:00.0)" "ready: null" "state after re-binding $vf"
+assert_eq "$(jqs '[.pfs[1].vfs[].driver] | unique | join(",")')" vfio-pci "drivers of 0000:04:00.0's VFs after the apply"
+assert_eq "$(ctl --json show "$vf" | jq -r '.vf.vfio_group != null')" true "vfio_group of $vf after the apply"
 
 # A PF goes away (surprise removal): forgotten, the state file drops it.
 "$SIM" fault --root "$R" remove 0000:03:00.0
