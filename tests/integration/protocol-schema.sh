@@ -2,8 +2,8 @@
 # Every reply mxgpud sends has the shape its own IDL (GetInterfaceDescription) declares: no field the
 # IDL lacks, no declared field missing unless optional, every value of its declared type and enum.
 # GPU PFs and an NVMe PF (no GPU-IOV registers: the optional VF fields are null), a live override,
-# a dry run and a real change of each kind, and the Monitor stream. Attach and Detach need libvirt:
-# tests/libvirt/ covers them.
+# a dry run and a real change of each kind, and the Monitor stream. Attach and Detach need a
+# libvirtd: tests/libvirt/libvirtd.sh checks theirs.
 source "$(dirname "$0")/../lib.sh"
 need_root
 RAW=$B/tools/ctl-raw
@@ -22,27 +22,7 @@ daemon_start
 
 # raw MSG...: one connection, the messages in order; the replies' "parameters", one per line
 raw() { "$RAW" send "$SOCK" "$@" | grep '^{' | jq -c '.parameters // {error: .error}'; }
-idl=$(raw '{"method":"org.varlink.service.GetInterfaceDescription","parameters":{"interface":"io.mxgpu.Manager"}}' | jq -r .description)
-[ -n "$idl" ] || fail "no IDL from GetInterfaceDescription"
-# check METHOD... <replies: each reply (a line) against the reply of the method in the same place in
-# the IDL (one METHOD: every line against it)
-checked=0
-check() {
-  local methods=("$@") i=0 method line problems
-  while IFS= read -r line; do
-    method=${methods[$((i < ${#methods[@]} ? i : ${#methods[@]} - 1))]}
-    i=$((i + 1))
-    [[ $line == '{"error"'* ]] && fail "$method: $line"
-    problems=$(jq -r --arg idl "$idl" --arg m "$method" -L "$SRC/tests" \
-      'include "idl"; ($idl | schema) as $S | ($S[$m + ".out"] // error("the IDL has no method " + $m)) as $out
-       | . as $r | [$out | to_entries[] | . as $f | $r[$f.key] | errs($S; $f.value; $m + "." + $f.key)]
-         + [[$r | keys[] as $k | select($out | has($k) | not) | "\($m).\($k): not in the IDL"]] | add // [] | .[]' <<<"$line") ||
-      fail "$method: cannot check $line"
-    [ -z "$problems" ] || fail "$method's reply differs from the IDL:"$'\n'"$problems"$'\n'"reply: $line"
-    checked=$((checked + 1))
-  done
-  [ "$i" -ge "$#" ] || fail "$i replies for $# calls ($*)"
-}
+source "$SRC/tests/idl.sh"
 VF=$(jqs '.pfs[0].vfs[1].address')
 NVF=$(jqs '.pfs[] | select(.address == "0000:07:00.0") | .vfs[0].address')
 call() { printf '{"method":"io.mxgpu.Manager.%s","parameters":%s}' "$1" "${2:-{\}}"; }
@@ -54,7 +34,7 @@ raw "$(call List)" "$(call Show '{"device":"0000:03:00.0"}')" "$(call Show "{\"d
   "$(call Apply '{"dry_run":true}')" "$(call SetVFs '{"device":"0000:04:00.0","count":1,"dry_run":true}')" \
   "$(call Resize "{\"device\":\"$VF\",\"memory_mib\":512,\"time_slice_us\":12000,\"dry_run\":true}")" "$(call Pool)" \
   >"$T/reads"
-check List Show Show Show Show Plan Apply SetVFs Resize Pool <"$T/reads"
+idl_check "$SOCK" List Show Show Show Show Plan Apply SetVFs Resize Pool <"$T/reads"
 raw '{"method":"org.varlink.service.GetInfo"}' | grep -q '"product":"mxgpud"' || fail "GetInfo"
 
 # The Monitor stream: its first reply, then the events of a resize, a VF count change and a reload;
@@ -64,12 +44,12 @@ MON=$!
 for _ in $(seq 50); do grep -q subscribed "$T/monitor.out" 2>/dev/null && break; sleep 0.05; done
 raw "$(call Resize "{\"device\":\"$VF\",\"memory_mib\":512}")" "$(call SetVFs '{"device":"0000:04:00.0","count":1}')" \
   "$(call Apply)" "$(call Reload)" >"$T/changes"
-check Resize SetVFs Apply Reload <"$T/changes"
+idl_check "$SOCK" Resize SetVFs Apply Reload <"$T/changes"
 wait "$MON" || true
 grep '^{' "$T/monitor.out" | jq -c .parameters >"$T/events"
-check Monitor <"$T/events"
+idl_check "$SOCK" Monitor <"$T/events"
 for t in subscribed '"vf-resized"' '"vf-count-changed"' '"pf-state"'; do
   grep -q "$t" "$T/monitor.out" || fail "no $t in the Monitor stream: $(cat "$T/monitor.out")"
 done
-[ "$checked" -ge 18 ] || fail "only $checked replies checked"
-echo "$checked replies match the IDL"
+[ "$IDL_CHECKED" -ge 18 ] || fail "only $IDL_CHECKED replies checked"
+echo "$IDL_CHECKED replies match the IDL"

@@ -71,6 +71,7 @@ SIM=$B/mxgpu-sim MXGPUD=$B/mxgpud MXGPUCTL=$B/mxgpuctl
 source "$SRC/tests/valgrind.sh"
 [ "$VALGRIND" ] && MXGPUD=$(vg_wrap "$W/vg" "$MXGPUD") MXGPUCTL=$(vg_wrap "$W/vg" "$MXGPUCTL")
 R=$W/host SOCK=$W/mxgpud.sock
+source "$SRC/tests/idl.sh" # Attach's and Detach's replies against the IDL (the other methods: protocol-schema.sh)
 ip link set lo up
 mkdir -p "$R"
 "$SIM" start --host s7150 --root "$R" --latency zero --uevents || fail "mxgpu-sim start"
@@ -160,6 +161,7 @@ step 2 attach
 # 2. Attach: the hostdev is in the domain's XML; List shows the VM.
 define vm1
 out=$(ctl attach vm1 --pool gold --memory-min 512M --json) || fail "attach vm1: $out"
+idl_check "$SOCK" Attach <<<"$(jq -c . <<<"$out")"
 vf=$(jq -r .vf <<<"$out")
 [ "$(jq -r .config <<<"$out")" = true ] || fail "attach to a stopped domain did not change its definition"
 has_hostdev vm1 "$vf" || fail "virsh dumpxml vm1 lacks the hostdev of $vf: $(V dumpxml --inactive vm1)"
@@ -174,7 +176,9 @@ rc=0; err=$(ctl resize "$vf" --memory 256M 2>&1) || rc=$?
 step 3 detach
 # 3. Detach: gone from the XML, the VF reset (and its framebuffer cleared) before it is free again.
 before=$(vf_resets "$vf")
-ctl detach vm1 >/dev/null || fail "detach vm1"
+out=$(ctl detach vm1 --json) || fail "detach vm1: $out"
+idl_check "$SOCK" Detach <<<"$(jq -c . <<<"$out")"
+[ "$(jq -r '.vfs | join(",")' <<<"$out")" = "$vf" ] || fail "detach vm1 returned $(jq -c .vfs <<<"$out"), not $vf"
 has_hostdev vm1 "$vf" && fail "the hostdev of $vf is still in vm1 after detach"
 [ "$(vf_resets "$vf")" -gt "$before" ] || fail "VF $vf was not reset on its return (resets $before -> $(vf_resets "$vf"))"
 [ "$(vf_cleared "$vf")" = true ] || fail "VF $vf framebuffer not cleared"
