@@ -6,13 +6,16 @@
 def fields: split(",") | map(sub("^ +"; "") | sub(" +$"; "")) | map(select(length > 0));
 def named: map(capture("^(?<k>[a-z_][a-z0-9_]*): *(?<v>[^ ].*)$") | {key: .k, value: .v}) | from_entries;
 
-# The IDL text -> {"TYPE": {field: type} or [enum values], "METHOD.out": {field: type}}
+# The IDL text -> {"TYPE": {field: type} or [enum values], "METHOD.out": {field: type},
+# "ERROR.error": {field: type}}
 def schema:
   (gsub("#[^\n]*"; "") | gsub("\\s+"; " ")) as $t
   | ([$t | scan("type ([A-Za-z0-9]+) \\(([^)]*)\\)")]
      | map({key: .[0], value: (.[1] | fields | if all(.[]; contains(":")) then named else . end)}) | from_entries)
   + ([$t | scan("method ([A-Za-z0-9]+)\\([^)]*\\) -> \\(([^)]*)\\)")]
-     | map({key: (.[0] + ".out"), value: (.[1] | fields | named)}) | from_entries);
+     | map({key: (.[0] + ".out"), value: (.[1] | fields | named)}) | from_entries)
+  + ([$t | scan("error ([A-Za-z0-9]+) \\(([^)]*)\\)")]
+     | map({key: (.[0] + ".error"), value: (.[1] | fields | named)}) | from_entries);
 
 # What in the input does not fit type $t of schema $S: a list of "path: problem" lines. A struct's
 # fields not in the IDL are problems too, and so is a missing field that is not optional (?T).

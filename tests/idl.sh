@@ -5,7 +5,9 @@ IDL_TEXT= IDL_CHECKED=0
 
 # idl_check SOCKET METHOD... <replies: each reply's parameters (one JSON object a line) against the
 # reply of the METHOD in the same place (the last METHOD for any lines beyond): no field the IDL
-# lacks, none missing unless optional, every value of its type. Counts them in IDL_CHECKED.
+# lacks, none missing unless optional, every value of its type. In the place of an error reply the
+# word "error": the line is {"error": NAME, "parameters": {...}}, NAME one of io.mxgpu.Manager's
+# errors and its parameters as the IDL declares them. Counts them in IDL_CHECKED.
 idl_check() {
   local sock=$1 i=0 method line problems
   shift
@@ -19,9 +21,16 @@ idl_check() {
   while IFS= read -r line; do
     method=${methods[$((i < ${#methods[@]} ? i : ${#methods[@]} - 1))]}
     i=$((i + 1))
-    [[ $line == '{"error"'* ]] && fail "$method: $line"
+    if [ "$method" = error ]; then
+      [[ $line == '{"error":"io.mxgpu.Manager.'* ]] || fail "not an error of io.mxgpu.Manager: $line"
+      method=$(jq -r '.error | sub(".*[.]"; "")' <<<"$line").error
+      line=$(jq -c .parameters <<<"$line")
+    else
+      [[ $line == '{"error"'* ]] && fail "$method: $line"
+      method=$method.out
+    fi
     problems=$(jq -r --arg idl "$IDL_TEXT" --arg m "$method" -L "$SRC/tests" \
-      'include "idl"; ($idl | schema) as $S | ($S[$m + ".out"] // error("the IDL has no method " + $m)) as $out
+      'include "idl"; ($idl | schema) as $S | ($S[$m] // error("the IDL has no " + $m)) as $out
        | . as $r | [$out | to_entries[] | . as $f | $r[$f.key] | errs($S; $f.value; $m + "." + $f.key)]
          + [[$r | keys[] as $k | select($out | has($k) | not) | "\($m).\($k): not in the IDL"]] | add // [] | .[]' <<<"$line") ||
       fail "$method: cannot check $line"

@@ -20,8 +20,9 @@ vfio = yes
 EOF
 daemon_start
 
-# raw MSG...: one connection, the messages in order; the replies' "parameters", one per line
-raw() { "$RAW" send "$SOCK" "$@" | grep '^{' | jq -c '.parameters // {error: .error}'; }
+# raw MSG...: one connection, the messages in order; the replies' "parameters", one per line (an
+# error as it came)
+raw() { "$RAW" send "$SOCK" "$@" | grep '^{' | jq -c 'if .error then . else .parameters end'; }
 source "$SRC/tests/idl.sh"
 VF=$(jqs '.pfs[0].vfs[1].address')
 NVF=$(jqs '.pfs[] | select(.address == "0000:07:00.0") | .vfs[0].address')
@@ -51,5 +52,19 @@ idl_check "$SOCK" Monitor <"$T/events"
 for t in subscribed '"vf-resized"' '"vf-count-changed"' '"pf-state"'; do
   grep -q "$t" "$T/monitor.out" || fail "no $t in the Monitor stream: $(cat "$T/monitor.out")"
 done
-[ "$IDL_CHECKED" -ge 18 ] || fail "only $IDL_CHECKED replies checked"
+
+# Errors, with their parameters as declared: an unknown device, a bad address, a bad size, a VF count
+# the card refuses (InvalidConfig for a live change), a config file with an error (with its line).
+printf '[device 0000:07:00.0]\nvfs = banana\n' >"$T/broken.conf"
+cp "$CONF" "$T/good.conf" && cat "$T/broken.conf" >>"$CONF"
+raw "$(call Show '{"device":"0000:09:00.0"}')" "$(call Show '{"device":"zz"}')" \
+  "$(call Resize "{\"device\":\"$VF\",\"memory_mib\":99999}")" "$(call SetVFs '{"device":"0000:03:00.0","count":99}')" \
+  "$(call Reload)" >"$T/errors"
+cp "$T/good.conf" "$CONF"
+assert_eq "$(jq -r '.error | sub(".*[.]"; "")' "$T/errors" | tr '\n' ' ')" \
+  "NoSuchDevice InvalidParameter InvalidParameter InvalidConfig InvalidConfig " "the errors"
+jq -e 'select(.error | endswith("InvalidConfig")) | .parameters.problems[] | select(.line)' "$T/errors" >/dev/null ||
+  fail "no problem with a line in the config's InvalidConfig: $(cat "$T/errors")"
+idl_check "$SOCK" error <"$T/errors"
+[ "$IDL_CHECKED" -ge 23 ] || fail "only $IDL_CHECKED replies checked"
 echo "$IDL_CHECKED replies match the IDL"
