@@ -13,7 +13,7 @@ idl_check() {
   shift
   local methods=("$@")
   if [ -z "$IDL_TEXT" ]; then
-    IDL_TEXT=$("$B/tools/ctl-raw" send "$sock" \
+    IDL_TEXT=$(CTL_RAW_EXPECT=1 "$B/tools/ctl-raw" send "$sock" \
       '{"method":"org.varlink.service.GetInterfaceDescription","parameters":{"interface":"io.mxgpu.Manager"}}' |
       grep '^{' | jq -r '.parameters.description // empty')
     [ -n "$IDL_TEXT" ] || fail "no IDL from GetInterfaceDescription on $sock"

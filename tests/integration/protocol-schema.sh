@@ -22,7 +22,7 @@ daemon_start
 
 # raw MSG...: one connection, the messages in order; the replies' "parameters", one per line (an
 # error as it came)
-raw() { "$RAW" send "$SOCK" "$@" | grep '^{' | jq -c 'if .error then . else .parameters end'; }
+raw() { CTL_RAW_EXPECT=$# "$RAW" send "$SOCK" "$@" | grep '^{' | jq -c 'if .error then . else .parameters end'; }
 source "$SRC/tests/idl.sh"
 VF=$(jqs '.pfs[0].vfs[1].address')
 NVF=$(jqs '.pfs[] | select(.address == "0000:07:00.0") | .vfs[0].address')

@@ -3,6 +3,8 @@
 //   ctl-raw send SOCKET MSG...   each MSG is sent with a terminating NUL; "@raw:TEXT" without it,
 //                                "@big:N" as N bytes of 'x' without a NUL. Then every reply is printed
 //                                on its own line until the peer closes ("EOF") or 2 s pass ("TIMEOUT").
+//                                With CTL_RAW_EXPECT=N it stops after N replies instead, waiting up
+//                                to 60 s for each (a reply that takes a whole cycle, under valgrind).
 //   ctl-raw listen PATH          accept and close connections on PATH until killed; prints "ready".
 #include <errno.h>
 #include <poll.h>
@@ -66,9 +68,11 @@ static int do_send(const char *path, int argc, char **argv) {
         }
         char buf[65536];
         size_t have = 0;
-        for (;;) {
+        const char *e = getenv("CTL_RAW_EXPECT");
+        long expect = e ? strtol(e, NULL, 10) : 0, got = 0;
+        while (expect <= 0 || got < expect) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int r = poll(&p, 1, 2000);
+                int r = poll(&p, 1, expect > 0 ? 60000 : 2000);
                 if (r == 0) {
                         printf("TIMEOUT\n");
                         break;
@@ -82,6 +86,7 @@ static int do_send(const char *path, int argc, char **argv) {
                 char *nul;
                 while ((nul = memchr(buf, 0, have))) {
                         printf("%s\n", buf);
+                        got++;
                         size_t used = (size_t)(nul - buf) + 1;
                         memmove(buf, nul + 1, have - used);
                         have -= used;
