@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The Varlink IDL of io.mxgpu.Manager as a schema, and a check of a reply against it (used by
-# tests/integration/protocol-schema.sh). The IDL must keep to what mxgpud's own uses: named types
+# idl_check in tests/idl.sh). The IDL must keep to what mxgpud's own uses: named types
 # (a struct "type T (name: type, ...)" or an enum "type T (a, b)"), no anonymous inline structs.
 
 def fields: split(",") | map(sub("^ +"; "") | sub(" +$"; "")) | map(select(length > 0));
