@@ -161,7 +161,7 @@ static void judge_slow(size_t i, void *userdata) {
 /* The PF's VFs after binds: which are on vfio-pci comes from one read of its driver folder; only a VF
  * missing there has its own driver link read. The same facts as sriov_list_vfs(), read from the
  * driver's side (a link per VF would be 16 more reads per PF, all at the end of a bring-up). When
- * the bind jobs read the address and group of every VF the PF should have (known[0..want-1]), the
+ * the bind jobs read the address and group of every VF the PF should have (known: want of them), the
  * VFs are not listed again: the kernel made exactly that many when sriov_numvfs was written, and a
  * VF that went away since is not on vfio-pci in the driver's folder either. */
 static int list_after_binds(const char *addr, const struct vf_ref *known, unsigned want, struct vf_ref **ret,
@@ -169,7 +169,7 @@ static int list_after_binds(const char *addr, const struct vf_ref *known, unsign
         _cleanup_free_ struct vf_ref *vfs = NULL;
         size_t n = 0;
         int r;
-        if (want > 0 && want <= PF_MAX_VFS && known) {
+        if (known) {
                 if (!(vfs = calloc(want, sizeof(*vfs))))
                         return -ENOMEM;
                 memcpy(vfs, known, want * sizeof(*vfs));
