@@ -40,10 +40,15 @@ static void print_help(void) {
                "4 permission denied, 5 not found, 6 in use or exists, 7 does not fit. See mxgpuctl(8).\n");
 }
 
+/* lead, then "NAME USAGE", or "NAME" alone for a verb without arguments */
+static void print_verb_usage(FILE *f, const char *lead, const struct ctl_verb *v) {
+        fprintf(f, "%s%s%s%s\n", lead, v->name, v->usage[0] ? " " : "", v->usage);
+}
+
 void ctl_print_verb_help(const struct ctl_verb *v) {
         /* The summary is a table cell ("list GPUs ..."); alone under the usage line it is a sentence. */
-        printf("Usage: mxgpuctl [OPTIONS] %s%s%s\n\n%c%s.\n", v->name, v->usage[0] ? " " : "", v->usage,
-               toupper((unsigned char)v->summary[0]), v->summary + 1);
+        print_verb_usage(stdout, "Usage: mxgpuctl [OPTIONS] ", v);
+        printf("\n%c%s.\n", toupper((unsigned char)v->summary[0]), v->summary + 1);
         if (v->help)
                 printf("\n%s\n", v->help);
 }
@@ -64,7 +69,7 @@ int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) {
         fputs("mxgpuctl: ", stderr);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "\nUsage: mxgpuctl %s%s%s\n", v->name, v->usage[0] ? " " : "", v->usage);
+        print_verb_usage(stderr, "\nUsage: mxgpuctl ", v);
         return MX_EXIT_USAGE;
 }
 

@@ -32,6 +32,22 @@ static void print_actions(struct json_object *acts) {
                 printf("  %s\n", ctl_json_str(json_object_array_get_idx(acts, k), "what", "?"));
 }
 
+/* --dry-run and --persist, the same in both verbs: as parameters, and what became of the change */
+static void add_change_flags(struct json_object *params, bool dry, bool persist) {
+        if (dry)
+                json_object_object_add(params, "dry_run", json_object_new_boolean(true));
+        if (persist)
+                json_object_object_add(params, "persist", json_object_new_boolean(true));
+}
+
+static void print_persisted(struct json_object *p, bool dry) {
+        const char *pers = ctl_json_str(p, "persisted", NULL);
+        if (pers)
+                printf("written to %s\n", pers);
+        else if (!dry)
+                printf("kept as a live override until the next reload (--persist keeps it in the config)\n");
+}
+
 static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
         const char *dev = NULL, *mem = NULL, *slice = NULL;
         bool dry = false, persist = false, dashdash = false;
@@ -77,10 +93,7 @@ static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
                 json_object_object_add(params, "memory_mib", json_object_new_int64((int64_t)mib));
         if (slice)
                 json_object_object_add(params, "time_slice_us", json_object_new_int64((int64_t)us));
-        if (dry)
-                json_object_object_add(params, "dry_run", json_object_new_boolean(true));
-        if (persist)
-                json_object_object_add(params, "persist", json_object_new_boolean(true));
+        add_change_flags(params, dry, persist);
         struct ctl_reply reply;
         int r = ctl_call(ctx, MX_INTERFACE ".Resize", params, &reply);
         json_object_put(params);
@@ -105,11 +118,7 @@ static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
                 }
                 if (dry)
                         print_actions(json_object_object_get(p, "actions"));
-                const char *pers = ctl_json_str(p, "persisted", NULL);
-                if (pers)
-                        printf("written to %s\n", pers);
-                else if (!dry)
-                        printf("kept as a live override until the next reload (--persist keeps it in the config)\n");
+                print_persisted(p, dry);
         }
         ctl_reply_done(&reply);
         return MX_EXIT_OK;
@@ -160,10 +169,7 @@ static int run_set_vfs(struct ctl_context *ctx, int argc, char **argv) {
         struct json_object *params = json_object_new_object();
         json_object_object_add(params, "device", json_object_new_string(pci_addr_format(&a, bdf)));
         json_object_object_add(params, "count", json_object_new_int((int)n));
-        if (dry)
-                json_object_object_add(params, "dry_run", json_object_new_boolean(true));
-        if (persist)
-                json_object_object_add(params, "persist", json_object_new_boolean(true));
+        add_change_flags(params, dry, persist);
         struct ctl_reply reply;
         int r = ctl_call(ctx, MX_INTERFACE ".SetVFs", params, &reply);
         json_object_put(params);
@@ -178,11 +184,7 @@ static int run_set_vfs(struct ctl_context *ctx, int argc, char **argv) {
                        ctl_json_int(p, "num_vfs", 0), state ? ", " : "", state ? state : "",
                        ctl_json_str(p, "reason", NULL) ? ": " : "", ctl_json_str(p, "reason", ""));
                 print_actions(json_object_object_get(p, "actions"));
-                const char *pers = ctl_json_str(p, "persisted", NULL);
-                if (pers)
-                        printf("written to %s\n", pers);
-                else if (!dry)
-                        printf("kept as a live override until the next reload (--persist keeps it in the config)\n");
+                print_persisted(p, dry);
         }
         int rc = !dry && state && !streq(state, "ready") ? MX_EXIT_FAILED : MX_EXIT_OK;
         ctl_reply_done(&reply);
