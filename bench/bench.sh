@@ -28,8 +28,8 @@ row() { ROWS+=("$(printf '%s\t%s\t%s\t%s' "$@")"); } # what, figure, target, ver
 # stamp VAR: the time in us into VAR, with no subshell ($(...) forks, which costs 1-3 ms on these
 # machines and fell inside the timed window)
 stamp() { printf -v "$1" %s "${EPOCHREALTIME/./}"; }
-# median and spread of numbers (ms) on stdin: "median min max"
-stats() { sort -n | awk '{ a[NR] = $1 } END { printf "%.0f %.0f %.0f\n", a[int((NR + 1) / 2)], a[1], a[NR] }'; }
+# median and spread of numbers on stdin, printed with FMT (default "median min max" in whole ms)
+stats() { sort -n | awk -v f="${1:-%.0f %.0f %.0f\n}" '{ a[NR] = $1 } END { printf f, a[int((NR + 1) / 2)], a[1], a[NR] }'; }
 ok() { awk "BEGIN { exit !($1) }" && echo met || echo MISSED; }
 
 # settle: the state a host is in when mxgpud starts at boot. udev's coldplug has read every device's
@@ -43,6 +43,7 @@ settle() {
 
 # timed NAME CMD...: runs CMD on a fresh simulated $SPEC host, checks every VF ended on vfio-pci, appends ms.
 declare -A MS
+runs() { tr ' ' '\n' <<<"${MS[$1]}" | grep .; } # the times of contender $1, one a line, in run order
 timed() {
   local name=$1 t0 t1 want got
   shift
@@ -89,16 +90,15 @@ command -v driverctl >/dev/null || fail "driverctl missing: scripts/deps.sh benc
 for ((rep = 0; rep < REPS; rep++)); do
   for c in floor mxgpud shell driverctl; do timed "$c" "run_$c"; done
 done
-read -r floor_ms floor_lo floor_hi < <(tr ' ' '\n' <<<"${MS[floor]}" | grep . | stats)
+read -r floor_ms floor_lo floor_hi < <(runs floor | stats)
 row "bring-up 128 VFs: floor (bench/floor.c, PFs on threads)" "${floor_ms} ms (${floor_lo}-${floor_hi})" "-" "-"
 for c in mxgpud shell driverctl; do
-  read -r m lo hi < <(tr ' ' '\n' <<<"${MS[$c]}" | grep . | stats)
+  read -r m lo hi < <(runs "$c" | stats)
   ratio=$(awk -v a="$m" -v b="$floor_ms" 'BEGIN { printf "%.2f", a / b }')
   case $c in
   # Beside the ratio of the medians, the ratio within each round (floor and mxgpud ran back to back,
   # so a slow spell of the machine weighs on both): its median and range say how firm the verdict is.
-  mxgpud) paired=$(paste <(tr ' ' '\n' <<<"${MS[floor]}" | grep .) <(tr ' ' '\n' <<<"${MS[mxgpud]}" | grep .) |
-            awk '{ print $2 / $1 }' | sort -n | awk '{ a[NR] = $1 } END { printf "%.2fx, %.2f-%.2fx", a[int((NR + 1) / 2)], a[1], a[NR] }')
+  mxgpud) paired=$(paste <(runs floor) <(runs mxgpud) | awk '{ print $2 / $1 }' | stats '%.2fx, %.2f-%.2fx')
           row "bring-up 128 VFs: mxgpud --once" "${m} ms (${lo}-${hi}) = ${ratio}x floor (round by round: median ${paired})" \
             "<= 1.10x floor" "$(ok "$ratio <= 1.10")"
           mx_ms=$m ;;

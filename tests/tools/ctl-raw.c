@@ -84,7 +84,7 @@ static int do_send(const char *path, int argc, char **argv) {
                 }
                 have += (size_t)n;
                 char *nul;
-                while ((nul = memchr(buf, 0, have))) {
+                while ((expect <= 0 || got < expect) && (nul = memchr(buf, 0, have))) {
                         printf("%s\n", buf);
                         got++;
                         size_t used = (size_t)(nul - buf) + 1;
