@@ -61,6 +61,7 @@
 #define DEFAULT_CONFIG_DIR     "/etc/mxgpu/mxgpu.conf.d"
 #define DEFAULT_STATE_DIR      "/var/lib/mxgpu"
 #define STATE_FILE             "state.json"         /* in the state directory */
+#define LOCK_FILE              "mxgpud.lock"        /* in the state directory: one mxgpud per host */
 #define DEFAULT_RUN_DIR        "/run/mxgpu"
 #define DEFAULT_SOCKET         "/run/mxgpu/mxgpud.sock"
 #define DEFAULT_LIBVIRT_URI    "qemu:///system"

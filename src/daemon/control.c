@@ -302,7 +302,7 @@ CHANGING(h_set_vfs, control_set_vfs)
 CHANGING(h_attach, pool_handle_attach)
 CHANGING(h_detach, pool_handle_detach)
 
-int manager_control_start(struct manager *m) {
+int manager_control_start(struct manager *m, const struct mx_config *cfg) {
         static const struct ctl_method methods[] = {
                 { MX_INTERFACE ".List", h_list },     { MX_INTERFACE ".Show", h_show },
                 { MX_INTERFACE ".Plan", h_plan },     { MX_INTERFACE ".Apply", h_apply },
@@ -312,7 +312,7 @@ int manager_control_start(struct manager *m) {
                 { MX_INTERFACE ".Pool", pool_handle_pool },
         };
         gid_t group = (gid_t)-1;
-        const char *gname = m->config ? m->config->daemon.socket_group : NULL;
+        const char *gname = cfg->daemon.socket_group;
         if (gname) {
                 struct group *g = getgrnam(gname);
                 if (!g)
@@ -320,7 +320,7 @@ int manager_control_start(struct manager *m) {
                 else
                         group = g->gr_gid;
         }
-        const char *path = m->opt->socket ? m->opt->socket : m->config ? m->config->daemon.socket_path : NULL;
+        const char *path = m->opt->socket ? m->opt->socket : cfg->daemon.socket_path;
         return ctl_server_new(m->event, path, group, methods, ARRAY_SIZE(methods), m, &m->control);
 }
 

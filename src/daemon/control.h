@@ -5,9 +5,10 @@
 #include <json-c/json.h>
 
 struct manager;
+struct mx_config;
 
-/* Open the control socket (systemd's, or opt->socket / the config's path) in the manager's loop. */
-int manager_control_start(struct manager *m);
+/* Open the control socket (systemd's, or opt->socket / cfg's path and group) in the manager's loop. */
+int manager_control_start(struct manager *m, const struct mx_config *cfg);
 void manager_control_stop(struct manager *m);
 /* Tell every monitor: {"type": type, "device": dev, ...fields of extra (taken)}. */
 void manager_event(struct manager *m, const char *type, const char *dev, int vf, struct json_object *extra);

@@ -161,8 +161,13 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                 }
         } else {
                 r = pci_pf_scan(&pfs, &n);
+                if (r == -ENOENT) {
+                        log_error("no PCI bus: %s" SYS_PCI_DEVICES " does not exist (%s)", mx_root(),
+                                  mx_root()[0] ? "is --root a simulated host?" : "is sysfs mounted?");
+                        return r;
+                }
                 if (r < 0)
-                        return log_error_errno(r, "cannot scan the PCI bus below %s/sys/bus/pci", mx_root());
+                        return log_error_errno(r, "cannot scan the PCI bus below %s" SYS_BUS_PCI, mx_root());
                 if (r > 0)
                         log_warning("%d PCI function(s) could not be read during the scan and were skipped: %s", r,
                                     pci_pf_last_error());

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The manager: one sd-event loop with signals, the apply cycle, readiness and watchdog notifications to systemd.
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -11,6 +14,7 @@
 #include "manager.h"
 #include "mxgpu/log.h"
 #include "mxgpu/macro.h"
+#include "mxgpu/names.h"
 #include "mxgpu/paths.h"
 #include "mxgpu/sysfs.h"
 #include "udev.h"
@@ -44,6 +48,14 @@ static void announce(struct manager *m, const struct pf_run *old, size_t n_old) 
                 json_object_object_add(e, "num_vfs", json_object_new_int((int)now->num_vfs));
                 manager_event(m, "pf-state", now->pf.addr, -1, e);
         }
+}
+
+/* The config's log_level, unless --log-level or $MXGPU_LOG_LEVEL (stronger, for debugging a
+ * service without editing its config) chose one. Called whenever a config comes into force. */
+static void use_log_level(const struct manager *m, const struct mx_config *cfg) {
+        const char *env = getenv(ENV_LOG_LEVEL);
+        if (m->opt->log_level < 0 && !(env && mx_log_parse_level(env) >= 0))
+                mx_log_set_level(cfg->daemon.log_level);
 }
 
 static void log_diags(const struct mx_diags *diags) {
@@ -102,6 +114,7 @@ static int apply(struct manager *m, bool reread, const char *only, struct mx_dia
         if (cfg) {
                 mx_config_free(m->config);
                 m->config = cfg;
+                use_log_level(m, cfg);
         }
         struct pf_run *old = m->runs;
         size_t n_old = m->n_runs;
@@ -224,8 +237,10 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 static int check_config(struct manager *m) {
         struct mx_diags diags = {};
         _cleanup_(mx_config_freep) struct mx_config *cfg = NULL;
+        bool loaded = false;
         int r = manager_load_config(m, &cfg, &diags);
         if (r >= 0) {
+                loaded = true;
                 /* The state file says which scheduler mode is programmed; read it, never write it. */
                 const char *dir = m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir;
                 if (state_peek(dir, &m->state) < 0)
@@ -238,7 +253,13 @@ static int check_config(struct manager *m) {
         }
         mx_diags_print(&diags, stderr);
         bool bad = r < 0 || mx_diags_has_errors(&diags);
+        /* A bus that cannot be read is the platform's problem, not the config's (logged by the cycle). */
+        bool env = loaded && r < 0 && r != -EINVAL && !mx_diags_has_errors(&diags);
         mx_diags_clear(&diags);
+        if (env) {
+                fprintf(stderr, "%s: cannot check the config against the hardware; nothing was changed\n", m->opt->config);
+                return MXGPUD_EXIT_ENV;
+        }
         if (bad) {
                 fprintf(stderr, "%s: the config has problems; nothing was changed\n", m->opt->config);
                 return MXGPUD_EXIT_CONFIG;
@@ -268,12 +289,41 @@ static void manager_done(struct manager *m) {
         sd_event_unref(m->event);
 }
 
-static int open_state(struct manager *m, const struct mx_config *cfg) {
+/* One mxgpud per state folder: a second one (or --once while the service runs) would program the same
+ * PFs at the same time. flock() dies with the process, so a crash never leaves a stale lock. Returns
+ * the locked descriptor, kept open for the life of the process. */
+static int lock_state(const char *dir) {
+        char path[MX_PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE) >= (int)sizeof(path))
+                return log_error_errno(-ENAMETOOLONG, "state folder %s", dir);
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open %s", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK)
+                        return log_error_errno(-errno, "cannot lock %s", path);
+                char pid[24] = "";
+                ssize_t k = pread(fd, pid, sizeof(pid) - 1, 0);
+                pid[k > 0 ? strcspn(pid, "\n") : 0] = 0;
+                log_error("another mxgpud%s%s%s is running with the state folder %s; stop it first, or ask it to "
+                          "apply with mxgpuctl apply or reload", pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", dir);
+                return -EBUSY;
+        }
+        if (ftruncate(fd, 0) < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0)
+                mx_log_full(LOG_DEBUG, -errno, NULL, -1, "cannot write the pid into %s", path); /* only for the message above */
+        return TAKE_FD(fd);
+}
+
+static int open_state(struct manager *m, const struct mx_config *cfg, int *ret_lock) {
         m->state_dir = strdup(m->opt->state_dir ? m->opt->state_dir : cfg->daemon.state_dir);
         if (!m->state_dir)
                 return log_oom();
         if (mkdir(m->state_dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "cannot create the state folder %s", m->state_dir);
+        int lock = lock_state(m->state_dir);
+        if (lock < 0)
+                return lock;
+        *ret_lock = lock;
         _cleanup_free_ char *corrupt = NULL;
         int r = state_load(m->state_dir, &m->state, &corrupt);
         if (r == -EBADMSG) {
@@ -291,6 +341,7 @@ static int open_state(struct manager *m, const struct mx_config *cfg) {
 
 int manager_main(const struct mxgpud_options *opt) {
         struct manager m = { .opt = opt };
+        _cleanup_close_ int lock = -1;
         int r, exit_code;
         state_init(&m.state);
         if (opt->check_config) {
@@ -316,10 +367,27 @@ int manager_main(const struct mxgpud_options *opt) {
                         return MXGPUD_EXIT_CONFIG;
                 }
                 mx_diags_clear(&diags);
-                r = open_state(&m, cfg);
+                use_log_level(&m, cfg);
+                r = open_state(&m, cfg, &lock);
                 if (r < 0) {
                         manager_done(&m);
                         return MXGPUD_EXIT_ENV;
+                }
+                /* The control socket before the first write: a path that cannot be served fails here,
+                 * with the hardware untouched. Clients that connect meanwhile wait for the first cycle. */
+                if (!opt->once) {
+                        r = sd_event_new(&m.event);
+                        if (r < 0) {
+                                log_error_errno(r, "cannot create the event loop");
+                                manager_done(&m);
+                                return MXGPUD_EXIT_ENV;
+                        }
+                        r = manager_control_start(&m, cfg);
+                        if (r < 0) {
+                                /* ctl_server_new logged the precise cause. */
+                                manager_done(&m);
+                                return MXGPUD_EXIT_ENV;
+                        }
                 }
                 /* At boot udev may still be binding drivers (a [device] that keeps its PF driver needs it
                  * bound): let the coldplug finish first. Only on the real host; a simulated root has no udevd. */
@@ -344,12 +412,6 @@ int manager_main(const struct mxgpud_options *opt) {
                 return exit_code;
         }
 
-        r = sd_event_new(&m.event);
-        if (r < 0) {
-                log_error_errno(r, "cannot create the event loop");
-                manager_done(&m);
-                return MXGPUD_EXIT_ENV;
-        }
         const int sigs[] = { SIGTERM, SIGINT };
         for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
                 if ((r = sd_event_add_signal(m.event, NULL, sigs[i] | SD_EVENT_SIGNAL_PROCMASK, on_terminate, &m)) < 0)
@@ -358,12 +420,6 @@ int manager_main(const struct mxgpud_options *opt) {
                 r = sd_event_add_signal(m.event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_hup, &m);
         if (r < 0) {
                 log_error_errno(r, "cannot watch signals");
-                manager_done(&m);
-                return MXGPUD_EXIT_ENV;
-        }
-        r = manager_control_start(&m);
-        if (r < 0) {
-                /* ctl_server_new logged the precise cause. */
                 manager_done(&m);
                 return MXGPUD_EXIT_ENV;
         }

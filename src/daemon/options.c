@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "mxgpu/log.h"
+#include "mxgpu/macro.h"
 #include "mxgpu/names.h"
 #include "options.h"
 
@@ -83,9 +84,22 @@ int mxgpud_parse_options(int argc, char **argv, struct mxgpud_options *o) {
                 fprintf(stderr, "mxgpud: unexpected argument '%s': mxgpud takes options only; see mxgpud --help\n", argv[optind]);
                 return -EINVAL;
         }
-        if (o->root && o->root[0] != '/') {
-                fprintf(stderr, "mxgpud: --root %s: give an absolute path\n", o->root);
-                return -EINVAL;
+        /* Checked here, before anything runs: a bad path found later would come after the first cycle. */
+        const struct {
+                const char *option, *value;
+                bool absolute;
+        } paths[] = {
+                { "--config", o->config, false },   { "--config-dir", o->config_dir, false },
+                { "--state-dir", o->state_dir, true }, { "--socket", o->socket, true },
+                { "--root", o->root, true },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+                const char *v = paths[i].value;
+                if (v && (!v[0] || (paths[i].absolute && v[0] != '/'))) {
+                        fprintf(stderr, "mxgpud: %s '%s': give %s path\n", paths[i].option, v,
+                                paths[i].absolute ? "an absolute" : "a non-empty");
+                        return -EINVAL;
+                }
         }
         if (o->once && o->check_config) {
                 fprintf(stderr, "mxgpud: --once and --check-config exclude each other\n");

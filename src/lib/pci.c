@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <pci/pci.h>
 
 #include "mxgpu/macro.h"
@@ -250,8 +251,13 @@ int pci_pf_scan(struct pci_pf **ret, size_t *ret_n) {
                         return r;
                 r = guarded(scan_bus, a);
         }
-        if (r < 0)
+        if (r < 0) {
+                /* libpci says only that it failed; a missing folder is the usual cause (no sysfs, a wrong root). */
+                char path[MX_PATH_MAX];
+                if (mx_path(path, sizeof(path), SYS_PCI_DEVICES) >= 0 && access(path, F_OK) < 0 && errno == ENOENT)
+                        return -ENOENT;
                 return r;
+        }
 
         _cleanup_free_ struct pci_pf *pfs = NULL;
         size_t n = 0;
