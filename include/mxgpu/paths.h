@@ -5,10 +5,15 @@
 #include <stddef.h>
 #include "mxgpu/macro.h"
 
-/* Set the root ("" or "/" or NULL mean the real host). Returns 0 or -EINVAL/-ENAMETOOLONG. */
+/* Set the root ("" or "/" or NULL mean the real host). dir must be an absolute path of an existing
+ * directory (trailing slashes are ignored). Returns 0, or without changing the root: -EINVAL (not
+ * absolute), -ENAMETOOLONG, -ENOENT (no such path), -ENOTDIR (not a directory) or another -errno of
+ * stat() (-EACCES, ...). mx_root_error() says which in words. */
 int mx_root_set(const char *dir);
-/* Set the root from $MXGPU_ROOT when it is set; 0 when unset. */
+/* Set the root from $MXGPU_ROOT when it is set (as mx_root_set()); 0 when unset. */
 int mx_root_from_env(void);
+/* What a failure of mx_root_set() means, for a message "--root DIR: <this>". */
+const char *mx_root_error(int r);
 /* The root without a trailing slash; "" on a real host. */
 const char *mx_root(void);
 

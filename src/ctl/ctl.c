@@ -175,12 +175,17 @@ int ctl_main(int argc, char **argv) {
                 ctl_print_verb_help(verb);
                 return MX_EXIT_OK;
         }
-        if (ctx.root && mx_root_set(ctx.root) < 0) {
-                fprintf(stderr, "mxgpuctl: --root %s: must be an absolute path of a directory\n", ctx.root);
+        /* $MXGPU_ROOT stands for --root, as for mxgpud; either must name a directory that exists. */
+        int r = ctx.root ? mx_root_set(ctx.root) : mx_root_from_env();
+        if (r < 0) {
+                if (ctx.root)
+                        fprintf(stderr, "mxgpuctl: --root %s: %s\n", ctx.root, mx_root_error(r));
+                else
+                        fprintf(stderr, "mxgpuctl: $" ENV_ROOT "=%s: %s\n", getenv(ENV_ROOT), mx_root_error(r));
                 return MX_EXIT_USAGE;
         }
 
-        int r = verb->run(&ctx, n, args);
+        r = verb->run(&ctx, n, args);
         ctl_client_free(ctx.client);
         fflush(stdout);
         return r;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mxgpu/names.h"
 #include "mxgpu/paths.h"
@@ -26,6 +27,12 @@ int mx_root_set(const char *dir) {
         }
         if (n >= sizeof(root) - 64) /* leave room for the longest sysfs path below it */
                 return -ENAMETOOLONG;
+        /* A root that is not there would make every check below it fail for the wrong reason. */
+        struct stat st;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
         memcpy(root, dir, n);
         root[n] = 0;
         return 0;
@@ -34,6 +41,21 @@ int mx_root_set(const char *dir) {
 int mx_root_from_env(void) {
         const char *e = getenv(ENV_ROOT);
         return e ? mx_root_set(e) : 0;
+}
+
+const char *mx_root_error(int r) {
+        switch (r) {
+        case -EINVAL:
+                return "must be an absolute path of a directory";
+        case -ENAMETOOLONG:
+                return "the path is too long";
+        case -ENOENT:
+                return "no such directory";
+        case -ENOTDIR:
+                return "not a directory";
+        default:
+                return strerror(-r);
+        }
 }
 
 const char *mx_root(void) { return root; }

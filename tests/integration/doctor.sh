@@ -26,6 +26,18 @@ grep -q "^ok    iommu" "$T/doc.txt" && grep -q "8 ok, 0 warnings, 0 failed" "$T/
 # The messages line up after the longest check name (pci-pf-stub), and a PF's address is said once.
 assert_eq "$(grep -v " failed$" "$T/doc.txt" | awk '{ match($0, /^[a-z]+ +[a-z-]+ +/); print RLENGTH }' | sort -u)" 19 "message column"
 grep "^ok    sriov " "$T/doc.txt" | grep -q "^ok    sriov        0000:03:00.0: AMD FirePro S7150 / S7150x2: SR-IOV" || fail "sriov line: $(grep sriov "$T/doc.txt")"
+# $MXGPU_ROOT works as --root; a root that is not a directory is a usage error, not false failures.
+MXGPU_ROOT=$R "$MXGPUCTL" --json doctor --libvirt-socket "$T/libvirt-sock" >"$T/env.json" || fail "doctor with \$MXGPU_ROOT"
+assert_eq "$(jq -r '[.ok, .summary.fail, .summary.warn] | @csv' "$T/env.json")" "true,0,0" "doctor with \$MXGPU_ROOT"
+for bad in /nonexistent-root "$T/listen.out"; do
+  rc=0; "$MXGPUCTL" --root "$bad" doctor >"$T/bad.out" 2>"$T/bad.err" || rc=$?
+  assert_eq "$rc" 2 "doctor --root $bad"
+  grep -q -- "--root $bad: \(no such directory\|not a directory\)" "$T/bad.err" || fail "--root $bad: $(cat "$T/bad.err")"
+  [ ! -s "$T/bad.out" ] || fail "doctor --root $bad ran: $(cat "$T/bad.out")"
+  rc=0; MXGPU_ROOT=$bad "$MXGPUCTL" doctor >/dev/null 2>"$T/bad.err" || rc=$?
+  assert_eq "$rc" 2 "MXGPU_ROOT=$bad doctor"
+  grep -q "MXGPU_ROOT=$bad: " "$T/bad.err" || fail "MXGPU_ROOT=$bad: $(cat "$T/bad.err")"
+done
 # libvirt down: a warning, not a failure.
 run_json
 assert_eq "$rc" 0 "libvirt down is only a warning"
