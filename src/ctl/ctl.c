@@ -73,6 +73,64 @@ int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) {
         return MX_EXIT_USAGE;
 }
 
+/* An option word: "-x" or "--x", but neither "-", "--" nor a negative number (a bad count, not an option). */
+static bool is_option(const char *a) {
+        return a[0] == '-' && a[1] && !isdigit((unsigned char)a[1]) && !streq(a, "--");
+}
+
+int ctl_parse_args(const struct ctl_verb *v, int argc, char **argv, const struct ctl_option *opts,
+                   const char **pos, size_t max_pos) {
+        size_t n_pos = 0;
+        bool dashdash = false;
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                if (!dashdash && streq(a, "--")) {
+                        dashdash = true;
+                        continue;
+                }
+                if (dashdash || !is_option(a)) {
+                        if (n_pos >= max_pos) {
+                                ctl_usage_error(v, "unexpected argument '%s'", a);
+                                return -EINVAL;
+                        }
+                        pos[n_pos++] = a;
+                        continue;
+                }
+                const struct ctl_option *o = NULL;
+                const char *eq = NULL;
+                for (size_t k = 0; opts && opts[k].name && !o; k++) {
+                        size_t len = strlen(opts[k].name);
+                        if (strncmp(a, opts[k].name, len) == 0 && (a[len] == 0 || a[len] == '=')) {
+                                o = &opts[k];
+                                eq = a[len] == '=' ? a + len + 1 : NULL;
+                        }
+                }
+                if (!o) {
+                        ctl_usage_error(v, "unknown option %s", a);
+                        return -EINVAL;
+                }
+                if (o->flag) {
+                        if (eq) {
+                                ctl_usage_error(v, "%s takes no value", o->name);
+                                return -EINVAL;
+                        }
+                        *o->flag = true;
+                        continue;
+                }
+                if (!eq && i + 1 >= argc) {
+                        ctl_usage_error(v, "%s needs a value", o->name);
+                        return -EINVAL;
+                }
+                const char *value = eq ? eq : argv[++i];
+                if (!*value) {
+                        ctl_usage_error(v, "%s needs a non-empty value", o->name);
+                        return -EINVAL;
+                }
+                *o->value = value;
+        }
+        return (int)n_pos;
+}
+
 static const struct ctl_verb *verb_find(const char *name) {
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
                 if (streq(verbs[i]->name, name))
@@ -135,7 +193,9 @@ int ctl_main(int argc, char **argv) {
         for (int i = 1; i < argc; i++) {
                 if (!dashdash && streq(argv[i], "--")) {
                         dashdash = true;
-                        args[n++] = argv[i];
+                        /* Before the verb it ends the global options only; the verb's own "--" follows the verb. */
+                        if (verb)
+                                args[n++] = argv[i];
                         continue;
                 }
                 bool verb_help = false;
@@ -155,6 +215,10 @@ int ctl_main(int argc, char **argv) {
                                         fprintf(stderr, "mxgpuctl: unknown verb '%s' (see mxgpuctl --help)\n", argv[i]);
                                         return MX_EXIT_USAGE;
                                 }
+                                args[n++] = argv[i];
+                                if (dashdash)
+                                        args[n++] = "--";
+                                continue;
                         }
                         args[n++] = argv[i];
                 }

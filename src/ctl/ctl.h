@@ -58,6 +58,19 @@ int ctl_stream(struct ctl_context *ctx, const char *method, struct json_object *
 void ctl_print_json(struct json_object *o);
 /* Usage error for a verb: prints the message and the verb's usage line; returns MX_EXIT_USAGE. */
 int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) _printf_(2, 3);
+/* One option of a verb: a flag, or one that takes a value ("--name VALUE" or "--name=VALUE"). */
+struct ctl_option {
+        const char *name;         /* "--memory"; NULL ends a table */
+        bool *flag;               /* set to true for an option without a value */
+        const char **value;       /* set to the value for an option with one */
+};
+/* Parse a verb's arguments (argv[0] is the verb) the same way for every verb: the options of opts
+ * (NULL = none) anywhere before "--"; everything else, and everything after "--", is positional,
+ * up to max_pos of them stored in pos in order ("-1" and "-" are positional too: no option starts
+ * with a digit). Returns the number of positional arguments, or -EINVAL after printing the usage
+ * error ("unknown option X", "X needs a value", "unexpected argument 'X'"). */
+int ctl_parse_args(const struct ctl_verb *v, int argc, char **argv, const struct ctl_option *opts,
+                   const char **pos, size_t max_pos);
 /* True when argv has -h/--help after the verb (the verb then prints its help and returns 0). */
 bool ctl_wants_help(int argc, char **argv);
 void ctl_print_verb_help(const struct ctl_verb *v);

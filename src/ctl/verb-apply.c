@@ -6,8 +6,8 @@
 int ctl_run_apply(struct ctl_context *ctx, const struct ctl_verb *v, const char *method, int argc, char **argv);
 
 int ctl_run_apply(struct ctl_context *ctx, const struct ctl_verb *v, const char *method, int argc, char **argv) {
-        if (argc > 1)
-                return ctl_usage_error(v, "unexpected argument '%s'", argv[1]);
+        if (ctl_parse_args(v, argc, argv, NULL, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         struct ctl_reply reply;
         int r = ctl_call(ctx, method, NULL, &reply);
         if (r != MX_EXIT_OK)

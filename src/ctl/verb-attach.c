@@ -6,48 +6,15 @@
 #include "mxgpu/pciaddr.h"
 #include "mxgpu/units.h"
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when argv[*i] is not --name. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing) {
-        size_t n = strlen(name);
-        if (streq(argv[*i], name)) {
-                if (*i + 1 >= argc) {
-                        *missing = true;
-                        return NULL;
-                }
-                return argv[++*i];
-        }
-        if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
-                return argv[*i] + n + 1;
-        return NULL;
-}
-
 static int run_attach(struct ctl_context *ctx, int argc, char **argv) {
         const char *domain = NULL, *pool = NULL, *vf = NULL, *mem = NULL;
         bool live = false, config = false;
-        for (int i = 1; i < argc; i++) {
-                bool missing = false;
-                const char *v;
-                if ((v = opt_value(argc, argv, &i, "--pool", &missing)))
-                        pool = v;
-                else if ((v = opt_value(argc, argv, &i, "--vf", &missing)))
-                        vf = v;
-                else if ((v = opt_value(argc, argv, &i, "--memory-min", &missing)))
-                        mem = v;
-                else if (missing)
-                        return ctl_usage_error(&verb_attach, "%s needs a value", argv[i]);
-                else if (streq(argv[i], "--live"))
-                        live = true;
-                else if (streq(argv[i], "--config"))
-                        config = true;
-                else if (argv[i][0] == '-' && !streq(argv[i], "--"))
-                        return ctl_usage_error(&verb_attach, "unknown option %s", argv[i]);
-                else if (streq(argv[i], "--"))
-                        continue;
-                else if (!domain)
-                        domain = argv[i];
-                else
-                        return ctl_usage_error(&verb_attach, "unexpected argument '%s'", argv[i]);
-        }
+        const struct ctl_option opts[] = {
+                { "--pool", .value = &pool }, { "--vf", .value = &vf }, { "--memory-min", .value = &mem },
+                { "--live", .flag = &live }, { "--config", .flag = &config }, {},
+        };
+        if (ctl_parse_args(&verb_attach, argc, argv, opts, &domain, 1) < 0)
+                return MX_EXIT_USAGE;
         if (!domain)
                 return ctl_usage_error(&verb_attach, "a libvirt domain name is needed");
         struct json_object *params = json_object_new_object();
@@ -96,9 +63,8 @@ static int run_attach(struct ctl_context *ctx, int argc, char **argv) {
 const struct ctl_verb verb_attach = {
         .name = "attach",
         .summary = "give a libvirt domain a free VF of a pool",
-        .usage = "DOMAIN [OPTIONS]",
-        .help = "Options: --pool P, --memory-min SIZE, --vf VF, --live, --config.\n"
-                "Picks the free VF of pool P (any pool without --pool) with the smallest framebuffer of at least\n"
+        .usage = "DOMAIN [--pool P] [--memory-min SIZE] [--vf VF] [--live] [--config]",
+        .help = "Picks the free VF of pool P (any pool without --pool) with the smallest framebuffer of at least\n"
                 "SIZE (e.g. 4G), or exactly VF, and adds <hostdev managed='no'> for it to the domain.\n"
                 "--config changes the domain's definition, --live the running domain; neither: the definition,\n"
                 "and the running domain too when it runs. Exit 7 when the pool is exhausted.",

@@ -4,18 +4,21 @@
 #include "mxgpu/pciaddr.h"
 
 static int run_detach(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc < 2)
+        const char *pos[2];
+        int n = ctl_parse_args(&verb_detach, argc, argv, NULL, pos, 2);
+        if (n < 0)
+                return MX_EXIT_USAGE;
+        if (n < 1)
                 return ctl_usage_error(&verb_detach, "a libvirt domain name is needed");
-        if (argc > 3)
-                return ctl_usage_error(&verb_detach, "too many arguments");
+        const char *domain = pos[0];
         struct json_object *params = json_object_new_object();
-        json_object_object_add(params, "domain", json_object_new_string(argv[1]));
-        if (argc == 3) {
+        json_object_object_add(params, "domain", json_object_new_string(domain));
+        if (n == 2) {
                 struct pci_addr a;
                 char bdf[PCI_ADDR_STRLEN];
-                if (pci_addr_parse(argv[2], &a) < 0) {
+                if (pci_addr_parse(pos[1], &a) < 0) {
                         json_object_put(params);
-                        return ctl_usage_error(&verb_detach, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", argv[2]);
+                        return ctl_usage_error(&verb_detach, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", pos[1]);
                 }
                 json_object_object_add(params, "vf", json_object_new_string(pci_addr_format(&a, bdf)));
         }
@@ -29,7 +32,7 @@ static int run_detach(struct ctl_context *ctx, int argc, char **argv) {
         else {
                 struct json_object *vfs = json_object_object_get(reply.parameters, "vfs");
                 for (size_t i = 0; vfs && i < json_object_array_length(vfs); i++)
-                        printf("%s: VF %s detached and returned to its pool\n", argv[1],
+                        printf("%s: VF %s detached and returned to its pool\n", domain,
                                json_object_get_string(json_object_array_get_idx(vfs, i)));
         }
         ctl_reply_done(&reply);

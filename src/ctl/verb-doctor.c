@@ -7,14 +7,9 @@
 
 static int run_doctor(struct ctl_context *ctx, int argc, char **argv) {
         const char *sock = NULL;
-        for (int i = 1; i < argc; i++) {
-                if (streq(argv[i], "--libvirt-socket") && i + 1 < argc)
-                        sock = argv[++i];
-                else if (strncmp(argv[i], "--libvirt-socket=", 17) == 0 && argv[i][17])
-                        sock = argv[i] + 17;
-                else
-                        return ctl_usage_error(&verb_doctor, "unexpected argument '%s'", argv[i]);
-        }
+        const struct ctl_option opts[] = { { "--libvirt-socket", .value = &sock }, {} };
+        if (ctl_parse_args(&verb_doctor, argc, argv, opts, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         struct doctor_report rep;
         if (doctor_run(sock, &rep) < 0) {
                 fprintf(stderr, "mxgpuctl: doctor: out of memory\n");

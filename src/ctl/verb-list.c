@@ -3,8 +3,8 @@
 #include "devices.h"
 
 static int run_list(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc > 1)
-                return ctl_usage_error(&verb_list, "unexpected argument '%s'", argv[1]);
+        if (ctl_parse_args(&verb_list, argc, argv, NULL, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         struct ctl_reply reply;
         int r = ctl_call(ctx, MX_INTERFACE ".List", NULL, &reply);
         if (r != MX_EXIT_OK)

@@ -36,8 +36,8 @@ static int on_event(const struct ctl_reply *reply, void *userdata) {
 }
 
 static int run_monitor(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc > 1)
-                return ctl_usage_error(&verb_monitor, "unexpected argument '%s'", argv[1]);
+        if (ctl_parse_args(&verb_monitor, argc, argv, NULL, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         return ctl_stream(ctx, MX_INTERFACE ".Monitor", NULL, on_event, ctx);
 }
 

@@ -24,8 +24,8 @@ static int get_info(struct ctl_context *ctx, struct ctl_reply *ret, double *ret_
 }
 
 static int run_ping(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc > 1)
-                return ctl_usage_error(&verb_ping, "unexpected argument '%s'", argv[1]);
+        if (ctl_parse_args(&verb_ping, argc, argv, NULL, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         struct ctl_reply reply;
         double ms;
         int r = get_info(ctx, &reply, &ms);
@@ -41,8 +41,8 @@ static int run_ping(struct ctl_context *ctx, int argc, char **argv) {
 }
 
 static int run_version(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc > 1)
-                return ctl_usage_error(&verb_version, "unexpected argument '%s'", argv[1]);
+        if (ctl_parse_args(&verb_version, argc, argv, NULL, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         struct ctl_reply reply;
         double ms;
         int r = get_info(ctx, &reply, &ms);

@@ -4,8 +4,8 @@
 #include "ctl.h"
 
 static int run_plan(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc > 1)
-                return ctl_usage_error(&verb_plan, "unexpected argument '%s'", argv[1]);
+        if (ctl_parse_args(&verb_plan, argc, argv, NULL, NULL, 0) < 0)
+                return MX_EXIT_USAGE;
         struct ctl_reply reply;
         int r = ctl_call(ctx, MX_INTERFACE ".Plan", NULL, &reply);
         if (r != MX_EXIT_OK)

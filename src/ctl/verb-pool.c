@@ -5,11 +5,13 @@
 #include "ctl.h"
 
 static int run_pool(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc > 2)
-                return ctl_usage_error(&verb_pool, "too many arguments");
+        const char *name;
+        int n = ctl_parse_args(&verb_pool, argc, argv, NULL, &name, 1);
+        if (n < 0)
+                return MX_EXIT_USAGE;
         struct json_object *params = json_object_new_object();
-        if (argc == 2)
-                json_object_object_add(params, "pool", json_object_new_string(argv[1]));
+        if (n == 1)
+                json_object_object_add(params, "pool", json_object_new_string(name));
         struct ctl_reply reply;
         int r = ctl_call(ctx, MX_INTERFACE ".Pool", params, &reply);
         json_object_put(params);

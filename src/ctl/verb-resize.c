@@ -8,25 +8,6 @@
 #include "mxgpu/pciaddr.h"
 #include "mxgpu/units.h"
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *ret set, 0 when argv[*i] is something else, -1 on a missing value. */
-static int opt_value(const struct ctl_verb *v, int argc, char **argv, int *i, const char *name, const char **ret) {
-        size_t n = strlen(name);
-        if (strncmp(argv[*i], name, n) != 0)
-                return 0;
-        if (argv[*i][n] == '=') {
-                *ret = argv[*i] + n + 1;
-                return 1;
-        }
-        if (argv[*i][n])
-                return 0;
-        if (*i + 1 >= argc) {
-                ctl_usage_error(v, "%s needs a value", name);
-                return -1;
-        }
-        *ret = argv[++*i];
-        return 1;
-}
-
 static void print_actions(struct json_object *acts) {
         for (size_t k = 0; acts && k < json_object_array_length(acts); k++)
                 printf("  %s\n", ctl_json_str(json_object_array_get_idx(acts, k), "what", "?"));
@@ -50,26 +31,13 @@ static void print_persisted(struct json_object *p, bool dry) {
 
 static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
         const char *dev = NULL, *mem = NULL, *slice = NULL;
-        bool dry = false, persist = false, dashdash = false;
-        for (int i = 1; i < argc; i++) {
-                int r = 0;
-                if (!dashdash && streq(argv[i], "--"))
-                        dashdash = true;
-                else if (!dashdash && streq(argv[i], "--dry-run"))
-                        dry = true;
-                else if (!dashdash && streq(argv[i], "--persist"))
-                        persist = true;
-                else if (!dashdash && ((r = opt_value(&verb_resize, argc, argv, &i, "--memory", &mem)) ||
-                                       (r = opt_value(&verb_resize, argc, argv, &i, "--time-slice", &slice)))) {
-                        if (r < 0)
-                                return MX_EXIT_USAGE;
-                } else if (!dashdash && argv[i][0] == '-')
-                        return ctl_usage_error(&verb_resize, "unknown option %s", argv[i]);
-                else if (!dev)
-                        dev = argv[i];
-                else
-                        return ctl_usage_error(&verb_resize, "unexpected argument '%s'", argv[i]);
-        }
+        bool dry = false, persist = false;
+        const struct ctl_option opts[] = {
+                { "--memory", .value = &mem }, { "--time-slice", .value = &slice },
+                { "--dry-run", .flag = &dry }, { "--persist", .flag = &persist }, {},
+        };
+        if (ctl_parse_args(&verb_resize, argc, argv, opts, &dev, 1) < 0)
+                return MX_EXIT_USAGE;
         if (!dev)
                 return ctl_usage_error(&verb_resize, "a VF's PCI address is needed");
         if (!mem && !slice)
@@ -139,24 +107,12 @@ const struct ctl_verb verb_resize = {
 };
 
 static int run_set_vfs(struct ctl_context *ctx, int argc, char **argv) {
-        const char *dev = NULL, *count = NULL;
-        bool dry = false, persist = false, dashdash = false;
-        for (int i = 1; i < argc; i++) {
-                if (!dashdash && streq(argv[i], "--"))
-                        dashdash = true;
-                else if (!dashdash && streq(argv[i], "--dry-run"))
-                        dry = true;
-                else if (!dashdash && streq(argv[i], "--persist"))
-                        persist = true;
-                else if (!dashdash && argv[i][0] == '-')
-                        return ctl_usage_error(&verb_set_vfs, "unknown option %s", argv[i]);
-                else if (!dev)
-                        dev = argv[i];
-                else if (!count)
-                        count = argv[i];
-                else
-                        return ctl_usage_error(&verb_set_vfs, "unexpected argument '%s'", argv[i]);
-        }
+        const char *pos[2] = {};
+        bool dry = false, persist = false;
+        const struct ctl_option opts[] = { { "--dry-run", .flag = &dry }, { "--persist", .flag = &persist }, {} };
+        if (ctl_parse_args(&verb_set_vfs, argc, argv, opts, pos, 2) < 0)
+                return MX_EXIT_USAGE;
+        const char *dev = pos[0], *count = pos[1];
         if (!dev || !count)
                 return ctl_usage_error(&verb_set_vfs, "a PF's PCI address and a VF count are needed");
         struct pci_addr a;
@@ -165,7 +121,8 @@ static int run_set_vfs(struct ctl_context *ctx, int argc, char **argv) {
         if (pci_addr_parse(dev, &a) < 0)
                 return ctl_usage_error(&verb_set_vfs, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", dev);
         if (parse_uint(count, UINT16_MAX, &n) < 0)
-                return ctl_usage_error(&verb_set_vfs, "'%s' is not a VF count (a whole number from 0)", count);
+                return ctl_usage_error(&verb_set_vfs, "'%s' is not a VF count: use a whole number from 0 to the PF's "
+                                       "total VFs (mxgpuctl show PF)", count);
         struct json_object *params = json_object_new_object();
         json_object_object_add(params, "device", json_object_new_string(pci_addr_format(&a, bdf)));
         json_object_object_add(params, "count", json_object_new_int((int)n));

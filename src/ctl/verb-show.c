@@ -4,12 +4,16 @@
 #include "devices.h"
 
 static int run_show(struct ctl_context *ctx, int argc, char **argv) {
-        if (argc != 2)
-                return ctl_usage_error(&verb_show, argc < 2 ? "a PCI address is needed" : "too many arguments");
+        const char *dev;
+        int n = ctl_parse_args(&verb_show, argc, argv, NULL, &dev, 1);
+        if (n < 0)
+                return MX_EXIT_USAGE;
+        if (n < 1)
+                return ctl_usage_error(&verb_show, "a PCI address is needed");
         struct pci_addr a;
         char bdf[PCI_ADDR_STRLEN];
-        if (pci_addr_parse(argv[1], &a) < 0)
-                return ctl_usage_error(&verb_show, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", argv[1]);
+        if (pci_addr_parse(dev, &a) < 0)
+                return ctl_usage_error(&verb_show, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", dev);
         struct json_object *params = json_object_new_object();
         json_object_object_add(params, "device", json_object_new_string(pci_addr_format(&a, bdf)));
         struct ctl_reply reply;

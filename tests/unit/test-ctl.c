@@ -68,9 +68,40 @@ static int h_show(struct ctl_call *call, struct json_object *params, void *userd
         return ctl_call_errorf(call, -ENODEV, "%s is not a PCI function of an MxGPU card", dev);
 }
 
+/* Pool, Attach and Detach echo what they were given, so a test sees how the arguments were read. */
+static int h_pool(struct ctl_call *call, struct json_object *params, void *userdata) {
+        const char *name = json_object_get_string(json_object_object_get(params, "pool"));
+        if (name)
+                return ctl_call_errorf(call, -ENOENT, "no pool named '%s'", name);
+        struct json_object *p = json_object_new_object();
+        json_object_object_add(p, "pools", json_object_new_array());
+        return ctl_call_reply(call, p);
+}
+
+static int h_attach(struct ctl_call *call, struct json_object *params, void *userdata) {
+        struct json_object *p = json_object_new_object();
+        json_object_object_add(p, "domain", json_object_get(json_object_object_get(params, "domain")));
+        json_object_object_add(p, "vf", json_object_new_string("0000:03:02.1"));
+        json_object_object_add(p, "pool", json_object_new_string("default"));
+        json_object_object_add(p, "memory_mib", json_object_get(json_object_object_get(params, "memory_min_mib")));
+        return ctl_call_reply(call, p);
+}
+
+static int h_detach(struct ctl_call *call, struct json_object *params, void *userdata) {
+        struct json_object *p = json_object_new_object(), *vfs = json_object_new_array();
+        struct json_object *vf = json_object_object_get(params, "vf");
+        json_object_array_add(vfs, json_object_new_string(vf ? json_object_get_string(vf) : "0000:03:02.0"));
+        json_object_object_add(p, "domain", json_object_get(json_object_object_get(params, "domain")));
+        json_object_object_add(p, "vfs", vfs);
+        return ctl_call_reply(call, p);
+}
+
 static const struct ctl_method methods[] = {
         { MX_INTERFACE ".List", h_list },
         { MX_INTERFACE ".Show", h_show },
+        { MX_INTERFACE ".Pool", h_pool },
+        { MX_INTERFACE ".Attach", h_attach },
+        { MX_INTERFACE ".Detach", h_detach },
 };
 
 static int setup(void **state) {
@@ -272,6 +303,42 @@ static void ping_version_help(void **state) {
         free(r);
 }
 
+/* Expect exit status and a piece of stderr (NULL: nothing on stderr) and of stdout (NULL: any). */
+static void expect(struct run *r, int status, const char *err, const char *out) {
+        if (r->status != status || (err ? !strstr(r->err, err) : r->n_err > 0) || (out && !strstr(r->out, out)))
+                fail_msg("exit %d (want %d), stderr '%s' (want '%s'), stdout '%s' (want '%s')", r->status, status, r->err,
+                         err ?: "", r->out, out ?: "");
+        free(r);
+}
+
+/* Every verb reads its arguments alike: "--" ends the options, an unknown option or a missing value is a
+ * usage error naming it, and a negative count is a bad count. */
+static void arguments(void **state) {
+        expect(run_ctl(0, NULL, SOCK, "--", "list", NULL), 0, NULL, "0000:03:00.0");
+        expect(run_ctl(0, NULL, SOCK, "show", "--", "03:02.1", NULL), 0, NULL, "pf:            0000:03:00.0\n");
+        expect(run_ctl(0, NULL, SOCK, "pool", "--", "gold", NULL), MX_EXIT_NOT_FOUND, "no pool named 'gold'", NULL);
+        expect(run_ctl(0, NULL, SOCK, "detach", "--", "dom", NULL), 0, NULL, "dom: VF 0000:03:02.0 detached");
+        expect(run_ctl(0, NULL, SOCK, "detach", "dom", "--", "03:02.1", NULL), 0, NULL, "dom: VF 0000:03:02.1 detached");
+        expect(run_ctl(0, NULL, SOCK, "attach", "--", "-dom", NULL), 0, NULL, "-dom: VF 0000:03:02.1");
+        expect(run_ctl(0, NULL, SOCK, "--", "show", "--json", NULL), MX_EXIT_USAGE, "'--json' is not a PCI address", "");
+
+        expect(run_ctl(0, NULL, SOCK, "pool", "--bogus", NULL), MX_EXIT_USAGE, "mxgpuctl: unknown option --bogus\n"
+               "Usage: mxgpuctl pool [POOL]\n", "");
+        expect(run_ctl(0, NULL, SOCK, "detach", "--live", "dom", NULL), MX_EXIT_USAGE, "unknown option --live", "");
+        expect(run_ctl(0, NULL, SOCK, "show", "03:00.0", "--bogus", NULL), MX_EXIT_USAGE, "unknown option --bogus", "");
+        expect(run_ctl(0, NULL, SOCK, "list", "--bogus", NULL), MX_EXIT_USAGE, "unknown option --bogus", "");
+        expect(run_ctl(0, NULL, SOCK, "list", "extra", NULL), MX_EXIT_USAGE, "unexpected argument 'extra'", "");
+        expect(run_ctl(0, NULL, SOCK, "show", "03:00.0", "03:00.1", NULL), MX_EXIT_USAGE, "unexpected argument '03:00.1'", "");
+        expect(run_ctl(0, NULL, SOCK, "set-vfs", "03:00.0", "-1", NULL), MX_EXIT_USAGE,
+               "'-1' is not a VF count: use a whole number from 0 to the PF's total VFs", "");
+        expect(run_ctl(0, NULL, SOCK, "doctor", "--libvirt-socket", NULL), MX_EXIT_USAGE, "--libvirt-socket needs a value", "");
+        expect(run_ctl(0, NULL, SOCK, "resize", "03:02.1", "--memory", NULL), MX_EXIT_USAGE, "--memory needs a value", "");
+        expect(run_ctl(0, NULL, SOCK, "attach", "dom", "--pool=", NULL), MX_EXIT_USAGE, "--pool needs a non-empty value", "");
+        expect(run_ctl(0, NULL, SOCK, "resize", "03:02.1", "--dry-run=yes", NULL), MX_EXIT_USAGE, "--dry-run takes no value", "");
+        /* Options stand anywhere before "--", with their value apart or after '='. */
+        expect(run_ctl(0, NULL, SOCK, "attach", "--memory-min=1G", "dom", "--live", NULL), 0, NULL, "dom: VF 0000:03:02.1 (pool default, 1024 MiB) attached");
+}
+
 int main(void) {
         mx_log_set_level(LOG_CRIT);
         const struct CMUnitTest tests[] = {
@@ -280,6 +347,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(show_pf_and_vf, setup, teardown),
                 cmocka_unit_test_setup_teardown(exit_codes, setup, teardown),
                 cmocka_unit_test_setup_teardown(ping_version_help, setup, teardown),
+                cmocka_unit_test_setup_teardown(arguments, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
