@@ -14,6 +14,49 @@
 #define CTL_VERB_ENTRY(n) &verb_##n,
 static const struct ctl_verb *const verbs[] = { CTL_VERBS(CTL_VERB_ENTRY) };
 
+/* --json once the verb is known: errors then also go to stdout as a JSON error object. Process-wide
+ * because usage errors are found deep in the verbs' argument checks. */
+static bool json_errors;
+/* Set by a verb that prints one JSON object per line (monitor): its error is one line too. */
+static bool json_errors_plain;
+
+static void print_json(struct json_object *o, bool plain) {
+        puts(json_object_to_json_string_ext(o, plain ? JSON_C_TO_STRING_PLAIN :
+                                            JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* mxgpuctl's own errors in the shape of the daemon's: {"error": NAME, "parameters": {"message", "errno"}}. */
+static void print_json_error(enum mx_exit code, int err, const char *message) {
+        if (!json_errors)
+                return;
+        const char *name = code == MX_EXIT_USAGE ? CTL_ERROR_USAGE : code == MX_EXIT_UNREACHABLE ? CTL_ERROR_UNREACHABLE :
+                           CTL_ERROR_FAILED;
+        struct json_object *o = json_object_new_object(), *p = json_object_new_object();
+        json_object_object_add(p, "message", json_object_new_string(message));
+        json_object_object_add(p, "errno", json_object_new_int(err));
+        json_object_object_add(o, "error", json_object_new_string(name));
+        json_object_object_add(o, "parameters", p);
+        print_json(o, json_errors_plain);
+        json_object_put(o);
+}
+
+int ctl_error(enum mx_exit code, int err, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                msg = NULL;
+        fprintf(stderr, "mxgpuctl: %s\n", msg ?: fmt);
+        print_json_error(code, err, msg ?: fmt);
+        return code;
+}
+
+void ctl_json_lines(void) {
+        json_errors_plain = true;
+}
+
 static void print_help(void) {
         printf("Usage: mxgpuctl [OPTIONS] VERB [ARGS]\n\n"
                "Inspect and control mxgpud, the MxGPU SR-IOV daemon.\n\n"
@@ -64,12 +107,16 @@ bool ctl_wants_help(int argc, char **argv) {
 }
 
 int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        fputs("mxgpuctl: ", stderr);
-        vfprintf(stderr, fmt, ap);
+        int r = vasprintf(&msg, fmt, ap);
         va_end(ap);
-        print_verb_usage(stderr, "\nUsage: mxgpuctl ", v);
+        if (r < 0)
+                msg = NULL;
+        fprintf(stderr, "mxgpuctl: %s\n", msg ?: fmt);
+        print_verb_usage(stderr, "Usage: mxgpuctl ", v);
+        print_json_error(MX_EXIT_USAGE, EINVAL, msg ?: fmt);
         return MX_EXIT_USAGE;
 }
 
@@ -239,14 +286,13 @@ int ctl_main(int argc, char **argv) {
                 ctl_print_verb_help(verb);
                 return MX_EXIT_OK;
         }
+        json_errors = ctx.json;
         /* $MXGPU_ROOT stands for --root, as for mxgpud; either must name a directory that exists. */
         int r = ctx.root ? mx_root_set(ctx.root) : mx_root_from_env();
         if (r < 0) {
                 if (ctx.root)
-                        fprintf(stderr, "mxgpuctl: --root %s: %s\n", ctx.root, mx_root_error(r));
-                else
-                        fprintf(stderr, "mxgpuctl: $" ENV_ROOT "=%s: %s\n", getenv(ENV_ROOT), mx_root_error(r));
-                return MX_EXIT_USAGE;
+                        return ctl_error(MX_EXIT_USAGE, -r, "--root %s: %s", ctx.root, mx_root_error(r));
+                return ctl_error(MX_EXIT_USAGE, -r, "$" ENV_ROOT "=%s: %s", getenv(ENV_ROOT), mx_root_error(r));
         }
 
         r = verb->run(&ctx, n, args);
@@ -262,10 +308,45 @@ static int ctl_connect(struct ctl_context *ctx) {
         int r = ctl_client_connect(ctx->socket_path, &ctx->client);
         if (r < 0) {
                 char buf[512];
-                fprintf(stderr, "mxgpuctl: %s\n", ctl_client_connect_hint(ctx->socket_path, r, buf, sizeof(buf)));
-                return MX_EXIT_UNREACHABLE;
+                return ctl_error(MX_EXIT_UNREACHABLE, -r, "%s", ctl_client_connect_hint(ctx->socket_path, r, buf, sizeof(buf)));
         }
         return MX_EXIT_OK;
+}
+
+/* A call that got no reply: the connection, not the daemon, failed. */
+static int transport_error(struct ctl_context *ctx, const char *method, int r) {
+        const char *what = r == -ETIMEDOUT ? "no answer in time" :
+                           r == -EBADMSG || r == -EMSGSIZE ? "the answer is not a valid Varlink reply" :
+                           strerror(-r);
+        return ctl_error(MX_EXIT_UNREACHABLE, -r, "calling %s at %s failed: %s", method, ctl_client_path(ctx->client), what);
+}
+
+/* An error reply: as JSON on stdout under --json (as it came), in words on stderr; returns its exit code. */
+static int reply_error(struct ctl_context *ctx, const struct ctl_reply *reply, const char *method) {
+        if (ctx->json)
+                print_json(reply->root, json_errors_plain);
+        const struct mx_error *e = mx_error_from_name(reply->error);
+        fprintf(stderr, "mxgpuctl: %s (%s)\n", reply->message ?: e ? e->meaning : "failed", reply->error);
+        /* Config problems come as a list, each naming its file:line. */
+        struct json_object *problems = json_object_object_get(reply->parameters, "problems");
+        for (size_t i = 0; !ctx->json && problems && json_object_is_type(problems, json_type_array) &&
+                           i < json_object_array_length(problems); i++) {
+                struct json_object *p = json_object_array_get_idx(problems, i);
+                const char *file = ctl_json_str(p, "file", NULL), *key = ctl_json_str(p, "key", NULL);
+                const char *value = ctl_json_str(p, "value", NULL);
+                long long line = ctl_json_int(p, "line", 0);
+                fprintf(stderr, "  ");
+                if (file && line > 0)
+                        fprintf(stderr, "%s:%lld: ", file, line);
+                else if (file)
+                        fprintf(stderr, "%s: ", file);
+                if (key)
+                        fprintf(stderr, "%s = %s: ", key, value ?: "");
+                fprintf(stderr, "%s\n", ctl_json_str(p, "message", "?"));
+        }
+        if (streq(reply->error, VARLINK_ERROR_METHOD_NOT_FOUND) || streq(reply->error, VARLINK_ERROR_INTERFACE_NOT_FOUND))
+                fprintf(stderr, "mxgpuctl: mxgpud does not know %s: are mxgpuctl and mxgpud the same version?\n", method);
+        return ctl_reply_exit_code(reply);
 }
 
 int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params, struct ctl_reply *ret) {
@@ -274,38 +355,10 @@ int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *pa
         if (r != MX_EXIT_OK)
                 return r;
         r = ctl_client_call(ctx->client, method, params, &reply);
-        if (r < 0) {
-                const char *what = r == -ETIMEDOUT ? "no answer in time" :
-                                   r == -EBADMSG || r == -EMSGSIZE ? "the answer is not a valid Varlink reply" :
-                                   strerror(-r);
-                fprintf(stderr, "mxgpuctl: calling %s at %s failed: %s\n", method, ctl_client_path(ctx->client), what);
-                return MX_EXIT_UNREACHABLE;
-        }
+        if (r < 0)
+                return transport_error(ctx, method, r);
         if (reply.error) {
-                int code = ctl_reply_exit_code(&reply);
-                if (ctx->json)
-                        ctl_print_json(reply.root);
-                const struct mx_error *e = mx_error_from_name(reply.error);
-                fprintf(stderr, "mxgpuctl: %s (%s)\n", reply.message ?: e ? e->meaning : "failed", reply.error);
-                /* Config problems come as a list, each naming its file:line. */
-                struct json_object *problems = json_object_object_get(reply.parameters, "problems");
-                for (size_t i = 0; !ctx->json && problems && json_object_is_type(problems, json_type_array) &&
-                                   i < json_object_array_length(problems); i++) {
-                        struct json_object *p = json_object_array_get_idx(problems, i);
-                        const char *file = ctl_json_str(p, "file", NULL), *key = ctl_json_str(p, "key", NULL);
-                        const char *value = ctl_json_str(p, "value", NULL);
-                        long long line = ctl_json_int(p, "line", 0);
-                        fprintf(stderr, "  ");
-                        if (file && line > 0)
-                                fprintf(stderr, "%s:%lld: ", file, line);
-                        else if (file)
-                                fprintf(stderr, "%s: ", file);
-                        if (key)
-                                fprintf(stderr, "%s = %s: ", key, value ?: "");
-                        fprintf(stderr, "%s\n", ctl_json_str(p, "message", "?"));
-                }
-                if (streq(reply.error, VARLINK_ERROR_METHOD_NOT_FOUND) || streq(reply.error, VARLINK_ERROR_INTERFACE_NOT_FOUND))
-                        fprintf(stderr, "mxgpuctl: mxgpud does not know %s: are mxgpuctl and mxgpud the same version?\n", method);
+                int code = reply_error(ctx, &reply, method);
                 ctl_reply_done(&reply);
                 return code;
         }
@@ -313,22 +366,41 @@ int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *pa
         return MX_EXIT_OK;
 }
 
+struct stream {
+        struct ctl_context *ctx;
+        const char *method;
+        ctl_reply_cb cb;
+        void *userdata;
+        int exit_code;
+};
+
+static int stream_reply(const struct ctl_reply *reply, void *userdata) {
+        struct stream *s = userdata;
+        if (reply->error) {
+                s->exit_code = reply_error(s->ctx, reply, s->method);
+                return -ECANCELED;
+        }
+        int r = s->cb(reply, s->userdata);
+        if (r < 0)
+                s->exit_code = MX_EXIT_FAILED;
+        return r;
+}
+
 int ctl_stream(struct ctl_context *ctx, const char *method, struct json_object *params, ctl_reply_cb cb, void *userdata) {
         int r = ctl_connect(ctx);
         if (r != MX_EXIT_OK)
                 return r;
-        r = ctl_client_call_more(ctx->client, method, params, cb, userdata);
-        if (r == -EIO)
-                return MX_EXIT_FAILED;
-        if (r < 0) {
-                fprintf(stderr, "mxgpuctl: %s at %s: %s\n", method, ctl_client_path(ctx->client), strerror(-r));
-                return MX_EXIT_UNREACHABLE;
-        }
+        struct stream s = { ctx, method, cb, userdata, MX_EXIT_OK };
+        r = ctl_client_call_more(ctx->client, method, params, stream_reply, &s);
+        if (s.exit_code != MX_EXIT_OK)
+                return s.exit_code;
+        if (r < 0)
+                return transport_error(ctx, method, r);
         return MX_EXIT_OK;
 }
 
 void ctl_print_json(struct json_object *o) {
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+        print_json(o, false);
 }
 
 const char *ctl_json_str(struct json_object *o, const char *key, const char *fallback) {

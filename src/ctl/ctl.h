@@ -47,17 +47,31 @@ struct ctl_verb {
 #define CTL_DECLARE_VERB(n) extern const struct ctl_verb verb_##n;
 CTL_VERBS(CTL_DECLARE_VERB)
 
+/* The error names of mxgpuctl's own errors under --json (man/mxgpuctl.8): a usage error or a value
+ * refused before the daemon was asked (exit 2), the daemon unreachable (3), anything else (1). */
+#define CTL_ERROR_USAGE       "io.mxgpu.Ctl.UsageError"
+#define CTL_ERROR_UNREACHABLE "io.mxgpu.Ctl.Unreachable"
+#define CTL_ERROR_FAILED      "io.mxgpu.Ctl.Failed"
+
 /* Call a method and handle the failures every verb handles alike: transport errors are printed and
  * give MX_EXIT_UNREACHABLE, error replies are printed ("mxgpuctl: <message> (<error name>)") and give
- * their exit code. Returns MX_EXIT_OK with *ret filled, or the exit code. */
+ * their exit code; under --json the error object goes to stdout too. Returns MX_EXIT_OK with *ret
+ * filled, or the exit code. */
 int ctl_call(struct ctl_context *ctx, const char *method, struct json_object *params, struct ctl_reply *ret);
-/* Call a streaming method; cb sees every reply until the stream ends or cb stops it. Returns an exit
- * code: MX_EXIT_UNREACHABLE when the connection fails, MX_EXIT_FAILED when cb stopped with < 0. */
+/* Call a streaming method; cb sees every reply until the stream ends or cb stops it. An error reply
+ * ends the stream and is handled as by ctl_call(). Returns an exit code: the error's, MX_EXIT_UNREACHABLE
+ * when the connection fails, MX_EXIT_FAILED when cb stopped with < 0. */
 int ctl_stream(struct ctl_context *ctx, const char *method, struct json_object *params, ctl_reply_cb cb, void *userdata);
 /* Print a reply's parameters as JSON (for --json). */
 void ctl_print_json(struct json_object *o);
-/* Usage error for a verb: prints the message and the verb's usage line; returns MX_EXIT_USAGE. */
+/* Usage error for a verb: prints the message and the verb's usage line (and under --json the error
+ * object on stdout); returns MX_EXIT_USAGE. */
 int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) _printf_(2, 3);
+/* Any other error of mxgpuctl's own: "mxgpuctl: <message>" on stderr, and under --json the error object
+ * (CTL_ERROR_* by code, with the message and errno err) on stdout. Returns code. */
+int ctl_error(enum mx_exit code, int err, const char *fmt, ...) _printf_(3, 4);
+/* For a verb whose --json output is one object per line: its error objects are one line too. */
+void ctl_json_lines(void);
 /* One option of a verb: a flag, or one that takes a value ("--name VALUE" or "--name=VALUE"). */
 struct ctl_option {
         const char *name;         /* "--memory"; NULL ends a table */

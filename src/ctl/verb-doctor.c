@@ -11,10 +11,8 @@ static int run_doctor(struct ctl_context *ctx, int argc, char **argv) {
         if (ctl_parse_args(&verb_doctor, argc, argv, opts, NULL, 0) < 0)
                 return MX_EXIT_USAGE;
         struct doctor_report rep;
-        if (doctor_run(sock, &rep) < 0) {
-                fprintf(stderr, "mxgpuctl: doctor: out of memory\n");
-                return MX_EXIT_FAILED;
-        }
+        if (doctor_run(sock, &rep) < 0)
+                return ctl_error(MX_EXIT_FAILED, ENOMEM, "doctor: out of memory");
         unsigned count[3] = {};
         for (size_t i = 0; i < rep.n; i++)
                 count[rep.checks[i].status]++;

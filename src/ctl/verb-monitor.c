@@ -1,16 +1,11 @@
 // SPDX-License-Identifier: MIT
 // mxgpuctl monitor: print the daemon's events (PF state changes, VFs degraded, resized, assigned) as they happen.
-#include <errno.h>
 #include <time.h>
 
 #include "ctl.h"
 
 static int on_event(const struct ctl_reply *reply, void *userdata) {
         struct ctl_context *ctx = userdata;
-        if (reply->error) {
-                fprintf(stderr, "mxgpuctl: %s (%s)\n", reply->message ?: "monitor failed", reply->error);
-                return -EIO;
-        }
         struct json_object *e = json_object_object_get(reply->parameters, "event");
         if (!e)
                 return 0; /* the subscription's first reply */
@@ -38,6 +33,8 @@ static int on_event(const struct ctl_reply *reply, void *userdata) {
 static int run_monitor(struct ctl_context *ctx, int argc, char **argv) {
         if (ctl_parse_args(&verb_monitor, argc, argv, NULL, NULL, 0) < 0)
                 return MX_EXIT_USAGE;
+        if (ctx->json)
+                ctl_json_lines();
         return ctl_stream(ctx, MX_INTERFACE ".Monitor", NULL, on_event, ctx);
 }
 

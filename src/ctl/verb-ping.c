@@ -18,9 +18,9 @@ static int get_info(struct ctl_context *ctx, struct ctl_reply *ret, double *ret_
         for (size_t i = 0; ifaces && json_object_is_type(ifaces, json_type_array) && i < json_object_array_length(ifaces); i++)
                 if (streq(json_object_get_string(json_object_array_get_idx(ifaces, i)) ?: "", MX_INTERFACE))
                         return MX_EXIT_OK;
-        fprintf(stderr, "mxgpuctl: the service at %s does not implement %s\n", ctl_client_path(ctx->client), MX_INTERFACE);
         ctl_reply_done(ret);
-        return MX_EXIT_UNREACHABLE;
+        return ctl_error(MX_EXIT_UNREACHABLE, EPROTONOSUPPORT, "the service at %s does not implement %s",
+                         ctl_client_path(ctx->client), MX_INTERFACE);
 }
 
 static int run_ping(struct ctl_context *ctx, int argc, char **argv) {

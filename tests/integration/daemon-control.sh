@@ -43,8 +43,15 @@ for verb in "resize 03:02.0 --memory 1G" "set-vfs 03:00.0 1"; do
   assert_eq "$rc" 4 "exit status of $verb without root (it said: $(cat "$T/perm.err"))"
   grep -q "PermissionDenied" "$T/perm.err" || fail "permission refusal of $verb: $(cat "$T/perm.err")"
 done
-rc=0; setpriv --reuid=nobody --regid=daemon --clear-groups "$MXGPUCTL" --socket "$SOCK" list 2>/dev/null >&2 || rc=$?
-[ "$rc" -ne 0 ] || fail "a user outside the read group could list"
+# Outside the read group: list and monitor are refused alike (exit 4, the error object under --json).
+as_stranger() { setpriv --reuid=nobody --regid=daemon --clear-groups "$MXGPUCTL" --socket "$SOCK" "$@"; }
+for verb in list monitor; do
+  rc=0; as_stranger $verb >/dev/null 2>"$T/perm.err" || rc=$?
+  assert_eq "$rc" 4 "exit status of $verb outside the read group (it said: $(cat "$T/perm.err"))"
+  rc=0; as_stranger --json $verb >"$T/perm.json" 2>/dev/null || rc=$?
+  assert_eq "$rc" 4 "exit status of --json $verb outside the read group"
+  assert_eq "$(jq -r .error "$T/perm.json")" org.varlink.service.PermissionDenied "--json $verb outside the read group"
+done
 assert_eq "$(jqs '.pfs[0].numvfs')" 2 "refused calls changed nothing"
 
 # Every verb in both forms: the JSON parses and has its documented members.

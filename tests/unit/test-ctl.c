@@ -311,6 +311,47 @@ static void expect(struct run *r, int status, const char *err, const char *out) 
         free(r);
 }
 
+/* stdout of a run is one JSON error object named name whose message contains message. */
+static void expect_json_error(struct run *r, int status, const char *name, const char *message) {
+        struct json_object *o = NULL;
+        assert_int_equal(r->status, status);
+        if (r->n_out == 0 || mx_json_parse(r->out, r->n_out - 1, &o) < 0)
+                fail_msg("not one JSON object on stdout: '%s' (stderr '%s')", r->out, r->err);
+        const char *msg = json_object_get_string(json_object_object_get(json_object_object_get(o, "parameters"), "message"));
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "error")), name);
+        if (!msg || !strstr(msg, message))
+                fail_msg("message '%s', want '%s'", msg ?: "(none)", message);
+        assert_true(json_object_is_type(json_object_object_get(json_object_object_get(o, "parameters"), "errno"), json_type_int));
+        assert_non_null(strstr(r->err, message)); /* the words stay on stderr */
+        json_object_put(o);
+        free(r);
+}
+
+/* --json: every failure once the verb is known prints one error object of the daemon's shape on stdout. */
+static void json_errors(void **state) {
+        expect_json_error(run_ctl(0, NULL, SOCK, "--json", "show", "0000:09:00.0", NULL), MX_EXIT_NOT_FOUND,
+                          "io.mxgpu.Manager.NoSuchDevice", "0000:09:00.0 is not a PCI function");
+        expect_json_error(run_ctl(0, NULL, "--socket", "/nonexistent/mxgpud.sock", "list", "--json", NULL), MX_EXIT_UNREACHABLE,
+                          "io.mxgpu.Ctl.Unreachable", "cannot reach mxgpud at /nonexistent/mxgpud.sock");
+        expect_json_error(run_ctl(0, NULL, SOCK, "--json", "list", "--bogus", NULL), MX_EXIT_USAGE, "io.mxgpu.Ctl.UsageError",
+                          "unknown option --bogus");
+        expect_json_error(run_ctl(0, NULL, SOCK, "--json", "show", "nowhere", NULL), MX_EXIT_USAGE, "io.mxgpu.Ctl.UsageError",
+                          "'nowhere' is not a PCI address");
+        expect_json_error(run_ctl(0, NULL, SOCK, "--json", "--root", "/nonexistent-root", "doctor", NULL), MX_EXIT_USAGE,
+                          "io.mxgpu.Ctl.UsageError", "--root /nonexistent-root: no such directory");
+        /* monitor fails like every verb: the error's exit code, and its object (one line, as its events) */
+        if (geteuid() == 0) {
+                struct run *r = run_ctl(65534, NULL, SOCK, "monitor", NULL);
+                expect(r, MX_EXIT_PERMISSION, "needs root or the read group (caller uid 65534) "
+                       "(org.varlink.service.PermissionDenied)", "");
+                r = run_ctl(65534, NULL, SOCK, "--json", "monitor", NULL);
+                assert_true(r->n_out > 0 && strchr(r->out, '\n') == r->out + r->n_out - 1);
+                expect_json_error(r, MX_EXIT_PERMISSION, "org.varlink.service.PermissionDenied", "needs root or the read group");
+        }
+        /* Human messages only without --json. */
+        expect(run_ctl(0, NULL, SOCK, "list", "--bogus", NULL), MX_EXIT_USAGE, "unknown option --bogus", "");
+}
+
 /* Every verb reads its arguments alike: "--" ends the options, an unknown option or a missing value is a
  * usage error naming it, and a negative count is a bad count. */
 static void arguments(void **state) {
@@ -348,6 +389,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(exit_codes, setup, teardown),
                 cmocka_unit_test_setup_teardown(ping_version_help, setup, teardown),
                 cmocka_unit_test_setup_teardown(arguments, setup, teardown),
+                cmocka_unit_test_setup_teardown(json_errors, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
