@@ -22,7 +22,7 @@ _mxgpuctl() {
     done
     if [[ -z $verb ]]; then
         local verbs
-        verbs=$(mxgpuctl --help 2>/dev/null | awk '/^Verbs:/ {on = 1; next} /^$/ {on = 0} on {print $1}')
+        verbs=$(mxgpuctl --help 2>/dev/null | awk '/^Verbs:/ {on = 1; next} /^$/ {on = 0} on && /^  [^ ]/ {print $1}')
         COMPREPLY=($(compgen -W "$verbs $global" -- "$cur"))
         return
     fi

@@ -57,28 +57,33 @@ void ctl_json_lines(void) {
         json_errors_plain = true;
 }
 
+/* The verb column of --help: a verb with a longer usage line has its summary on the next line. */
+#define HELP_VERB_COLUMN 30
+
 static void print_help(void) {
         printf("Usage: mxgpuctl [OPTIONS] VERB [ARGS]\n\n"
                "Inspect and control mxgpud, the MxGPU SR-IOV daemon.\n\n"
                "Verbs:\n");
         int w = 0;
-        /* The arguments only: options are in the verb's own help. */
-        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
-                w = MAX(w, (int)(strlen(verbs[i]->name) + strcspn(verbs[i]->usage, "[-") + 1));
+        char head[ARRAY_SIZE(verbs)][160];
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
-                char head[128];
-                int n = (int)strcspn(verbs[i]->usage, "[-");
-                while (n > 0 && verbs[i]->usage[n - 1] == ' ')
-                        n--;
-                snprintf(head, sizeof(head), "%s %.*s", verbs[i]->name, n, verbs[i]->usage);
-                printf("  %-*s  %s\n", w, head, verbs[i]->summary);
+                snprintf(head[i], sizeof(head[i]), "%s%s%s", verbs[i]->name, verbs[i]->usage[0] ? " " : "", verbs[i]->usage);
+                if (strlen(head[i]) <= HELP_VERB_COLUMN)
+                        w = MAX(w, (int)strlen(head[i]));
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+                if ((int)strlen(head[i]) > w)
+                        printf("  %s\n  %-*s  %s\n", head[i], w, "", verbs[i]->summary);
+                else
+                        printf("  %-*s  %s\n", w, head[i], verbs[i]->summary);
         }
         printf("\nOptions (also accepted after the verb):\n"
                "  --socket PATH  talk to mxgpud at PATH (default $" ENV_SOCKET " or " DEFAULT_SOCKET ")\n"
                "  --root DIR     look for sysfs and /dev below DIR (verbs that work without the daemon)\n"
                "  --json         print JSON for scripts instead of tables\n"
                "  -h, --help     this help, or a verb's help after the verb\n"
-               "  --version      print mxgpuctl's version\n\n"
+               "  --version      print mxgpuctl's version\n"
+               "  --             end of the options: every word after it is an argument\n\n"
                "Exit codes: 0 ok, 1 failed, 2 usage or invalid value, 3 daemon unreachable or incompatible,\n"
                "4 permission denied, 5 not found, 6 in use or exists, 7 does not fit. See mxgpuctl(8).\n");
 }
@@ -274,13 +279,13 @@ int ctl_main(int argc, char **argv) {
                 printf("mxgpuctl %s (protocol %s, version %d)\n", MXGPU_VERSION, MX_INTERFACE, MX_PROTOCOL_VERSION);
                 return MX_EXIT_OK;
         }
-        if (help || !verb) {
+        if (help) {
                 print_help();
-                if (!verb && !help) {
-                        fprintf(stderr, "mxgpuctl: no verb given\n");
-                        return MX_EXIT_USAGE;
-                }
                 return MX_EXIT_OK;
+        }
+        if (!verb) {
+                fprintf(stderr, "mxgpuctl: no verb given; see mxgpuctl --help\n");
+                return MX_EXIT_USAGE;
         }
         if (ctl_wants_help(n, args)) {
                 ctl_print_verb_help(verb);

@@ -4,7 +4,7 @@ source "$(dirname "$0")/../lib.sh"
 PATH=$B:$PATH
 source "$SRC/completion/mxgpuctl.bash"
 complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _mxgpuctl; echo "${COMPREPLY[*]}"; }
-verbs=$(mxgpuctl --help | awk '/^Verbs:/ {on = 1; next} /^$/ {on = 0} on {print $1}')
+verbs=$(mxgpuctl --help | awk '/^Verbs:/ {on = 1; next} /^$/ {on = 0} on && /^  [^ ]/ {print $1}')
 [ "$(wc -w <<<"$verbs")" -ge 11 ] || fail "verb list: $verbs"
 got=$(complete_words mxgpuctl "")
 for v in $verbs; do [[ " $got " == *" $v "* ]] || fail "verb $v not completed: $got"; done

@@ -195,6 +195,15 @@ static struct run *run_ctl(uid_t uid, const char *env_socket, ...) {
 
 #define SOCK "--socket", T.path
 
+/* Expect exit status and a piece of stderr (NULL: nothing on stderr) and of stdout (NULL: any; "": nothing). */
+static void expect(struct run *r, int status, const char *err, const char *out) {
+        if (r->status != status || (err ? !strstr(r->err, err) : r->n_err > 0) ||
+            (out && (*out ? !strstr(r->out, out) : r->n_out > 0)))
+                fail_msg("exit %d (want %d), stderr '%s' (want '%s'), stdout '%s' (want '%s')", r->status, status, r->err,
+                         err ?: "", r->out, out ?: "");
+        free(r);
+}
+
 static void list_table(void **state) {
         struct run *r = run_ctl(0, NULL, SOCK, "list", NULL);
         assert_int_equal(r->status, 0);
@@ -286,9 +295,13 @@ static void ping_version_help(void **state) {
         assert_non_null(show);
         const char *eol = strchr(show, '\n'), *summary = strstr(show, "show one GPU");
         assert_true(summary && eol && summary < eol);
-        assert_non_null(strstr(r->out, "  resize VF "));
-        assert_non_null(strstr(r->out, "  set-vfs PF N "));
+        assert_non_null(strstr(r->out, "  resize VF [--memory SIZE] [--time-slice T] [--dry-run] [--persist]\n"));
+        assert_non_null(strstr(r->out, "  set-vfs PF N [--dry-run] [--persist]\n"));
         assert_non_null(strstr(r->out, "  version "));
+        /* Optional arguments are part of the verb list too. */
+        assert_non_null(strstr(r->out, "  pool [POOL] "));
+        assert_non_null(strstr(r->out, "  detach DOMAIN [VF] "));
+        assert_non_null(strstr(r->out, "  doctor [--libvirt-socket PATH] "));
         free(r);
         r = run_ctl(0, NULL, "show", "--help", NULL);
         assert_int_equal(r->status, 0);
@@ -298,17 +311,9 @@ static void ping_version_help(void **state) {
         assert_int_equal(r->status, 0);
         assert_non_null(strstr(r->out, "Usage: mxgpuctl [OPTIONS] list\n\nList GPUs"));
         free(r);
-        r = run_ctl(0, NULL, NULL);
-        assert_int_equal(r->status, MX_EXIT_USAGE);
-        free(r);
-}
-
-/* Expect exit status and a piece of stderr (NULL: nothing on stderr) and of stdout (NULL: any). */
-static void expect(struct run *r, int status, const char *err, const char *out) {
-        if (r->status != status || (err ? !strstr(r->err, err) : r->n_err > 0) || (out && !strstr(r->out, out)))
-                fail_msg("exit %d (want %d), stderr '%s' (want '%s'), stdout '%s' (want '%s')", r->status, status, r->err,
-                         err ?: "", r->out, out ?: "");
-        free(r);
+        /* No verb: a hint on stderr, not the help on stdout. */
+        expect(run_ctl(0, NULL, NULL), MX_EXIT_USAGE, "mxgpuctl: no verb given; see mxgpuctl --help\n", "");
+        expect(run_ctl(0, NULL, "--json", NULL), MX_EXIT_USAGE, "no verb given", "");
 }
 
 /* stdout of a run is one JSON error object named name whose message contains message. */
