@@ -19,10 +19,22 @@ static const struct ctl_verb *const verbs[] = { CTL_VERBS(CTL_VERB_ENTRY) };
 static bool json_errors;
 /* Set by a verb that prints one JSON object per line (monitor): its error is one line too. */
 static bool json_errors_plain;
+/* Set by a verb that prints its own object even on failure (version): the error's members go there. */
+static struct json_object *json_errors_into;
 
 static void print_json(struct json_object *o, bool plain) {
         puts(json_object_to_json_string_ext(o, plain ? JSON_C_TO_STRING_PLAIN :
                                             JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Print an error object, or hand its members to the verb's object. */
+static void emit_json_error(struct json_object *o) {
+        if (json_errors_into) {
+                json_object_object_foreach(o, key, value)
+                        json_object_object_add(json_errors_into, key, json_object_get(value));
+                return;
+        }
+        print_json(o, json_errors_plain);
 }
 
 /* mxgpuctl's own errors in the shape of the daemon's: {"error": NAME, "parameters": {"message", "errno"}}. */
@@ -36,7 +48,7 @@ static void print_json_error(enum mx_exit code, int err, const char *message) {
         json_object_object_add(p, "errno", json_object_new_int(err));
         json_object_object_add(o, "error", json_object_new_string(name));
         json_object_object_add(o, "parameters", p);
-        print_json(o, json_errors_plain);
+        emit_json_error(o);
         json_object_put(o);
 }
 
@@ -55,6 +67,10 @@ int ctl_error(enum mx_exit code, int err, const char *fmt, ...) {
 
 void ctl_json_lines(void) {
         json_errors_plain = true;
+}
+
+void ctl_json_errors_into(struct json_object *o) {
+        json_errors_into = o;
 }
 
 /* The verb column of --help: a verb with a longer usage line has its summary on the next line. */
@@ -329,7 +345,7 @@ static int transport_error(struct ctl_context *ctx, const char *method, int r) {
 /* An error reply: as JSON on stdout under --json (as it came), in words on stderr; returns its exit code. */
 static int reply_error(struct ctl_context *ctx, const struct ctl_reply *reply, const char *method) {
         if (ctx->json)
-                print_json(reply->root, json_errors_plain);
+                emit_json_error(reply->root);
         const struct mx_error *e = mx_error_from_name(reply->error);
         fprintf(stderr, "mxgpuctl: %s (%s)\n", reply->message ?: e ? e->meaning : "failed", reply->error);
         /* Config problems come as a list, each naming its file:line. */

@@ -72,6 +72,9 @@ int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) _printf_(2, 
 int ctl_error(enum mx_exit code, int err, const char *fmt, ...) _printf_(3, 4);
 /* For a verb whose --json output is one object per line: its error objects are one line too. */
 void ctl_json_lines(void);
+/* For a verb that prints its own object on failure too: an error's "error" and "parameters" are added
+ * to o (NULL: printed alone again) instead of printed. */
+void ctl_json_errors_into(struct json_object *o);
 /* One option of a verb: a flag, or one that takes a value ("--name VALUE" or "--name=VALUE"). */
 struct ctl_option {
         const char *name;         /* "--memory"; NULL ends a table */

@@ -40,28 +40,35 @@ static int run_ping(struct ctl_context *ctx, int argc, char **argv) {
         return MX_EXIT_OK;
 }
 
+/* The client's own version first: it is worth knowing when the daemon does not answer too. */
 static int run_version(struct ctl_context *ctx, int argc, char **argv) {
         if (ctl_parse_args(&verb_version, argc, argv, NULL, NULL, 0) < 0)
                 return MX_EXIT_USAGE;
+        struct json_object *o = NULL;
+        if (ctx->json) {
+                o = json_object_new_object();
+                json_object_object_add(o, "mxgpuctl", json_object_new_string(MXGPU_VERSION));
+                json_object_object_add(o, "protocol", json_object_new_int(MX_PROTOCOL_VERSION));
+                json_object_object_add(o, "daemon", NULL); /* filled when it answers */
+                ctl_json_errors_into(o);
+        } else {
+                printf("mxgpuctl %s\n", MXGPU_VERSION);
+                printf("interface %s, protocol %d\n", MX_INTERFACE, MX_PROTOCOL_VERSION);
+                fflush(stdout); /* before a connection error on stderr */
+        }
         struct ctl_reply reply;
         double ms;
         int r = get_info(ctx, &reply, &ms);
-        if (r != MX_EXIT_OK)
-                return r;
         if (ctx->json) {
-                struct json_object *o = json_object_new_object();
-                json_object_object_add(o, "mxgpuctl", json_object_new_string(MXGPU_VERSION));
-                json_object_object_add(o, "protocol", json_object_new_int(MX_PROTOCOL_VERSION));
-                json_object_object_add(o, "daemon", json_object_get(reply.parameters));
+                ctl_json_errors_into(NULL);
+                json_object_object_add(o, "daemon", r == MX_EXIT_OK ? json_object_get(reply.parameters) : NULL);
                 ctl_print_json(o);
                 json_object_put(o);
-        } else {
-                printf("mxgpuctl %s\n", MXGPU_VERSION);
+        } else if (r == MX_EXIT_OK)
                 printf("%s %s\n", ctl_json_str(reply.parameters, "product", "?"), ctl_json_str(reply.parameters, "version", "?"));
-                printf("interface %s, protocol %d\n", MX_INTERFACE, MX_PROTOCOL_VERSION);
-        }
-        ctl_reply_done(&reply);
-        return MX_EXIT_OK;
+        if (r == MX_EXIT_OK)
+                ctl_reply_done(&reply);
+        return r;
 }
 
 const struct ctl_verb verb_ping = {
@@ -76,7 +83,8 @@ const struct ctl_verb verb_version = {
         .name = "version",
         .summary = "print the versions of mxgpuctl and mxgpud",
         .usage = "",
-        .help = "mxgpuctl --version prints mxgpuctl's version without asking the daemon.",
+        .help = "mxgpuctl's version is printed first, also when the daemon does not answer (exit 3 then).\n"
+                "mxgpuctl --version prints mxgpuctl's version without asking the daemon.",
         .run = run_version,
         .needs_daemon = true,
 };

@@ -287,6 +287,18 @@ static void ping_version_help(void **state) {
         assert_int_equal(r->status, 0);
         assert_non_null(strstr(r->out, "\"protocol\": 1"));
         free(r);
+        /* version says the client's version even when the daemon does not answer (exit 3). */
+        expect(run_ctl(0, NULL, "--socket", "/nonexistent/mxgpud.sock", "version", NULL), MX_EXIT_UNREACHABLE,
+               "cannot reach mxgpud at /nonexistent/mxgpud.sock", "mxgpuctl " MXGPU_VERSION "\ninterface " MX_INTERFACE);
+        r = run_ctl(0, NULL, "--socket", "/nonexistent/mxgpud.sock", "version", "--json", NULL);
+        assert_int_equal(r->status, MX_EXIT_UNREACHABLE);
+        struct json_object *o;
+        assert_int_equal(mx_json_parse(r->out, r->n_out - 1, &o), 0);
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "mxgpuctl")), MXGPU_VERSION);
+        assert_true(json_object_object_get_ex(o, "daemon", NULL) && !json_object_object_get(o, "daemon"));
+        assert_string_equal(json_object_get_string(json_object_object_get(o, "error")), "io.mxgpu.Ctl.Unreachable");
+        json_object_put(o);
+        free(r);
         r = run_ctl(0, NULL, "--help", NULL);
         assert_int_equal(r->status, 0);
         /* Help is generated from the command table. */
