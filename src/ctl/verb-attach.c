@@ -33,9 +33,14 @@ static int run_attach(struct ctl_context *ctx, int argc, char **argv) {
         if (mem) {
                 uint64_t mib;
                 const char *err = NULL;
-                if (parse_size_mib(mem, &mib, &err) < 0 || mib > INT32_MAX) {
+                int r = parse_size_mib(mem, &mib, &err);
+                if (r < 0 && r != -ERANGE) {
                         json_object_put(params);
-                        return ctl_usage_error(&verb_attach, "--memory-min '%s': %s", mem, err ? err : "use a size such as 2048M or 4G");
+                        return ctl_usage_error(&verb_attach, "--memory-min %s: %s", mem, err);
+                }
+                if (r == -ERANGE || mib > INT32_MAX) {
+                        json_object_put(params);
+                        return ctl_usage_error(&verb_attach, "--memory-min %s: too large: at most %dM (no VF has more)", mem, INT32_MAX);
                 }
                 json_object_object_add(params, "memory_min_mib", json_object_new_int64((int64_t)mib));
         }

@@ -5,8 +5,13 @@
 
 #include "changes.h"
 #include "ctl.h"
+#include "mxgpu/cards.h"
+#include "mxgpu/gpuiov.h"
 #include "mxgpu/pciaddr.h"
 #include "mxgpu/units.h"
+
+/* The largest size Resize takes (a 32-bit MiB count, in FB_ALIGN_MIB steps); a card's VF area is far smaller. */
+#define VF_MEMORY_MAX_MIB ((uint64_t)UINT32_MAX / FB_ALIGN_MIB * FB_ALIGN_MIB)
 
 static void print_actions(struct json_object *acts) {
         for (size_t k = 0; acts && k < json_object_array_length(acts); k++)
@@ -48,12 +53,24 @@ static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
                 return ctl_usage_error(&verb_resize, "'%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", dev);
         uint64_t mib = 0, us = 0;
         const char *err = NULL;
-        if (mem && parse_size_mib(mem, &mib, &err) < 0)
+        /* The daemon checks these too; here the message names the option and echoes the value as given. */
+        int r = mem ? parse_size_mib(mem, &mib, &err) : 0;
+        if (r < 0 && r != -ERANGE)
                 return ctl_usage_error(&verb_resize, "--memory %s: %s", mem, err);
-        if (slice && parse_time_us(slice, &us, &err) < 0)
+        if (mem && (r == -ERANGE || mib > VF_MEMORY_MAX_MIB))
+                return ctl_usage_error(&verb_resize, "--memory %s: too large: at most %" PRIu64 "M, and no more than the PF's "
+                                       "memory for VFs (mxgpuctl show PF)", mem, VF_MEMORY_MAX_MIB);
+        if (mem && (mib < FB_MIN_VF_MIB || mib % FB_ALIGN_MIB))
+                return ctl_usage_error(&verb_resize, "--memory %s: a VF needs at least %uM in steps of %uM (e.g. 256M, 480M, 2G)",
+                                       mem, FB_MIN_VF_MIB, FB_ALIGN_MIB);
+        r = slice ? parse_time_us(slice, &us, &err) : 0;
+        if (r < 0 && r != -ERANGE)
                 return ctl_usage_error(&verb_resize, "--time-slice %s: %s", slice, err);
-        if (mib > INT64_MAX || us > INT64_MAX)
-                return ctl_usage_error(&verb_resize, "value too large");
+        if (slice && r == 0 && us % 1000)
+                return ctl_usage_error(&verb_resize, "--time-slice %s: the hardware scheduler counts whole milliseconds: "
+                                       "use 1ms to %ums", slice, SCH_QUANTUM_MAX_MS);
+        if (slice && (r == -ERANGE || us < 1000 || us > SCH_QUANTUM_MAX_MS * 1000ull))
+                return ctl_usage_error(&verb_resize, "--time-slice %s: out of range: use 1ms to %ums", slice, SCH_QUANTUM_MAX_MS);
 
         struct json_object *params = json_object_new_object();
         json_object_object_add(params, "device", json_object_new_string(pci_addr_format(&a, bdf)));
@@ -63,7 +80,7 @@ static int run_resize(struct ctl_context *ctx, int argc, char **argv) {
                 json_object_object_add(params, "time_slice_us", json_object_new_int64((int64_t)us));
         add_change_flags(params, dry, persist);
         struct ctl_reply reply;
-        int r = ctl_call(ctx, MX_INTERFACE ".Resize", params, &reply);
+        r = ctl_call(ctx, MX_INTERFACE ".Resize", params, &reply);
         json_object_put(params);
         if (r != MX_EXIT_OK)
                 return r;

@@ -211,7 +211,11 @@ int overrides_config(const struct overrides *o, const struct mx_config *cfg, str
                                         return r;
                         }
                         if (v->time_slice_us) {
-                                snprintf(buf, sizeof(buf), "%" PRIu32 "us", v->time_slice_us);
+                                /* In ms when whole, so that a refusal echoes the value as it was given (256ms). */
+                                if (v->time_slice_us % 1000 == 0)
+                                        snprintf(buf, sizeof(buf), "%" PRIu32 "ms", v->time_slice_us / 1000);
+                                else
+                                        snprintf(buf, sizeof(buf), "%" PRIu32 "us", v->time_slice_us);
                                 r = mx_config_set(c, MX_SECTION_VF, &a, k, MX_KEY_TIME_SLICE, buf, OVERRIDE_ORIGIN, diags);
                                 if (r < 0)
                                         return r;

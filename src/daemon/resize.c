@@ -179,11 +179,15 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         if (!jmem && !jts)
                 return ctl_call_errorf(call, -EINVAL, "nothing to change: give memory_mib, time_slice_us or both");
         int64_t mem = jmem ? json_object_get_int64(jmem) : 0, ts = jts ? json_object_get_int64(jts) : 0;
-        if (jmem && (mem < FB_MIN_VF_MIB || mem % FB_ALIGN_MIB || mem > UINT32_MAX))
+        if (jmem && mem > UINT32_MAX)
+                return ctl_call_errorf(call, -ERANGE, "memory %" PRId64 " MiB: too large: at most %u MiB (and no more than "
+                                       "the PF's memory for VFs)", mem, UINT32_MAX / FB_ALIGN_MIB * FB_ALIGN_MIB);
+        if (jmem && (mem < FB_MIN_VF_MIB || mem % FB_ALIGN_MIB))
                 return ctl_call_errorf(call, -EINVAL, "memory %" PRId64 " MiB: a VF needs at least %u MiB in steps of %u MiB",
                                        mem, FB_MIN_VF_MIB, FB_ALIGN_MIB);
         if (jts && (ts <= 0 || ts > UINT32_MAX))
-                return ctl_call_errorf(call, -EINVAL, "time slice %" PRId64 " us: out of range", ts);
+                return ctl_call_errorf(call, -ERANGE, "time slice %" PRId64 " us: out of range: use 1 ms to %u ms", ts,
+                                       SCH_QUANTUM_MAX_MS);
 
         struct pci_addr a;
         char vf_addr[PCI_ADDR_STRLEN], pf[PCI_ADDR_STRLEN + 8];

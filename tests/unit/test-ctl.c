@@ -397,6 +397,28 @@ static void arguments(void **state) {
         expect(run_ctl(0, NULL, SOCK, "attach", "--memory-min=1G", "dom", "--live", NULL), 0, NULL, "dom: VF 0000:03:02.1 (pool default, 1024 MiB) attached");
 }
 
+/* A value that is refused names its option, echoes the value as given and says what is allowed. */
+static void values(void **state) {
+        static const struct { const char *opt, *value, *err; } cases[] = {
+                { "--memory", "4294967552M", "--memory 4294967552M: too large: at most 4294967280M" },
+                { "--memory", "99999999999999999999G", "--memory 99999999999999999999G: too large: at most 4294967280M" },
+                { "--memory", "100M", "--memory 100M: a VF needs at least 256M in steps of 16M" },
+                { "--memory", "1000M", "--memory 1000M: a VF needs at least 256M in steps of 16M" },
+                { "--memory", "2X", "--memory 2X: unknown size unit" },
+                { "--time-slice", "18446744073709s", "--time-slice 18446744073709s: out of range: use 1ms to 255ms" },
+                { "--time-slice", "99999999999999999999s", "--time-slice 99999999999999999999s: out of range: use 1ms to 255ms" },
+                { "--time-slice", "256ms", "--time-slice 256ms: out of range: use 1ms to 255ms" },
+                { "--time-slice", "0ms", "--time-slice 0ms: out of range: use 1ms to 255ms" },
+                { "--time-slice", "1500us", "--time-slice 1500us: the hardware scheduler counts whole milliseconds: use 1ms to 255ms" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+                expect(run_ctl(0, NULL, SOCK, "resize", "03:02.1", cases[i].opt, cases[i].value, NULL), MX_EXIT_USAGE, cases[i].err, "");
+        expect(run_ctl(0, NULL, SOCK, "attach", "dom", "--memory-min", "4096T", NULL), MX_EXIT_USAGE,
+               "--memory-min 4096T: too large: at most 2147483647M", "");
+        expect(run_ctl(0, NULL, SOCK, "attach", "dom", "--memory-min", "4x", NULL), MX_EXIT_USAGE,
+               "--memory-min 4x: unknown size unit", "");
+}
+
 int main(void) {
         mx_log_set_level(LOG_CRIT);
         const struct CMUnitTest tests[] = {
@@ -407,6 +429,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(ping_version_help, setup, teardown),
                 cmocka_unit_test_setup_teardown(arguments, setup, teardown),
                 cmocka_unit_test_setup_teardown(json_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(values, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
