@@ -96,7 +96,34 @@ static int h_detach(struct ctl_call *call, struct json_object *params, void *use
         return ctl_call_reply(call, p);
 }
 
+/* Monitor: one event of each type the daemon sends, then the end of the stream (so mxgpuctl exits). */
+static const char *const events[] = {
+        "{\"type\":\"subscribed\"}",
+        "{\"event\":{\"state\":\"degraded\",\"reason\":\"VF 1 is not bound to vfio-pci\",\"num_vfs\":2,"
+        "\"type\":\"pf-state\",\"device\":\"0000:03:00.0\"}}",
+        "{\"event\":{\"num_vfs\":3,\"state\":\"ready\",\"type\":\"vf-count-changed\",\"device\":\"0000:03:00.0\"}}",
+        "{\"event\":{\"address\":\"0000:03:02.1\",\"memory_offset_mib\":6928,\"memory_size_mib\":1024,\"time_slice_ms\":6,"
+        "\"moves\":[{\"index\":2}],\"type\":\"vf-resized\",\"device\":\"0000:03:00.0\",\"vf\":1}}",
+        "{\"event\":{\"domain\":\"web01\",\"type\":\"vf-assigned\",\"device\":\"0000:03:02.1\"}}",
+        "{\"event\":{\"domain\":\"web01\",\"message\":\"detached\",\"type\":\"vf-released\",\"device\":\"0000:03:02.1\"}}",
+        "{\"event\":{\"domain\":\"db\",\"message\":\"recorded as its assignment\",\"type\":\"vf-adopted\","
+        "\"device\":\"0000:03:02.2\"}}",
+        "{\"event\":{\"domain\":\"db2\",\"message\":\"already assigned to db\",\"type\":\"vf-conflict\","
+        "\"device\":\"0000:03:02.2\"}}",
+        "{\"event\":{\"colour\":\"blue\",\"type\":\"vf-painted\",\"device\":\"0000:03:02.3\"}}",
+};
+
+static int h_monitor(struct ctl_call *call, struct json_object *params, void *userdata) {
+        for (size_t i = 0; i < ARRAY_SIZE(events); i++) {
+                struct json_object *o;
+                assert_int_equal(mx_json_parse(events[i], strlen(events[i]), &o), 0);
+                ctl_call_reply_more(call, o);
+        }
+        return ctl_call_reply(call, NULL);
+}
+
 static const struct ctl_method methods[] = {
+        { MX_INTERFACE ".Monitor", h_monitor },
         { MX_INTERFACE ".List", h_list },
         { MX_INTERFACE ".Show", h_show },
         { MX_INTERFACE ".Pool", h_pool },
@@ -397,6 +424,39 @@ static void arguments(void **state) {
         expect(run_ctl(0, NULL, SOCK, "attach", "--memory-min=1G", "dom", "--live", NULL), 0, NULL, "dom: VF 0000:03:02.1 (pool default, 1024 MiB) attached");
 }
 
+/* monitor prints each event type with what it carries, in one aligned column of types. */
+static void monitor_events(void **state) {
+        static const char *const lines[] = {
+                "pf-state         0000:03:00.0 degraded, 2 VFs: VF 1 is not bound to vfio-pci\n",
+                "vf-count-changed 0000:03:00.0 now 3 VFs, ready\n",
+                "vf-resized       0000:03:00.0 VF 1 (0000:03:02.1): 1 GiB at 6928 MiB, 6 ms time slice, 1 other VF moved\n",
+                "vf-assigned      0000:03:02.1 to web01\n",
+                "vf-released      0000:03:02.1 from web01: detached\n",
+                "vf-adopted       0000:03:02.2 in db's definition: recorded as its assignment\n",
+                "vf-conflict      0000:03:02.2 in db2's definition: already assigned to db\n",
+                "vf-painted       0000:03:02.3 colour=blue\n",
+        };
+        struct run *r = run_ctl(0, NULL, SOCK, "monitor", NULL);
+        assert_int_equal(r->status, 0);
+        const char *p = r->out;
+        for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+                /* "HH:MM:SS " then the line */
+                if (strlen(p) < 9 || p[2] != ':' || p[5] != ':' || p[8] != ' ' || strncmp(p + 9, lines[i], strlen(lines[i])) != 0)
+                        fail_msg("line %zu: '%s', want '%s'", i, p, lines[i]);
+                p += 9 + strlen(lines[i]);
+        }
+        assert_int_equal(*p, 0);
+        free(r);
+        r = run_ctl(0, NULL, SOCK, "monitor", "--json", NULL);
+        assert_int_equal(r->status, 0);
+        assert_non_null(strstr(r->out, "{\"domain\":\"web01\",\"type\":\"vf-assigned\",\"device\":\"0000:03:02.1\"}\n"));
+        size_t n_lines = 0;
+        for (p = r->out; (p = strchr(p, '\n')); p++)
+                n_lines++;
+        assert_int_equal(n_lines, ARRAY_SIZE(events) - 1);
+        free(r);
+}
+
 /* A value that is refused names its option, echoes the value as given and says what is allowed. */
 static void values(void **state) {
         static const struct { const char *opt, *value, *err; } cases[] = {
@@ -430,6 +490,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(arguments, setup, teardown),
                 cmocka_unit_test_setup_teardown(json_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(values, setup, teardown),
+                cmocka_unit_test_setup_teardown(monitor_events, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
