@@ -3,8 +3,13 @@
 #include <string.h>
 
 #include "devices.h"
+#include "mxgpu/units.h"
 
 static const char *const columns[] = { "DEVICE", "FUNCTION", "STATE", "DRIVER", "VFS", "MEMORY MiB", "TIME", "MODEL / VM" };
+
+static bool in_use(struct json_object *vf) {
+        return json_object_get_boolean(json_object_object_get(vf, "in_use"));
+}
 
 struct ctl_table *devices_table_new(void) {
         return ctl_table_new(ARRAY_SIZE(columns), columns);
@@ -52,9 +57,15 @@ void devices_table_add_vf(struct ctl_table *t, struct json_object *vf, bool colo
                 snprintf(time, sizeof(time), "%lld ms", slice);
         else
                 snprintf(time, sizeof(time), "%lld ms, %.1f%%", slice, share);
+        /* In use (its VFIO group held open) is why resize and set-vfs refuse it, VM or not. */
+        char vm[128];
+        const char *name = ctl_json_str(vf, "vm", NULL);
+        if (in_use(vf))
+                snprintf(vm, sizeof(vm), "%s%s(in use)", name ?: "", name ? " " : "");
+        else
+                snprintf(vm, sizeof(vm), "%s", name ?: "-");
         const char *cells[] = {
-                ctl_json_str(vf, "address", "?"), fn, state, ctl_json_str(vf, "driver", NULL), NULL, mem, time,
-                ctl_json_str(vf, "vm", NULL),
+                ctl_json_str(vf, "address", "?"), fn, state, ctl_json_str(vf, "driver", NULL), NULL, mem, time, vm,
         };
         ctl_table_add(t, cells);
 }
@@ -70,6 +81,39 @@ void devices_print_reasons(struct json_object *pf, FILE *f) {
         struct json_object *vfs = json_object_object_get(pf, "vfs");
         for (size_t i = 0; vfs && i < json_object_array_length(vfs); i++)
                 print_reason(json_object_array_get_idx(vfs, i), f);
+}
+
+/* What a live override sets for one VF: "1 GiB at 2240 MiB, 12 ms time slice". */
+static void override_vf_text(struct json_object *v, char *buf, size_t size) {
+        char s[FORMAT_SIZE_MAX], t[FORMAT_TIME_MAX], at[32] = "";
+        long long mib = ctl_json_int(v, "memory_size_mib", -1), off = ctl_json_int(v, "memory_offset_mib", -1);
+        long long us = ctl_json_int(v, "time_slice_us", -1);
+        if (off >= 0)
+                snprintf(at, sizeof(at), " at %lld MiB", off);
+        snprintf(buf, size, "%s%s%s%s%s", mib >= 0 ? format_size(s, (uint64_t)mib) : "", mib >= 0 ? at : "",
+                 mib >= 0 && us >= 0 ? ", " : "", us >= 0 ? format_time(t, (uint64_t)us) : "", us >= 0 ? " time slice" : "");
+}
+
+void devices_print_override(struct json_object *pf, FILE *f) {
+        struct json_object *o = json_object_object_get(pf, "override");
+        if (!o || !json_object_is_type(o, json_type_object))
+                return;
+        long long num_vfs = ctl_json_int(o, "num_vfs", -1);
+        fprintf(f, "%s: live override (dropped on reload)", ctl_json_str(pf, "address", "?"));
+        const char *sep = ": ";
+        if (num_vfs >= 0) {
+                fprintf(f, "%s%lld VFs", sep, num_vfs);
+                sep = "; ";
+        }
+        struct json_object *vfs = json_object_object_get(o, "vfs");
+        for (size_t i = 0; vfs && json_object_is_type(vfs, json_type_array) && i < json_object_array_length(vfs); i++) {
+                struct json_object *v = json_object_array_get_idx(vfs, i);
+                char text[128];
+                override_vf_text(v, text, sizeof(text));
+                fprintf(f, "%sVF %lld %s", sep, ctl_json_int(v, "index", -1), text);
+                sep = "; ";
+        }
+        fputc('\n', f);
 }
 
 static void field(const char *label, const char *value) {
@@ -107,6 +151,23 @@ void devices_print_pf(struct json_object *pf, bool color) {
         field_int("  for VFs:", ctl_json_int(m, "vf_mib", -1), " MiB");
         field_int("  free:", ctl_json_int(m, "free_mib", -1), " MiB");
         field("scheduler:", ctl_json_str(pf, "scheduler", NULL));
+        /* A live change from resize or set-vfs: the hardware differs from the files until a reload. */
+        struct json_object *o = json_object_object_get(pf, "override");
+        if (o && json_object_is_type(o, json_type_object)) {
+                long long num_vfs = ctl_json_int(o, "num_vfs", -1);
+                char head[64] = "live, dropped on reload";
+                if (num_vfs >= 0)
+                        snprintf(head, sizeof(head), "live, dropped on reload: %lld VFs", num_vfs);
+                field("override:", head);
+                struct json_object *ovfs = json_object_object_get(o, "vfs");
+                for (size_t i = 0; ovfs && json_object_is_type(ovfs, json_type_array) && i < json_object_array_length(ovfs); i++) {
+                        struct json_object *v = json_object_array_get_idx(ovfs, i);
+                        char text[128], line[160];
+                        override_vf_text(v, text, sizeof(text));
+                        snprintf(line, sizeof(line), "VF %lld: %s", ctl_json_int(v, "index", -1), text);
+                        field("", line);
+                }
+        }
         struct json_object *list = json_object_object_get(pf, "vfs");
         if (list && json_object_array_length(list) > 0) {
                 putchar('\n');
@@ -133,5 +194,6 @@ void devices_print_vf(struct json_object *vf, const char *parent, bool color) {
         else
                 fprintf(stdout, "%-15s-\n", "share:");
         field("vm:", ctl_json_str(vf, "vm", NULL));
+        field("in use:", in_use(vf) ? "yes: its VFIO group is held open (resize and set-vfs refuse it)" : "no");
         field("vfio group:", ctl_json_str(vf, "vfio_group", NULL));
 }

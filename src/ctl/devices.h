@@ -10,6 +10,8 @@ void devices_table_add_pf(struct ctl_table *t, struct json_object *pf, bool colo
 void devices_table_add_vf(struct ctl_table *t, struct json_object *vf, bool color);
 /* "ADDRESS: STATE: REASON" lines for anything not ready that says why. */
 void devices_print_reasons(struct json_object *pf, FILE *f);
+/* "ADDRESS: live override (dropped on reload): ..." for a PF with a live override, else nothing. */
+void devices_print_override(struct json_object *pf, FILE *f);
 /* A field list for one PF or one VF. */
 void devices_print_pf(struct json_object *pf, bool color);
 void devices_print_vf(struct json_object *vf, const char *parent, bool color);

@@ -31,8 +31,10 @@ static int run_list(struct ctl_context *ctx, int argc, char **argv) {
         }
         ctl_table_print(t, stdout, ctx->color);
         ctl_table_free(t);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 devices_print_reasons(json_object_array_get_idx(pfs, i), stdout);
+                devices_print_override(json_object_array_get_idx(pfs, i), stdout);
+        }
         ctl_reply_done(&reply);
         return MX_EXIT_OK;
 }
@@ -43,7 +45,9 @@ const struct ctl_verb verb_list = {
         .usage = "",
         .help = "Columns: PCI address, function, state (ready, degraded, failed, unmanaged), driver,\n"
                 "VFs enabled/total, framebuffer (PF: total and free; VF: size @ offset), time slice and\n"
-                "share, and the PF's model or the VF's VM. --json prints the daemon's reply as is.",
+                "share, and the PF's model or the VF's VM, with (in use) when its VFIO group is held open.\n"
+                "Reasons for anything not ready and each PF's live override follow the table.\n"
+                "--json prints the daemon's reply as is.",
         .run = run_list,
         .needs_daemon = true,
 };

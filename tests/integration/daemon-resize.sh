@@ -77,6 +77,10 @@ rc=0; ctl set-vfs 03:00.0 2 2>"$T/busy2.err" || rc=$?
 assert_eq "$rc" 6 "exit status of set-vfs with a VF in use"
 grep -q "0000:03:02.2 (vf 2) by" "$T/busy2.err" || fail "set-vfs refusal does not name the VF: $(cat "$T/busy2.err")"
 [ "$(status | jq -c 'del(.pfs[].vfs[].share)')" = "$(jq -c 'del(.pfs[].vfs[].share)' <<<"$before")" ] || fail "a refused change touched the host"
+# The human list and show say why: the VF is in use, though no VM has it.
+ctl show 03:02.2 | grep -q "^in use: *yes" || fail "show does not say the VF is in use: $(ctl show 03:02.2)"
+ctl list | grep -q "^0000:03:02.2 .* (in use)$" || fail "list does not mark the VF in use: $(ctl list)"
+ctl list | grep -q "^0000:03:02.1 .* -$" || fail "list marks an idle VF: $(ctl list)"
 # An idle VF next to it may still change; the VF in use never moves.
 ctl resize 03:02.3 --time-slice 12ms >/dev/null
 assert_eq "$(jqs '.pfs[0].vfs[3].time_quantum_ms')" 12 "time slice of VF3"
@@ -88,6 +92,10 @@ ctl apply >/dev/null
 assert_eq "$(layout)" "[[0,272,1536],[1,6928,1024],[2,1808,2048],[3,3856,3072]]" "apply keeps the live override"
 assert_eq "$(ctl list --json | jq -c '[.pfs[0].override.vfs[] | [.index, .memory_offset_mib, .memory_size_mib, .time_slice_us]]')" \
   "[[0,272,1536,null],[1,6928,1024,null],[2,1808,2048,null],[3,3856,3072,12000]]" "list shows the override"
+ctl list | grep -q "^0000:03:00.0: live override (dropped on reload): VF 0 1536 MiB at 272 MiB; .*; VF 3 3 GiB at 3856 MiB, 12 ms time slice$" ||
+  fail "human list does not show the override: $(ctl list)"
+ctl show 03:00.0 | grep -q "^override: *live, dropped on reload$" || fail "show PF does not show the override: $(ctl show 03:00.0)"
+ctl show 03:00.0 | grep -q "^ *VF 3: 3 GiB at 3856 MiB, 12 ms time slice$" || fail "show PF: the override of VF 3: $(ctl show 03:00.0)"
 kill "$DPID"; wait "$DPID" 2>/dev/null || true
 daemon_start
 assert_eq "$(layout)" "[[0,272,1536],[1,6928,1024],[2,1808,2048],[3,3856,3072]]" "a restart keeps the live override"
@@ -105,6 +113,8 @@ ctl plan --json | jq -e '.pfs[0].actions | map(.action) | index("framebuffer") !
 ctl reload >/dev/null
 assert_eq "$(layout)" "[[0,272,1024],[1,1296,512],[2,1808,2048],[3,3856,3072]]" "reload drops the overrides"
 assert_eq "$(ctl list --json | jq -c '.pfs[0].override')" "null" "no override after reload"
+! ctl list | grep -q "override" || fail "human list shows an override after reload: $(ctl list)"
+! ctl show 03:00.0 | grep -q "^override:" || fail "show PF shows an override after reload"
 
 # --persist: the sizes go to the drop-in and survive a reload (laid out in index order).
 ctl resize 03:02.1 --memory 1G --time-slice 9ms --persist >/dev/null
