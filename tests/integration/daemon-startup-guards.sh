@@ -19,6 +19,9 @@ for args in "--socket=" "--socket rel.sock" "--state-dir=" "--state-dir state" "
   opt=${args%%[= ]*}
   grep -q -- "mxgpud: $opt '.*': give an\? " "$T/args.log" || fail "mxgpud $args: $(cat "$T/args.log")"
 done
+rc=0; "$MXGPUD" --root "$T/no-such-host" --config "$CONF" >"$T/root.log" 2>&1 || rc=$?
+assert_eq "$rc" 2 "a missing --root: exit status"
+grep -q -- "--root $T/no-such-host: no such directory" "$T/root.log" || fail "a missing --root: $(cat "$T/root.log")"
 assert_eq "$(numvfs)" 0 "after refused arguments: VFs"
 
 # A socket path that cannot be served (a regular file is there) fails before the first cycle.
