@@ -33,7 +33,8 @@ int sriov_change_numvfs(const char *pf_bdf, unsigned n);
  * (an O_PATH fd; the caller closes it) and its address into ret_addr, without reading anything else.
  * Returns the fd, -ENOENT when there is no virtfnN, or -errno. */
 int sriov_open_vf(int pf_dfd, unsigned index, char ret_addr[static PCI_ADDR_STRLEN]);
-/* The PF's VFs, by walking virtfn0, virtfn1, ... until one is missing. *ret is malloc'ed
+/* The PF's VFs, by walking virtfn0 .. virtfn(sriov_numvfs - 1); a missing link (a VF removed on its
+ * own) is skipped, so the indices may have holes. *ret is malloc'ed
  * (free() it; NULL with *ret_n = 0 when there are none). Returns 0 or -errno. */
 int sriov_list_vfs(const char *pf_bdf, struct vf_ref **ret, size_t *ret_n);
 /* sriov_list_vfs() without each VF's driver link (driver left ""): for a caller that learns the

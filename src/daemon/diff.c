@@ -162,6 +162,10 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
         if (d->vfio)
                 for (unsigned i = 0; i < n && i < PF_MAX_VFS; i++) {
                         const struct vf_ref *v = recreated ? NULL : find_vf(o, i);
+                        /* a VF removed on its own stays away until the VFs are made again: nothing
+                         * to bind (the verification reports it missing) */
+                        if (!recreated && !v)
+                                continue;
                         if (!v || !streq(v->driver, DRV_VFIO_PCI))
                                 add(r, ACT_VF_BIND, (int)i, "bind VF %u to vfio-pci (now: %s)", i,
                                     v && v->driver[0] ? v->driver : "no driver");

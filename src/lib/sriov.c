@@ -162,14 +162,19 @@ static int list_vfs(const char *pf_bdf, bool with_driver, struct vf_ref **ret, s
         _cleanup_close_ int d = pcidev_open(pf_bdf);
         if (d < 0)
                 return d;
+        /* cat sriov_numvfs: the indices the kernel made; a VF removed on its own (echo 1 > remove)
+         * leaves a hole, and the VFs after it are still there */
+        unsigned num;
+        int r = read_uint_at(d, ATTR_SRIOV_NUMVFS, &num);
+        if (r < 0)
+                return r;
         _cleanup_free_ struct vf_ref *vfs = NULL;
         size_t n = 0;
-        for (unsigned i = 0;; i++) {
+        for (unsigned i = 0; i < num; i++) {
                 struct vf_ref v;
-                /* the walk ends at the first missing link */
-                int r = read_vf(d, i, with_driver, &v);
+                r = read_vf(d, i, with_driver, &v);
                 if (r == -ENOENT)
-                        break;
+                        continue;
                 if (r < 0)
                         return r;
                 struct vf_ref *nv = reallocarray(vfs, n + 1, sizeof(*vfs));

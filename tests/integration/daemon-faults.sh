@@ -46,6 +46,21 @@ run_case missing vf-missing 0000:03:00.0 2
 [[ $S3 == degraded:*"VF 2 is missing"* ]] || fail "missing VF: $S3"
 kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
+# One VF removed on its own (echo 1 > remove): the VFs after it are still listed, and those already
+# on vfio-pci are not bound again.
+sim_start s7150
+write_config hole <<'C'
+[gpu *]
+vfs = 4
+C
+mxgpud_once >"$T/hole1.log" 2>&1 || fail "first apply: $(cat "$T/hole1.log")"
+echo 1 >"$R/sys/bus/pci/devices/0000:03:02.1/remove"
+rc=0; mxgpud_once --log-level debug >"$T/hole.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status with a VF missing"
+grep -q "degraded: 3 of 4 VFs appeared (VF 1 is missing)" "$T/hole.log" || fail "VF hole: $(cat "$T/hole.log")"
+! grep -q "bind .*vfio-pci" "$T/hole.log" || fail "VFs bound again: $(cat "$T/hole.log")"
+assert_eq "$(jq -r '[.pfs[0].vfs[].index] | join(",")' "$T/state/state.json")" "0,2,3" "VFs recorded"
+
 # Surprise removal while the daemon runs: it stays up and keeps serving the other PF.
 sim_start s7150x2
 write_config removal <<'C'

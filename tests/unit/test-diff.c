@@ -199,6 +199,24 @@ static void generic_device_binding_only(void **state) {
         assert_int_equal(count(&a, ACT_SET_NUMVFS), 1);
 }
 
+static void removed_vf_is_not_bound_again(void **state) {
+        struct vf_ref vfs[4];
+        struct pci_pf pf = s7150_pf();
+        struct pf_desired d = want4();
+        struct pf_observed o = have4(vfs);
+        /* VF 1 removed on its own (echo 1 > remove): the listing has 0, 2 and 3, and 2 is unbound */
+        vfs[1] = vfs[2];
+        vfs[2] = vfs[3];
+        vfs[1].driver[0] = 0;
+        o.n_vfs = 3;
+        struct pf_actions a;
+        pf_diff(&pf, &d, &o, true, GPUIOV_SCHED_SOLID, &a);
+        assert_string_equal(a.refused, "");
+        assert_int_equal(a.n, 1);
+        assert_int_equal(a.a[0].kind, ACT_VF_BIND);
+        assert_int_equal(a.a[0].vf, 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(nothing_when_matching),
@@ -209,6 +227,7 @@ int main(void) {
                 cmocka_unit_test(gim_never_writes_numvfs),
                 cmocka_unit_test(quanta_change_reprograms_scheduler_only),
                 cmocka_unit_test(generic_device_binding_only),
+                cmocka_unit_test(removed_vf_is_not_bound_again),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

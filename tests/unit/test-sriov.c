@@ -110,15 +110,17 @@ static void change_through_zero(void **state) {
 }
 
 static void list_vfs(void **state) {
-        for (unsigned i = 0; i < 3; i++) {
+        for (unsigned i = 0; i < 4; i++) {
                 char rel[128], bdf[16], target[32];
+                if (i == 2)
+                        continue; /* VF 2 removed on its own (echo 1 > remove): a hole */
                 snprintf(bdf, sizeof(bdf), "0000:03:02.%u", i);
                 fake_pci_dev(bdf, 0x1002, 0x692f, 0x038000, NULL);
                 snprintf(rel, sizeof(rel), PFDIR "/virtfn%u", i);
                 snprintf(target, sizeof(target), "../%s", bdf);
                 fake_link(rel, target);
         }
-        /* index 3 missing: the walk ends there even though virtfn4 exists */
+        /* sriov_numvfs is 4: virtfn4 is not one of them */
         fake_link(PFDIR "/virtfn4", "../0000:03:02.4");
         fake_mkdirs("sys/kernel/iommu_groups/21", 1);
         fake_link("sys/devices/pci0000:00/0000:03:02.1/iommu_group", "../../../kernel/iommu_groups/21");
@@ -137,7 +139,9 @@ static void list_vfs(void **state) {
         assert_string_equal(vfs[1].addr, "0000:03:02.1");
         assert_string_equal(vfs[1].driver, "vfio-pci");
         assert_int_equal(vfs[1].iommu_group, 21);
-        assert_string_equal(vfs[2].addr, "0000:03:02.2");
+        /* the hole is skipped, and the walk goes on to VF 3 */
+        assert_int_equal(vfs[2].index, 3);
+        assert_string_equal(vfs[2].addr, "0000:03:02.3");
         free(vfs);
 }
 
