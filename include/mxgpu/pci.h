@@ -2,6 +2,8 @@
 /* Discovery of SR-IOV physical functions with libpci (sysfs backend, under the root of paths.h). */
 #pragma once
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "mxgpu/cards.h"
@@ -39,3 +41,35 @@ int pci_pf_scan(struct pci_pf **ret, size_t *ret_n);
 int pci_pf_lookup(const char *bdf, struct pci_pf *ret);
 /* libpci's last error or warning message in this thread ("" when none): for the caller's log line. */
 const char *pci_pf_last_error(void);
+
+/* One line of a function's sysfs `resource` file: start, end and the kernel's IORESOURCE_* flags. */
+struct pci_resource {
+        uint64_t start, end, flags;
+};
+#define PCI_RESOURCE_LINES    17
+#define PCI_IOV_RESOURCE_FIRST 7   /* the kernel's PCI_IOV_RESOURCES: the VF BARs, lines 7..12 */
+#define PCI_IOV_RESOURCES      6
+#define PCI_BRIDGE_MEM_WINDOW  14  /* a bridge's memory window, then its prefetchable window */
+#define PCI_BRIDGE_PREF_WINDOW 15
+/* The lines of dir/resource (dir: a function's sysfs directory); 0 when unreadable. */
+unsigned pci_read_resources(const char *dir, struct pci_resource res[static PCI_RESOURCE_LINES]);
+/* The bridges above a function, nearest first: its directory's parents in /sys/devices (dir given
+ * with the root, as mx_path() makes it). Returns how many were put into out. */
+size_t pci_upstream_bridges(const char *dir, char out[][PATH_MAX], size_t max);
+
+/* Room for a PF's VF BARs (hardware.md 1, 2: without "Above 4G decoding" the kernel's
+ * pci_enable_sriov() fails with ENOMEM), from its IOV resources and the windows of the bridges above
+ * it. The VF BARs of n VFs take n times each VF's share of every IOV resource, packed from the
+ * resource's start (as the kernel assigns them); a bridge forwards what lies in its window. */
+struct pci_vf_bar_room {
+        unsigned total_vfs;                /* the count the IOV resources are sized for */
+        unsigned fit;                      /* VFs whose BARs every bridge forwards (<= total_vfs) */
+        uint64_t need;                     /* bytes of VF BARs for total_vfs VFs */
+        uint64_t per_vf;                   /* bytes of VF BARs per VF */
+        uint64_t forwarded;                /* bytes of them the narrowest bridge forwards (fit < total_vfs) */
+        char bridge[PCI_ADDR_STRLEN];      /* that bridge ("" when all fit) */
+        int unassigned;                    /* an IOV resource the firmware gave no address, or -1 */
+        bool below_4g;                     /* a VF BAR of 256 MiB or more sits below 4 GiB */
+};
+/* Returns 0, -ENOENT when the resource file lists no VF BARs (nothing to check), or -errno. */
+int pci_vf_bar_room(const char *pf_bdf, unsigned total_vfs, struct pci_vf_bar_room *ret);

@@ -228,6 +228,9 @@ void pf_apply(struct pf_run *run) {
                 log_dev_errno(LOG_ERR, addr, r, "cannot read the PF's state");
                 return;
         }
+        /* A new VF count must fit in the MMIO room (read only then: a few reads of bridge windows). */
+        if (o.num_vfs != run->desired.num_vfs && run->desired.num_vfs > 0 && run->desired.pf_driver != MX_PF_DRIVER_GIM)
+                pf_observe_room(&run->pf, &o);
         log_dev(LOG_DEBUG, addr, "observed in %.1f ms", (mx_now_usec() - t_start) / 1000.0);
         pf_diff(&run->pf, &run->desired, &o, run->mode_known, run->mode, &run->actions);
         struct pf_actions *acts = &run->actions;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The difference between what the config asks of a PF and what its hardware has, as ordered actions.
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,6 +128,23 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
                         snprintf(r->refused, sizeof(r->refused),
                                  "the VF count can change (%u -> %u) only through 0, and these VFs are in use: %s",
                                  o->num_vfs, d->num_vfs, list);
+                        return;
+                }
+                /* The kernel finds out that the VF BARs do not fit (ENOMEM) only after the VFs there are
+                 * were removed through 0: the bridge windows tell before anything is touched. */
+                if (o->have_room && d->num_vfs > o->room.fit) {
+                        if (o->room.unassigned >= 0)
+                                snprintf(r->refused, sizeof(r->refused),
+                                         "the firmware gave the VF BARs no MMIO address (IOV resource %d), so no VF can "
+                                         "be enabled (the kernel fails with ENOMEM): enable \"Above 4G decoding\" in the "
+                                         "firmware setup, or boot with pci=realloc", o->room.unassigned);
+                        else
+                                snprintf(r->refused, sizeof(r->refused),
+                                         "%u VFs do not fit in the MMIO room for VF BARs: the bridge %s forwards %" PRIu64
+                                         " MiB of them, room for %u VFs of %" PRIu64 " MiB (the kernel would fail with "
+                                         "ENOMEM): enable \"Above 4G decoding\" in the firmware setup, or ask for at most %u VFs",
+                                         d->num_vfs, o->room.bridge, o->room.forwarded >> 20, o->room.fit,
+                                         o->room.per_vf >> 20, o->room.fit);
                         return;
                 }
                 add(r, ACT_SET_NUMVFS, -1, "sriov_numvfs %u -> %u", o->num_vfs, d->num_vfs);

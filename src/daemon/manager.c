@@ -264,14 +264,23 @@ static int check_config(struct manager *m) {
                 fprintf(stderr, "%s: the config has problems; nothing was changed\n", m->opt->config);
                 return MXGPUD_EXIT_CONFIG;
         }
+        unsigned refused = 0;
         for (size_t i = 0; i < m->n_runs; i++) {
                 const struct pf_run *run = &m->runs[i];
                 if (run->state == PF_UNMANAGED)
                         continue;
-                printf("%s: %s%s%s\n", run->pf.addr, run->actions.n ? "would change" : "as configured",
+                /* valid, but the hardware refuses it (a host driver, no MMIO room): not OK */
+                refused += run->actions.refused[0] != 0;
+                printf("%s: %s%s%s\n", run->pf.addr,
+                       run->actions.refused[0] ? "cannot apply" : run->actions.n ? "would change" : "as configured",
                        run->reason[0] ? ": " : "", run->reason);
                 for (size_t k = 0; k < run->actions.n; k++)
                         printf("  %s\n", run->actions.a[k].what);
+        }
+        if (refused) {
+                printf("%s: the config is valid, but %u PF%s cannot be brought to it (above)\n", m->opt->config, refused,
+                       refused == 1 ? "" : "s");
+                return MXGPUD_EXIT_DEGRADED;
         }
         printf("%s: config OK\n", m->opt->config);
         return MXGPUD_EXIT_OK;

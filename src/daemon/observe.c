@@ -37,6 +37,10 @@ void pf_observed_use(struct pf_observed *o, const struct state_assignment *assig
                         }
 }
 
+void pf_observe_room(const struct pci_pf *pf, struct pf_observed *o) {
+        o->have_room = o->total_vfs > 0 && pci_vf_bar_room(pf->addr, o->total_vfs, &o->room) >= 0;
+}
+
 int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned, size_t n_assigned,
                struct pf_observed *ret) {
         struct pf_observed o = {};

@@ -38,6 +38,8 @@ struct pf_observed {
         bool vf_in_use[PF_MAX_VFS];         /* assigned to a libvirt domain, or its VFIO group held open */
         const char *vf_domain[PF_MAX_VFS];  /* the libvirt domain it is assigned to (points into the
                                              * assignments given to pf_observe), NULL = none */
+        bool have_room;                     /* room read (pf_observe_room()) */
+        struct pci_vf_bar_room room;        /* how many VFs the MMIO windows take, with have_room */
         bool have_gpuiov;
         struct gpuiov_partition part;       /* valid with have_gpuiov */
         struct gpuiov_sched sched;
@@ -76,6 +78,11 @@ struct pf_actions {
  * Returns 0 or -errno (the PF vanished, its config space unreadable). */
 int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned, size_t n_assigned,
                struct pf_observed *ret);
+
+/* Read how many VFs fit in the MMIO room the firmware gave the PF's VF BARs into o->room (o->have_room
+ * stays false when it cannot be told): for a change of the VF count, which is checked before the
+ * VFs there are get removed. */
+void pf_observe_room(const struct pci_pf *pf, struct pf_observed *o);
 
 /* Recompute o's vf_in_use and vf_domain from the assignments and the VFIO groups held open now
  * (what changes without a uevent: a VM opening its group). pf_observe calls it. */

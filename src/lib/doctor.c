@@ -32,10 +32,6 @@
 #define EXT_CAP_SRIOV      0x10
 #define SRIOV_CTRL         0x08
 #define SRIOV_CTRL_ARI     0x10
-#define IOV_RESOURCE_FIRST 7       /* the kernel's PCI_IOV_RESOURCES: resource lines 7..12 */
-#define IOV_RESOURCES      6
-#define BRIDGE_PREF_WINDOW 15      /* resource line of a bridge's prefetchable window */
-#define BRIDGE_MEM_WINDOW  14
 
 const char *doctor_status_name(enum doctor_status s) {
         return s == DOCTOR_OK ? "ok" : s == DOCTOR_WARN ? "warn" : "fail";
@@ -116,24 +112,6 @@ static unsigned find_ext_cap(const uint8_t *c, ssize_t len, uint16_t id) {
         return 0;
 }
 
-struct res {
-        uint64_t start, end, flags;
-};
-
-static unsigned read_resources(const char *dir, struct res res[static 17]) {
-        char p[PATH_MAX + 16];
-        snprintf(p, sizeof(p), "%s/resource", dir);
-        _cleanup_fclose_ FILE *f = fopen(p, "re");
-        unsigned n = 0;
-        while (f && n < 17 && fscanf(f, "%" SCNx64 " %" SCNx64 " %" SCNx64, &res[n].start, &res[n].end, &res[n].flags) == 3)
-                n++;
-        return n;
-}
-
-static bool res_set(const struct res *r) {
-        return r->end > r->start;
-}
-
 static void check_iommu(struct doctor_report *r) {
         unsigned n = count_entries(SYS_IOMMU_GROUPS);
         if (n)
@@ -153,26 +131,6 @@ static void check_driver(struct doctor_report *r, const char *drv, const char *w
                 add(r, drv, NULL, DOCTOR_OK, NULL, "the %s driver is loaded", drv);
         else
                 add(r, drv, NULL, DOCTOR_FAIL, fix, "the %s driver is not loaded (no %s): %s", drv, rel, why);
-}
-
-/* The parent bridges of a function, nearest first: directories above it in /sys/devices. */
-static size_t upstream_bridges(const char *dev_dir, char out[][PATH_MAX], size_t max) {
-        char real[PATH_MAX];
-        if (!realpath(dev_dir, real))
-                return 0;
-        size_t n = 0;
-        for (;;) {
-                char *slash = strrchr(real, '/');
-                if (!slash || slash == real)
-                        break;
-                *slash = 0;
-                struct pci_addr a;
-                const char *base = strrchr(real, '/');
-                if (!base || pci_addr_parse(base + 1, &a) < 0 || n >= max)
-                        break;
-                snprintf(out[n++], PATH_MAX, "%s", real);
-        }
-        return n;
 }
 
 static void check_ari(struct doctor_report *r, const char *bdf, const char *dir, const uint8_t *cfg, ssize_t len,
@@ -201,59 +159,29 @@ static void check_ari(struct doctor_report *r, const char *bdf, const char *dir,
                 add(r, "ari", bdf, DOCTOR_OK, NULL, "ARI forwarding is on");
 }
 
-static void check_mmio(struct doctor_report *r, const char *bdf, const char *dir, unsigned total_vfs,
-                       char bridges[][PATH_MAX], size_t nb) {
+static void check_mmio(struct doctor_report *r, const char *bdf, unsigned total_vfs) {
         const char *fix = "enable \"Above 4G decoding\" (and \"Resizable BAR\"/large MMIO, if offered) in the firmware "
                           "setup, or boot with pci=realloc";
-        struct res res[17] = {};
-        unsigned n = read_resources(dir, res);
-        uint64_t need = 0;
-        for (unsigned i = IOV_RESOURCE_FIRST; i < IOV_RESOURCE_FIRST + IOV_RESOURCES && i < n; i++) {
-                if (!res[i].flags)
-                        continue;
-                if (!res_set(&res[i])) {
-                        add(r, "mmio", bdf, DOCTOR_FAIL, fix, "the VF BARs (IOV resource %u) have no address: there was no MMIO "
-                            "room for them; writing sriov_numvfs will fail with ENOMEM", i);
-                        return;
-                }
-                need += res[i].end - res[i].start + 1;
-        }
-        if (n <= IOV_RESOURCE_FIRST || need == 0) {
+        struct pci_vf_bar_room room;
+        int k = pci_vf_bar_room(bdf, total_vfs, &room);
+        if (k < 0) {
                 add(r, "mmio", bdf, DOCTOR_WARN, NULL, "the PF's resource file lists no VF BARs; the MMIO room cannot be checked");
                 return;
         }
-        /* Every bridge above must forward the VF BARs; a window that cuts them off means no room. */
-        for (size_t b = 0; b < nb; b++) {
-                struct res br[17] = {};
-                unsigned bn = read_resources(bridges[b], br);
-                for (unsigned i = IOV_RESOURCE_FIRST; i < IOV_RESOURCE_FIRST + IOV_RESOURCES && i < n; i++) {
-                        if (!res_set(&res[i]))
-                                continue;
-                        bool inside = false;
-                        for (unsigned w = BRIDGE_MEM_WINDOW; w <= BRIDGE_PREF_WINDOW && w < bn; w++)
-                                inside |= res_set(&br[w]) && br[w].start <= res[i].start && res[i].end <= br[w].end;
-                        if (bn > BRIDGE_MEM_WINDOW && !inside) {
-                                uint64_t room = 0;
-                                for (unsigned w = BRIDGE_MEM_WINDOW; w <= BRIDGE_PREF_WINDOW && w < bn; w++)
-                                        if (res_set(&br[w]) && br[w].start <= res[i].start && br[w].end >= res[i].start)
-                                                room = br[w].end - res[i].start + 1;
-                                add(r, "mmio", bdf, DOCTOR_FAIL, fix,
-                                    "no MMIO room for the VF BARs: %u VFs need %" PRIu64 " MiB, the bridge %s forwards only %" PRIu64
-                                    " MiB of them; enabling more VFs than fit fails with ENOMEM",
-                                    total_vfs, need >> 20, strrchr(bridges[b], '/') + 1, room >> 20);
-                                return;
-                        }
-                }
-        }
-        bool low = false;
-        for (unsigned i = IOV_RESOURCE_FIRST; i < IOV_RESOURCE_FIRST + IOV_RESOURCES && i < n; i++)
-                low |= res_set(&res[i]) && res[i].end < (1ull << 32) && (res[i].end - res[i].start) >= (256ull << 20);
-        if (low)
+        if (room.unassigned >= 0)
+                add(r, "mmio", bdf, DOCTOR_FAIL, fix, "the VF BARs (IOV resource %d) have no address: there was no MMIO "
+                    "room for them; writing sriov_numvfs will fail with ENOMEM", room.unassigned);
+        else if (room.fit < total_vfs)
+                add(r, "mmio", bdf, DOCTOR_FAIL, fix,
+                    "no MMIO room for the VF BARs of all %u VFs: they need %" PRIu64 " MiB, the bridge %s forwards only %"
+                    PRIu64 " MiB of them, room for %u VF%s; enabling more VFs than fit fails with ENOMEM",
+                    total_vfs, room.need >> 20, room.bridge, room.forwarded >> 20, room.fit, room.fit == 1 ? "" : "s");
+        else if (room.below_4g)
                 add(r, "mmio", bdf, DOCTOR_WARN, fix, "the VF BARs (%" PRIu64 " MiB) sit below 4 GiB: \"Above 4G decoding\" "
-                    "looks off; large VF counts may not fit", need >> 20);
+                    "looks off; large VF counts may not fit", room.need >> 20);
         else
                 add(r, "mmio", bdf, DOCTOR_OK, NULL, "MMIO room for the VF BARs of all %u VFs (%" PRIu64 " MiB), forwarded "
-                    "by every bridge above (the kernel's own check runs only when VFs are enabled)", total_vfs, need >> 20);
+                    "by every bridge above (the kernel's own check runs only when VFs are enabled)", total_vfs, room.need >> 20);
 }
 
 static void check_gpu(struct doctor_report *r, const char *bdf, const struct mx_card *card) {
@@ -263,7 +191,7 @@ static void check_gpu(struct doctor_report *r, const char *bdf, const struct mx_
         uint8_t cfg[CFG_SIZE];
         ssize_t len = read_config(dir, cfg);
         char bridges[8][PATH_MAX];
-        size_t nb = upstream_bridges(dir, bridges, ARRAY_SIZE(bridges));
+        size_t nb = pci_upstream_bridges(dir, bridges, ARRAY_SIZE(bridges));
         uint64_t total = 0;
         bool has_sriov = pcidev_read_u64(bdf, ATTR_SRIOV_TOTALVFS, &total) >= 0;
         unsigned sriov = len > 0x100 ? find_ext_cap(cfg, len, EXT_CAP_SRIOV) : 0;
@@ -271,11 +199,18 @@ static void check_gpu(struct doctor_report *r, const char *bdf, const struct mx_
         if (!has_sriov || total == 0)
                 add(r, "sriov", bdf, DOCTOR_FAIL, "enable SR-IOV in the firmware setup (often under PCI or chipset settings), "
                     "then reboot", "%s shows no SR-IOV capability: the firmware hides it", card->product);
+        else if (total < card->max_vfs && !card->experimental)
+                /* hardware.md 7: VF counts silently capped; the kernel shows the firmware's TotalVFs (an
+                 * experimental card's maximum is itself a guess) */
+                add(r, "sriov", bdf, DOCTOR_WARN, "look for an SR-IOV or number-of-VFs setting in the firmware (BIOS) setup, "
+                    "and check the card's firmware (VBIOS) version",
+                    "%s: SR-IOV with up to %" PRIu64 " VFs, fewer than the card's %u: the firmware caps it (TotalVFs %" PRIu64
+                    ")", card->product, total, card->max_vfs, total);
         else
                 add(r, "sriov", bdf, DOCTOR_OK, NULL, "%s: SR-IOV with up to %" PRIu64 " VFs", card->product, total);
         check_ari(r, bdf, dir, cfg, len, sriov, bridges, nb);
         if (has_sriov && total)
-                check_mmio(r, bdf, dir, (unsigned)total, bridges, nb);
+                check_mmio(r, bdf, (unsigned)total);
 
         char drv[PCI_DRIVER_NAME_MAX] = "";
         if (pcidev_link(bdf, "driver", drv, sizeof(drv)) < 0)

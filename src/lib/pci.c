@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // SR-IOV PF discovery through libpci's sysfs backend, with an error hook that cannot end the daemon.
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <pci/pci.h>
 
@@ -317,5 +320,101 @@ int pci_pf_lookup(const char *bdf, struct pci_pf *ret) {
         if (r < 0)
                 return r;
         *ret = pf;
+        return 0;
+}
+
+unsigned pci_read_resources(const char *dir, struct pci_resource res[static PCI_RESOURCE_LINES]) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof(p), "%s/resource", dir);
+        _cleanup_fclose_ FILE *f = fopen(p, "re");
+        unsigned n = 0;
+        while (f && n < PCI_RESOURCE_LINES &&
+               fscanf(f, "%" SCNx64 " %" SCNx64 " %" SCNx64, &res[n].start, &res[n].end, &res[n].flags) == 3)
+                n++;
+        return n;
+}
+
+size_t pci_upstream_bridges(const char *dir, char out[][PATH_MAX], size_t max) {
+        char real[PATH_MAX];
+        if (!realpath(dir, real))
+                return 0;
+        size_t n = 0;
+        for (;;) {
+                char *slash = strrchr(real, '/');
+                if (!slash || slash == real)
+                        break;
+                *slash = 0;
+                struct pci_addr a;
+                const char *base = strrchr(real, '/');
+                if (!base || pci_addr_parse(base + 1, &a) < 0 || n >= max)
+                        break;
+                snprintf(out[n++], PATH_MAX, "%s", real);
+        }
+        return n;
+}
+
+static bool res_set(const struct pci_resource *r) {
+        return r->end > r->start;
+}
+
+#define IORESOURCE_PREFETCH 0x2000
+
+int pci_vf_bar_room(const char *pf_bdf, unsigned total_vfs, struct pci_vf_bar_room *ret) {
+        char dir[MX_PATH_MAX];
+        int r = mx_path(dir, sizeof(dir), SYS_PCI_DEVICES "/%s", pf_bdf);
+        if (r < 0)
+                return r;
+        struct pci_vf_bar_room room = { .total_vfs = total_vfs, .fit = total_vfs, .unassigned = -1 };
+        struct pci_resource res[PCI_RESOURCE_LINES] = {};
+        unsigned n = pci_read_resources(dir, res);
+        if (n == 0 && access(dir, F_OK) < 0)
+                return -ENODEV;
+        /* per window kind (0 memory, 1 prefetchable): where the PF's VF BARs start, and their bytes per VF */
+        uint64_t lowest[2] = { UINT64_MAX, UINT64_MAX }, per_vf[2] = {};
+        for (unsigned i = PCI_IOV_RESOURCE_FIRST; i < PCI_IOV_RESOURCE_FIRST + PCI_IOV_RESOURCES && i < n; i++) {
+                if (!res[i].flags)
+                        continue;
+                if (!res_set(&res[i])) {
+                        room.unassigned = (int)i;
+                        room.fit = 0;
+                        continue;
+                }
+                uint64_t size = res[i].end - res[i].start + 1;
+                int w = !!(res[i].flags & IORESOURCE_PREFETCH);
+                room.need += size;
+                lowest[w] = MIN(lowest[w], res[i].start);
+                per_vf[w] += total_vfs ? size / total_vfs : size;
+                room.below_4g |= res[i].end < (1ull << 32) && size - 1 >= (256ull << 20);
+        }
+        if (room.need == 0 && room.unassigned < 0)
+                return -ENOENT;
+        room.per_vf = per_vf[0] + per_vf[1];
+        char bridges[8][PATH_MAX];
+        size_t nb = pci_upstream_bridges(dir, bridges, ARRAY_SIZE(bridges));
+        for (size_t b = 0; b < nb && room.unassigned < 0; b++) {
+                struct pci_resource br[PCI_RESOURCE_LINES] = {};
+                unsigned bn = pci_read_resources(bridges[b], br);
+                if (bn <= PCI_BRIDGE_MEM_WINDOW)
+                        continue; /* not a bridge, or its windows are not shown */
+                for (int w = 0; w < 2; w++) {
+                        if (!per_vf[w])
+                                continue;
+                        /* a prefetchable BAR goes through the prefetchable window, or the memory window
+                         * when the bridge has none */
+                        const struct pci_resource *win = &br[PCI_BRIDGE_MEM_WINDOW];
+                        if (w && bn > PCI_BRIDGE_PREF_WINDOW && res_set(&br[PCI_BRIDGE_PREF_WINDOW]))
+                                win = &br[PCI_BRIDGE_PREF_WINDOW];
+                        uint64_t fwd = res_set(win) && win->start <= lowest[w] && lowest[w] <= win->end
+                                               ? win->end - lowest[w] + 1 : 0;
+                        uint64_t fit = fwd / per_vf[w];
+                        if (fit < room.fit) {
+                                room.fit = (unsigned)fit;
+                                room.forwarded = fwd;
+                                const char *base = strrchr(bridges[b], '/');
+                                snprintf(room.bridge, sizeof(room.bridge), "%s", base ? base + 1 : bridges[b]);
+                        }
+                }
+        }
+        *ret = room;
         return 0;
 }

@@ -44,13 +44,25 @@ rc=0; mxgpud_once >"$T/iommu.log" 2>&1 || rc=$?
 assert_eq "$rc" 1 "exit status without IOMMU"
 grep -q "failed: 0 of 2 VFs on vfio-pci; .*IOMMU" "$T/iommu.log" || fail "IOMMU reason: $(cat "$T/iommu.log")"
 
-# No room for the VF BARs (no Above 4G decoding): ENOMEM in plain words.
+# No room for the VF BARs (no Above 4G decoding): three VFs fit, a fourth is refused in plain words
+# before anything is touched (the kernel would say ENOMEM only after removing the three), by
+# --check-config too.
 sim_start "$HOSTS/no-above-4g.ini"
 write_config mmio <<'C'
 [gpu *]
-vfs = 4
+vfs = 3
 C
+mxgpud_once >"$T/mmio3.log" 2>&1 || fail "3 VFs without Above 4G decoding: $(cat "$T/mmio3.log")"
+sed -i 's/^vfs = 3/vfs = 4/' "$CONF"
+rc=0; "$MXGPUD" --root "$R" --config "$CONF" --check-config >"$T/mmio-check.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "--check-config exit status without MMIO room"
+grep -q "0000:03:00.0: cannot apply: .*4 VFs do not fit .*room for 3 VFs.*Above 4G decoding" "$T/mmio-check.log" ||
+  fail "--check-config MMIO reason: $(cat "$T/mmio-check.log")"
+! grep -q "config OK" "$T/mmio-check.log" || fail "--check-config says OK: $(cat "$T/mmio-check.log")"
 rc=0; mxgpud_once >"$T/mmio.log" 2>&1 || rc=$?
 assert_eq "$rc" 1 "exit status without MMIO room"
-grep -q "Above 4G decoding" "$T/mmio.log" || fail "MMIO reason: $(cat "$T/mmio.log")"
+grep -q "0000:03:00.0: config not applied: 4 VFs do not fit .*Above 4G decoding.*at most 3 VFs" "$T/mmio.log" ||
+  fail "MMIO reason: $(cat "$T/mmio.log")"
+! grep -q "sriov_numvfs" "$T/mmio.log" || fail "sriov_numvfs written: $(cat "$T/mmio.log")"
+assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | join(","))"')" "3 vfio-pci,vfio-pci,vfio-pci" "the three VFs kept"
 echo "host drivers and platform faults handled with their reasons"

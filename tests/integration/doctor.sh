@@ -57,6 +57,7 @@ run_json
 assert_eq "$rc" 1 "exit status without MMIO room"
 assert_eq "$(verdict mmio)" fail "no MMIO room"
 jq -r '.checks[] | select(.check == "mmio") | .message, .fix' "$T/doc.json" | grep -q "Above 4G decoding" || fail "MMIO fix"
+jq -r '.checks[] | select(.check == "mmio") | .message' "$T/doc.json" | grep -q "room for 3 VFs" || fail "MMIO VFs that fit"
 assert_eq "$(verdict sriov)" ok "SR-IOV itself is fine there"
 "$SIM" stop --root "$R"
 
@@ -76,6 +77,19 @@ assert_eq "$(verdict pf-driver 0000:03:00.0)" ok "gim on the S7150x2"
 assert_eq "$(verdict vf-drivers 0000:03:00.0)" warn "VFs held by a host driver"
 jq -r '.checks[] | select(.check == "vf-drivers" and .device == "0000:03:00.0") | .message' "$T/doc.json" | grep -q "on amdgpu" ||
   fail "the grabbing driver is named"
+"$SIM" stop --root "$R"
+
+# A VF count the firmware caps below the card's: a warning naming both numbers and the likely cause.
+cat >"$T/capped.ini" <<'H'
+[pf 0000:05:00.0]
+model = s7150
+total_vfs = 4
+H
+sim_start "$T/capped.ini"
+run_json
+assert_eq "$(verdict sriov)" warn "TotalVFs capped"
+jq -r '.checks[] | select(.check == "sriov") | .message, .fix' "$T/doc.json" | tr '\n' ' ' |
+  grep -q "up to 4 VFs, fewer than the card's 16: the firmware caps it.*BIOS" || fail "capped message: $(cat "$T/doc.json")"
 "$SIM" stop --root "$R"
 
 # A plain directory tree: modules missing, no GPU.

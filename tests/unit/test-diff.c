@@ -217,6 +217,27 @@ static void removed_vf_is_not_bound_again(void **state) {
         assert_int_equal(a.a[0].vf, 2);
 }
 
+static void count_that_does_not_fit_in_mmio_refused(void **state) {
+        struct vf_ref vfs[4];
+        struct pci_pf pf = s7150_pf();
+        struct pf_desired d = want4();
+        struct pf_observed o = have4(vfs);
+        d.num_vfs = 6;
+        o.have_room = true;
+        o.room = (struct pci_vf_bar_room){ .total_vfs = 16, .fit = 5, .per_vf = 260ull << 20, .forwarded = 1300ull << 20,
+                                           .bridge = "0000:00:02.0", .unassigned = -1 };
+        struct pf_actions a;
+        pf_diff(&pf, &d, &o, true, GPUIOV_SCHED_SOLID, &a);
+        assert_int_equal(a.n, 0);
+        assert_non_null(strstr(a.refused, "6 VFs do not fit"));
+        assert_non_null(strstr(a.refused, "room for 5 VFs"));
+        assert_non_null(strstr(a.refused, "Above 4G decoding"));
+        o.room.fit = 6;
+        pf_diff(&pf, &d, &o, true, GPUIOV_SCHED_SOLID, &a);
+        assert_string_equal(a.refused, "");
+        assert_int_equal(count(&a, ACT_SET_NUMVFS), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(nothing_when_matching),
@@ -228,6 +249,7 @@ int main(void) {
                 cmocka_unit_test(quanta_change_reprograms_scheduler_only),
                 cmocka_unit_test(generic_device_binding_only),
                 cmocka_unit_test(removed_vf_is_not_bound_again),
+                cmocka_unit_test(count_that_does_not_fit_in_mmio_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
