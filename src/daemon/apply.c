@@ -51,11 +51,16 @@ static const char *bind_error(int err, const char *driver, char *buf, size_t siz
         return buf;
 }
 
-/* One VF's failed bind: logged with the VF, and the PF's reason names the first one. */
+/* One VF's failed bind: logged with the VF, and the PF's reason names the first one. The reason
+ * already says what the error means: no errno text after it. */
 static void log_bind_error(const char *addr, const struct vf_ref *v, int err, char *first, size_t first_size) {
         char why[PF_REASON_MAX / 2];
-        log_vf_errno(LOG_ERR, addr, (int)v->index, err, "%s: cannot bind to vfio-pci: %s", v->addr,
-                     bind_error(err, DRV_VFIO_PCI, why, sizeof(why)));
+        if (err == -EBUSY && v->driver[0] && !streq(v->driver, DRV_VFIO_PCI))
+                snprintf(why, sizeof(why), "the host driver %s holds it (take_over_host_driver = yes lets mxgpud take it)",
+                         v->driver);
+        else
+                bind_error(err, DRV_VFIO_PCI, why, sizeof(why));
+        log_vf(LOG_ERR, addr, (int)v->index, "%s: cannot bind to vfio-pci: %s", v->addr, why);
         if (!first[0])
                 snprintf(first, first_size, "VF %u (%s): %s", v->index, v->addr, why);
 }
@@ -102,6 +107,73 @@ static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
         return gpuiov_write_sched(d, &cfg);
 }
 
+static int write32_verify(struct gpuiov_dev *d, unsigned off, uint32_t v) {
+        uint32_t back;
+        int r = regio_write32(&d->io, d->cap + off, v);
+        if (r >= 0)
+                r = regio_read32(&d->io, d->cap + off, &back);
+        return r < 0 ? r : back == v ? 0 : -EIO;
+}
+
+/* Before VFs go (hardware.md 6, tear-down in reverse): no block switches to a VF any more. GIM8 parts
+ * (the MI300/Navi32 layout) also get DISABLE_AUTO_HW_SCHED; Tonga has no such command (GIM1 drives
+ * every world switch in software), so there clearing ACTIVE_FUNCTIONS is the whole stop. */
+static int stop_sched(struct gpuiov_dev *d) {
+        for (unsigned i = 0; i < d->n_sched; i++) {
+                int r = 0;
+                if (d->layout == GPUIOV_MI300)
+                        r = gpuiov_command(d, (int)i, GPUIOV_CMD_DISABLE_AUTO_HW_SCHED, GPUIOV_FUNC_PF, 0, 0);
+                if (r >= 0)
+                        r = write32_verify(d, d->sched[i] + SCH_ACTIVE_FUNCTIONS, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The framebuffer entries of VFs that go (all when removed, else those from n on), each read back. */
+static int clear_partition(struct gpuiov_dev *d, const struct gpuiov_partition *had, bool removed, unsigned n) {
+        for (unsigned i = 0; i < had->n_vfs && i < GPUIOV_MAX_VFS; i++) {
+                if ((!removed && i < n) || !gpuiov_fb_programmed(&had->vf[i]))
+                        continue;
+                int r = write32_verify(d, d->regs->vf_fb0 + 4 * i, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The VFs stayed after all (the write of 0 failed): their partition and scheduler as they were read. */
+static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const struct gpuiov_partition *part,
+                             const struct gpuiov_sched *sched, unsigned n, bool cleared, bool stopped) {
+        n = MIN(n, GPUIOV_MAX_VFS);
+        int r = cleared ? gpuiov_write_partition(d, part->pf_reserve_mib, &part->context, part->vf, MIN(n, part->n_vfs)) : 0;
+        if (r < 0 || !stopped || sched->n_blocks == 0)
+                return r;
+        const struct gpuiov_sched_block *b = &sched->block[0];
+        uint32_t vf_bits = n >= 32 ? ~0u : (1u << n) - 1;
+        if (!(b->active & vf_bits))
+                return 0; /* it was not switching between VFs: left stopped */
+        struct gpuiov_sched_cfg cfg = {
+                .mode = run->mode_known ? run->mode : run->desired.scheduler,
+                .n_vfs = n,
+                .pf_index = b->pf_index,
+                .active = b->active & (vf_bits | SCH_ACTIVE_PF_BIT),
+        };
+        memcpy(cfg.quanta_ms, b->quanta_ms, sizeof(cfg.quanta_ms));
+        memcpy(cfg.vf_index, b->vf_index, sizeof(cfg.vf_index));
+        return gpuiov_write_sched(d, &cfg);
+}
+
+/* The PF left the bus (surprise removal, hot-unplug) during the apply: whatever failed, that is why. */
+static bool pf_vanished(struct pf_run *run) {
+        if (pcidev_exists(run->pf.addr))
+                return false;
+        set_state(run, PF_GONE, -ENODEV, "the PF was removed from the bus during the apply");
+        run->num_vfs = run->vfs_bound = 0;
+        return true;
+}
+
 /* VFs bound at once per PF: the kernel probes different devices concurrently, so a PF's binds need
  * not wait for each other (each one sleeps in the driver's probe, 6-12 ms on a real kernel). */
 #define BIND_PARALLEL 8
@@ -135,17 +207,22 @@ static void bind_one(size_t i, void *userdata) {
 }
 
 /* The outcome of a bind, judged from the listing after all of them (vfio_bind_outcome()). A VF that
- * another driver held through the writes is taken from it now (vfio_bind() unbinds it first). */
+ * another driver held through the writes is taken from it now (vfio_bind() unbinds it first), when
+ * the config allows taking VFs from host drivers. */
 struct outcome_job {
         struct vf_ref *vf;
         const struct vfio_nodes *seen;
+        const char *pf_addr;
+        bool may_take;    /* take_over_host_driver: a host driver may be pushed aside */
         int r;
 };
 
 static void judge(struct outcome_job *job) {
         job->r = vfio_bind_outcome(job->vf, job->seen);
-        if (job->r != -EBUSY)
+        if (job->r != -EBUSY || !job->may_take)
                 return;
+        log_vf(LOG_WARNING, job->pf_addr, (int)job->vf->index, "%s: taking it from the host driver %s (take_over_host_driver = yes)",
+               job->vf->addr, job->vf->driver);
         job->r = vfio_bind(job->vf->addr);
         if (job->r >= 0) {
                 snprintf(job->vf->driver, sizeof(job->vf->driver), DRV_VFIO_PCI);
@@ -214,6 +291,47 @@ static void gate_wait(struct pf_gate *g) {
         pthread_mutex_unlock(&g->lock);
 }
 
+/* After the PF changed drivers: what the old driver left (gim takes its VFs with it) is read again,
+ * and the actions after `done` are planned from that. 0, or -errno with the state set. */
+static int replan(struct pf_run *run, size_t done, struct pf_observed *had) {
+        struct pf_observed o;
+        char why[PF_REASON_MAX / 2];
+        int r = pf_observe(&run->pf, run->assigned, run->n_assigned, &o);
+        if (r < 0) {
+                set_state(run, PF_FAILED, r, "cannot read the PF's state after binding its driver: %s",
+                          explain(NULL, r, why, sizeof(why)));
+                return r;
+        }
+        if (o.num_vfs != run->desired.num_vfs && run->desired.num_vfs > 0 && run->desired.pf_driver != MX_PF_DRIVER_GIM)
+                pf_observe_room(&run->pf, &o);
+        struct pf_actions *next = malloc(sizeof(*next));
+        if (!next) {
+                pf_observed_done(&o);
+                set_state(run, PF_FAILED, -ENOMEM, "out of memory");
+                return -ENOMEM;
+        }
+        pf_diff(&run->pf, &run->desired, &o, run->mode_known, run->mode, next);
+        struct pf_actions *acts = &run->actions;
+        if (next->refused[0]) {
+                set_state(run, o.num_vfs > 0 ? PF_DEGRADED : PF_FAILED, -EBUSY, "config not applied: %s", next->refused);
+                r = -EBUSY;
+        } else {
+                size_t k = done;
+                for (size_t i = 0; i < next->n && k < ARRAY_SIZE(acts->a); i++)
+                        if (next->a[i].kind != ACT_PF_BIND)
+                                acts->a[k++] = next->a[i];
+                acts->n = k;
+                acts->num_vfs = next->num_vfs;
+                memcpy(acts->degraded, next->degraded, sizeof(acts->degraded));
+                had->num_vfs = o.num_vfs;
+                had->part = o.part;
+                had->sched = o.sched;
+        }
+        free(next);
+        pf_observed_done(&o);
+        return r;
+}
+
 void pf_apply(struct pf_run *run) {
         const char *addr = run->pf.addr;
         char why[PF_REASON_MAX / 2];
@@ -242,6 +360,8 @@ void pf_apply(struct pf_run *run) {
                 pf_observed_done(&o);
                 return;
         }
+        /* What the registers held before: cleared before VFs go, restored when they stay after all. */
+        struct pf_observed had = { .num_vfs = o.num_vfs, .part = o.part, .sched = o.sched };
         pf_observed_done(&o);
         if (run->dry_run) {
                 run->state = PF_PENDING;
@@ -262,12 +382,16 @@ void pf_apply(struct pf_run *run) {
         bool is_known[PF_MAX_VFS] = {};
 
         unsigned n_binds = 0;
+        bool stopped = false, cleared = false;
         for (size_t i = 0; i < acts->n; i++)
                 n_binds += acts->a[i].kind == ACT_VF_BIND;
         for (size_t i = 0; i < acts->n; i++) {
                 const struct action *a = &acts->a[i];
-                /* One line for all VF binds at info; each one at debug. */
-                if (a->kind == ACT_VF_BIND && n_binds > 1) {
+                /* One line for all VF binds at info; each one at debug. Taking a device from a host
+                 * driver is a warning, whatever it is. */
+                if (a->take_over && a->kind != ACT_VF_BIND) /* a bind's take-over is warned when it happens (judge()) */
+                        log_dev(LOG_WARNING, addr, "%s (take_over_host_driver = yes)", a->what);
+                else if (a->kind == ACT_VF_BIND && n_binds > 1) {
                         if (i == 0 || acts->a[i - 1].kind != ACT_VF_BIND)
                                 log_dev(LOG_INFO, addr, "bind %u VFs to vfio-pci", n_binds);
                         log_dev(LOG_DEBUG, addr, "%s", a->what);
@@ -282,6 +406,13 @@ void pf_apply(struct pf_run *run) {
                                           bind_error(r, want_drv, why, sizeof(why)));
                                 goto fail;
                         }
+                        if (replan(run, i + 1, &had) < 0)
+                                goto fail;
+                        n = acts->num_vfs;
+                        run->num_vfs = n;
+                        n_binds = 0;
+                        for (size_t k = i + 1; k < acts->n; k++)
+                                n_binds += acts->a[k].kind == ACT_VF_BIND;
                         break;
                 case ACT_AUTOPROBE_OFF:
                         r = sriov_set_autoprobe(addr, false);
@@ -291,14 +422,45 @@ void pf_apply(struct pf_run *run) {
                                 goto fail;
                         }
                         break;
-                case ACT_SET_NUMVFS:
-                        r = sriov_change_numvfs(addr, n);
-                        if (r < 0) {
+                case ACT_SET_NUMVFS: {
+                        unsigned failed = n;
+                        r = sriov_change_numvfs(addr, n, &failed);
+                        if (r >= 0)
+                                break;
+                        if (failed == n) {
                                 set_state(run, PF_FAILED, r, "cannot set sriov_numvfs to %u: %s", n,
                                           explain(ATTR_SRIOV_NUMVFS, r, why, sizeof(why)));
                                 goto fail;
                         }
+                        /* The write of 0 failed: the VFs there were are still there, with what they had. */
+                        explain(NULL, r, why, sizeof(why));
+                        int k = gd_open && (stopped || cleared)
+                                        ? restore_registers(run, &gd, &had.part, &had.sched, had.num_vfs, cleared, stopped) : 0;
+                        unsigned now = 0;
+                        if (k < 0 || sriov_read(addr, &now, NULL, NULL) < 0 || now == 0)
+                                set_state(run, PF_FAILED, r, "cannot disable the %u VFs to change their count to %u "
+                                          "(writing 0 to sriov_numvfs failed: %s)%s", had.num_vfs, n, why,
+                                          k < 0 ? "; their framebuffer and scheduler could not be restored" : "");
+                        else
+                                set_state(run, PF_DEGRADED, r, "cannot disable the %u VFs to change their count to %u "
+                                          "(writing 0 to sriov_numvfs failed: %s); the %u VFs are kept as they were",
+                                          had.num_vfs, n, why, now);
+                        goto fail;
+                }
+                case ACT_VF_RELEASE: {
+                        _cleanup_close_ int pf_dfd = pcidev_open(addr);
+                        char vf_addr[PCI_ADDR_STRLEN] = "";
+                        _cleanup_close_ int vd = pf_dfd < 0 ? pf_dfd : sriov_open_vf(pf_dfd, (unsigned)a->vf, vf_addr);
+                        r = vd < 0 ? vd : vfio_unbind(vf_addr);
+                        if (r < 0) {
+                                set_state(run, PF_FAILED, r, "cannot take VF %d from its host driver: %s", a->vf,
+                                          explain(NULL, r, why, sizeof(why)));
+                                goto fail;
+                        }
                         break;
+                }
+                case ACT_SCHED_STOP:
+                case ACT_PARTITION_CLEAR:
                 case ACT_PARTITION:
                 case ACT_SCHED:
                         if (!gd_open) {
@@ -310,10 +472,18 @@ void pf_apply(struct pf_run *run) {
                                 }
                                 gd_open = true;
                         }
-                        r = a->kind == ACT_PARTITION ? program_partition(run, &gd, n) : program_sched(run, &gd, n);
+                        switch (a->kind) {
+                        case ACT_SCHED_STOP:      r = stop_sched(&gd); stopped = true; break;
+                        case ACT_PARTITION_CLEAR: r = clear_partition(&gd, &had.part, had.num_vfs > 0 && had.num_vfs != n, n); cleared = true; break;
+                        case ACT_PARTITION:       r = program_partition(run, &gd, n); break;
+                        default:                  r = program_sched(run, &gd, n); break;
+                        }
                         if (r < 0) {
-                                set_state(run, PF_FAILED, r, "cannot program the %s: %s",
-                                          a->kind == ACT_PARTITION ? "framebuffer partition" : "scheduler",
+                                set_state(run, PF_FAILED, r, "cannot %s: %s",
+                                          a->kind == ACT_SCHED_STOP        ? "stop the scheduler"
+                                          : a->kind == ACT_PARTITION_CLEAR ? "clear the VFs' framebuffer entries"
+                                          : a->kind == ACT_PARTITION       ? "program the framebuffer partition"
+                                                                           : "program the scheduler",
                                           gpuiov_error(r, &gd, why, sizeof(why)));
                                 goto fail;
                         }
@@ -338,6 +508,11 @@ void pf_apply(struct pf_run *run) {
                                         jobs[n_jobs++] = (struct bind_job){ .pf_dfd = pf_dfd, .index = (unsigned)acts->a[j].vf };
                         }
                         mx_parallel_for(n_jobs, BIND_PARALLEL, bind_one, jobs);
+                        bool any_failed = false;
+                        for (size_t j = 0; j < n_jobs; j++)
+                                any_failed |= jobs[j].r != 0;
+                        if (any_failed && pf_vanished(run))
+                                goto gone;
                         for (size_t j = 0; j < n_jobs; j++) {
                                 const struct vf_ref *v = &jobs[j].vf;
                                 if (!jobs[j].present)
@@ -368,6 +543,9 @@ void pf_apply(struct pf_run *run) {
         bool all_known = n > 0 && n <= PF_MAX_VFS;
         for (unsigned k = 0; all_known && k < n; k++)
                 all_known = is_known[k];
+        /* Judged from a PF that is still there: the VFs of one that left read as missing or unbound. */
+        if (pf_vanished(run))
+                goto gone;
         r = any_written ? list_after_binds(addr, all_known ? known : NULL, n, &vfs, &n_vfs)
                         : sriov_list_vfs(addr, &vfs, &n_vfs);
         if (r < 0) {
@@ -384,7 +562,7 @@ void pf_apply(struct pf_run *run) {
         for (size_t k = 0; k < n_vfs; k++)
                 if (vfs[k].index < PF_MAX_VFS && bind_written[vfs[k].index]) {
                         struct outcome_job *job = &judged[n_judged++];
-                        *job = (struct outcome_job){ &vfs[k], &nodes, 0 };
+                        *job = (struct outcome_job){ &vfs[k], &nodes, addr, run->desired.take_over_host_driver, 0 };
                         bool on_vfio = streq(vfs[k].driver, DRV_VFIO_PCI);
                         if (on_vfio ? !vfio_nodes_has(&nodes, vfs[k].iommu_group) : vfs[k].driver[0] != 0)
                                 slow[n_slow++] = job;
@@ -433,6 +611,8 @@ void pf_apply(struct pf_run *run) {
                 run->state = PF_READY;
                 run->reason[0] = 0;
         }
+        if (run->state != PF_READY && pf_vanished(run))
+                goto gone;
         log_dev(LOG_DEBUG, addr, "verified in %.1f ms; %.1f ms in all", (mx_now_usec() - t_phase) / 1000.0,
                 (mx_now_usec() - t_start) / 1000.0);
         if (run->state == PF_READY)
@@ -441,7 +621,12 @@ void pf_apply(struct pf_run *run) {
                 log_dev(LOG_WARNING, addr, "%s: %s", pf_state_name(run->state), run->reason);
         goto done;
 fail:
-        log_dev(LOG_ERR, addr, "failed: %s", run->reason);
+        if (run->state == PF_GONE || pf_vanished(run))
+                goto gone;
+        log_dev(run->state == PF_DEGRADED ? LOG_WARNING : LOG_ERR, addr, "%s: %s", pf_state_name(run->state), run->reason);
+        goto done;
+gone:
+        log_dev(LOG_WARNING, addr, "gone: %s", run->reason);
 done:
         free(vfs);
         if (gd_open)

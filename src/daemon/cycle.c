@@ -264,7 +264,9 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                                 if (sp) {
                                         if (sp->phase == STATE_PHASE_NONE)
                                                 snprintf(sp->orig_pf_driver, sizeof(sp->orig_pf_driver), "%s", runs[i].pf.driver);
-                                        sp->phase = STATE_PHASE_APPLYING;
+                                        /* VFs about to go (the count drops to 0): a tear-down */
+                                        sp->phase = runs[i].desired.num_vfs == 0 && runs[i].pf.num_vfs > 0
+                                                            ? STATE_PHASE_TEARING_DOWN : STATE_PHASE_APPLYING;
                                 }
                         }
 
@@ -306,7 +308,9 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
 
         if (!dry_run) {
                 for (size_t i = 0; i < n; i++)
-                        if (runs[i].desired.managed && runs[i].state != PF_UNMANAGED && !runs[i].kept)
+                        if (runs[i].state == PF_GONE)
+                                (void)state_pf_remove(&m->state, runs[i].pf.addr); /* left during the apply */
+                        else if (runs[i].desired.managed && runs[i].state != PF_UNMANAGED && !runs[i].kept)
                                 record(&m->state, &runs[i]);
                 r = state_save(m->state_dir, &m->state);
                 if (r < 0)

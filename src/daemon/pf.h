@@ -46,24 +46,34 @@ struct pf_observed {
 };
 void pf_observed_done(struct pf_observed *o);
 
+/* A VF framebuffer entry that holds a range: offset 0 is the PF reserve, never a VF's, and a cleared
+ * entry (raw 0) reads as offset 0 on both layouts (Tonga's size-minus-one makes it 16 MiB there). */
+static inline bool gpuiov_fb_programmed(const struct gpuiov_fb *f) {
+        return f->offset_mib != 0;
+}
+
 enum action_kind {
         ACT_PF_BIND,          /* bind the PF to its PF driver */
         ACT_AUTOPROBE_OFF,    /* sriov_drivers_autoprobe = 0 */
+        ACT_SCHED_STOP,       /* before VFs go: the scheduler stopped, ACTIVE_FUNCTIONS cleared */
+        ACT_PARTITION_CLEAR,  /* before VFs go: their framebuffer entries cleared */
         ACT_SET_NUMVFS,       /* sriov_numvfs, through 0 */
         ACT_PARTITION,        /* framebuffer layout through GPU-IOV */
         ACT_SCHED,            /* scheduler mode and quanta through GPU-IOV */
+        ACT_VF_RELEASE,       /* a VF taken from the host driver that holds it (take_over_host_driver) */
         ACT_VF_BIND,          /* a VF to vfio-pci */
 };
 const char *action_kind_name(enum action_kind k);
 
 struct action {
         enum action_kind kind;
-        int vf;                     /* ACT_VF_BIND: the VF index; -1 otherwise */
+        int vf;                     /* ACT_VF_BIND, ACT_VF_RELEASE: the VF index; -1 otherwise */
+        bool take_over;             /* it takes a device from a host driver (named in what): logged as a warning */
         char what[160];             /* for logs and `mxgpuctl plan`: "sriov_numvfs 0 -> 4" */
 };
 
 struct pf_actions {
-        struct action a[8 + PF_MAX_VFS];
+        struct action a[8 + MX_MAX_GPU_VFS + PF_MAX_VFS];
         size_t n;
         /* Set when the difference cannot be applied (a VF in use, a host driver on the PF): the
          * reason names what blocks it. */

@@ -221,7 +221,8 @@ static void check_gpu(struct doctor_report *r, const char *bdf, const struct mx_
                     "amdgpu when the host has no other AMD GPU), or set take_over_host_driver = yes in mxgpu.conf",
                     "the host GPU driver amdgpu owns the PF: mxgpud leaves it alone");
         else if (streq(drv, DRV_GIM))
-                add(r, "pf-driver", bdf, DOCTOR_OK, NULL, "gim owns the PF and SR-IOV (use pf_driver = gim)");
+                add(r, "pf-driver", bdf, DOCTOR_OK, NULL, "gim owns the PF and SR-IOV: use pf_driver = gim (mxgpud leaves "
+                    "it alone otherwise, unless take_over_host_driver = yes)");
         else
                 add(r, "pf-driver", bdf, DOCTOR_OK, NULL, "PF driver: %s", drv[0] ? drv : "none");
 

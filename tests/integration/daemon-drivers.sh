@@ -9,10 +9,12 @@ HOSTS=$SRC/tests/hosts
 sim_start "$HOSTS/gim-host.ini"
 "$SIM" fault --root "$R" write 0000:03:00.0 sriov_numvfs EIO 100   # tripwires: never written
 "$SIM" fault --root "$R" write 0000:04:00.0 sriov_numvfs EIO 100
+# gim's VFs went to amdgpu (autoprobe was on): taking them needs the config's consent.
 write_config gim <<'C'
 [gpu s7150]
 pf_driver = gim
 vfs = 16
+take_over_host_driver = yes
 
 [gpu mi300x]
 vfs = 8
@@ -27,12 +29,59 @@ for pf in 0000:03:00.0 0000:04:00.0; do
 done
 grep -q "0000:03:00.0: ready" "$T/gim.log" || fail "gim PF not ready: $(cat "$T/gim.log")"
 
+grep -q "warning: 0000:03:00.0 vf[0-9]*: .*taking it from the host driver amdgpu" "$T/gim.log" || fail "VF take-over not warned: $(cat "$T/gim.log")"
+
 # Allowed to take over: amdgpu is unbound and pci-pf-stub takes the PF.
 cat >>"$CONF" <<'C'
 take_over_host_driver = yes
 C
 mxgpud_once >"$T/take.log" 2>&1 || fail "take-over: $(cat "$T/take.log")"
 assert_eq "$(jqs '.pfs[] | select(.address == "0000:07:00.0") | "\(.driver) \(.numvfs)"')" "pci-pf-stub 8" "MI300X taken over"
+
+# The default pf_driver (pci-pf-stub) over gim: refused with the advice doctor gives, nothing touched
+# (unbinding gim would remove its VFs); with take_over_host_driver the VFs are made again from 0.
+write_config gim-default <<'C'
+[gpu s7150]
+vfs = 16
+C
+rc=0; mxgpud_once >"$T/gim-default.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status with gim and the default pf_driver"
+grep -q "0000:03:00.0: config not applied: gim owns the PF .*pf_driver = gim.*take_over_host_driver" "$T/gim-default.log" ||
+  fail "gim refusal: $(cat "$T/gim-default.log")"
+assert_eq "$(jqs '.pfs[] | select(.address == "0000:03:00.0") | "\(.driver) \(.numvfs)"')" "gim 16" "gim left alone"
+"$MXGPUCTL" --root "$R" --socket "$T/nothing.sock" doctor --json >"$T/doc.json" || true
+jq -r '.checks[] | select(.check == "pf-driver" and .device == "0000:03:00.0") | .message' "$T/doc.json" |
+  grep -q "pf_driver = gim" || fail "doctor's advice differs: $(cat "$T/doc.json")"
+"$SIM" fault --root "$R" clear   # the tripwires: now mxgpud owns SR-IOV
+cat >>"$CONF" <<'C'
+take_over_host_driver = yes
+C
+mxgpud_once >"$T/gim-take.log" 2>&1 || fail "taking the PF from gim: $(cat "$T/gim-take.log")"
+grep -q "warning: 0000:03:00.0: bind the PF to pci-pf-stub (now: gim)" "$T/gim-take.log" || fail "PF take-over not warned: $(cat "$T/gim-take.log")"
+grep -q "0000:03:00.0: sriov_numvfs 0 -> 16" "$T/gim-take.log" || fail "count not planned from 0: $(cat "$T/gim-take.log")"
+assert_eq "$(jqs '.pfs[] | select(.address == "0000:03:00.0") | "\(.driver) \(.numvfs) \([.vfs[].driver] | unique | join(","))"')" \
+  "pci-pf-stub 16 vfio-pci" "taken from gim"
+
+# VFs a host driver holds (autoprobe was on when they were made): neither their framebuffer nor their
+# driver is changed without take_over_host_driver; with it, each take-over is a warning naming amdgpu.
+sim_start s7150
+echo 4 >"$R/sys/bus/pci/devices/0000:03:00.0/sriov_numvfs"
+write_config held <<'C'
+[gpu *]
+vfs = 4
+C
+rc=0; mxgpud_once >"$T/held.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status with VFs on amdgpu"
+grep -q "config not applied: the framebuffer of a VF changes only while no host driver holds it; held: 0000:03:02.0 (vf 0, amdgpu)" "$T/held.log" ||
+  fail "held VFs: $(cat "$T/held.log")"
+assert_eq "$(jqs '[.pfs[0].vfs[].driver] | unique | join(",")')" amdgpu "VFs left on amdgpu"
+assert_eq "$(jqs '.pfs[0].gpuiov.scheduler.active_functions')" 0x00000000 "scheduler untouched"
+cat >>"$CONF" <<'C'
+take_over_host_driver = yes
+C
+mxgpud_once >"$T/held-take.log" 2>&1 || fail "taking the VFs: $(cat "$T/held-take.log")"
+assert_eq "$(grep -c "warning: 0000:03:00.0: take VF [0-3] from the host driver amdgpu" "$T/held-take.log")" 4 "take-overs warned"
+assert_eq "$(jqs '[.pfs[0].vfs[].driver] | unique | join(",")')" vfio-pci "VFs taken"
 
 # No IOMMU: vfio-pci cannot bind; the reason says how to fix it.
 sim_start "$HOSTS/no-iommu.ini"

@@ -61,6 +61,25 @@ grep -q "degraded: 3 of 4 VFs appeared (VF 1 is missing)" "$T/hole.log" || fail 
 ! grep -q "bind .*vfio-pci" "$T/hole.log" || fail "VFs bound again: $(cat "$T/hole.log")"
 assert_eq "$(jq -r '[.pfs[0].vfs[].index] | join(",")' "$T/state/state.json")" "0,2,3" "VFs recorded"
 
+# A PF removed in the middle of an apply (realistic latency, removed while its VFs are being made or
+# bound): gone, not failed, with no reason made up from the VFs that vanished with it.
+for delay in 0.12 0.16; do
+  sim_start s7150 realistic
+  write_config "vanish$delay" <<'C'
+[gpu *]
+vfs = 16
+C
+  (sleep "$delay"; "$SIM" fault --root "$R" remove 0000:03:00.0) &
+  rc=0; mxgpud_once >"$T/vanish$delay.log" 2>&1 || rc=$?
+  wait
+  assert_eq "$rc" 1 "exit status when the PF left ($delay s)"
+  grep -q "0000:03:00.0: gone: the PF was removed from the bus during the apply" "$T/vanish$delay.log" ||
+    fail "gone ($delay s): $(cat "$T/vanish$delay.log")"
+  ! grep -q "failed\|cannot bind\|No such device" "$T/vanish$delay.log" || fail "made-up reasons ($delay s): $(cat "$T/vanish$delay.log")"
+  assert_eq "$(jq -r '[.pfs[] | select(.address == "0000:03:00.0")] | length' "$T/state/state.json")" 0 "gone PF kept in the state ($delay s)"
+  "$SIM" stop --root "$R"
+done
+
 # Surprise removal while the daemon runs: it stays up and keeps serving the other PF.
 sim_start s7150x2
 write_config removal <<'C'

@@ -62,7 +62,7 @@ static int cmd_sriov(int argc, char **argv) {
         char drv[64];
         int r = pf_bind_driver(pf, DRV_PCI_PF_STUB);
         check(r == 0 || r == 1, "PF on pci-pf-stub (%d)", r);
-        CHECK_EQ(sriov_change_numvfs(pf, 0) >= 0, 1, "start from 0 VFs");
+        CHECK_EQ(sriov_change_numvfs(pf, 0, NULL) >= 0, 1, "start from 0 VFs");
         CHECK_EQ(sriov_set_autoprobe(pf, false), 0, "autoprobe off");
         unsigned num, total;
         bool autoprobe = true;
@@ -71,10 +71,10 @@ static int cmd_sriov(int argc, char **argv) {
         /* the kernel's errnos, unchanged */
         CHECK_EQ(sriov_set_numvfs(pf, total + 1), -ERANGE, "numvfs > totalvfs");
         CHECK_EQ(pcidev_write(pf, ATTR_SRIOV_NUMVFS, "abc"), -EINVAL, "numvfs 'abc'");
-        CHECK_EQ(sriov_change_numvfs(pf, 4), 1, "0 -> 4");
+        CHECK_EQ(sriov_change_numvfs(pf, 4, NULL), 1, "0 -> 4");
         CHECK_EQ(sriov_set_numvfs(pf, 2), -EBUSY, "4 -> 2 without 0");
-        CHECK_EQ(sriov_change_numvfs(pf, 4), 0, "4 -> 4 is a no-op");
-        CHECK_EQ(sriov_change_numvfs(pf, 2), 1, "4 -> 2 through 0");
+        CHECK_EQ(sriov_change_numvfs(pf, 4, NULL), 0, "4 -> 4 is a no-op");
+        CHECK_EQ(sriov_change_numvfs(pf, 2, NULL), 1, "4 -> 2 through 0");
         CHECK_EQ(sriov_read(pf, &num, NULL, NULL), 0, "sriov_read");
         CHECK_EQ(num, 2, "numvfs");
         struct vf_ref *vfs = NULL;
@@ -150,14 +150,14 @@ static int cmd_gpuiov(int argc, char **argv) {
 }
 
 static int cmd_disable(int argc, char **argv) {
-        int r = sriov_change_numvfs(argv[0], 0);
+        int r = sriov_change_numvfs(argv[0], 0, NULL);
         check(r >= 0, "disable VFs (%d)", r);
         return 0;
 }
 
 /* An armed `mxgpu-sim fault write` comes back as the same errno. */
 static int cmd_numvfs_errno(int argc, char **argv) {
-        CHECK_EQ(sriov_change_numvfs(argv[0], (unsigned)atoi(argv[1])), -atoi(argv[2]), "sriov_change_numvfs errno");
+        CHECK_EQ(sriov_change_numvfs(argv[0], (unsigned)atoi(argv[1]), NULL), -atoi(argv[2]), "sriov_change_numvfs errno");
         return 0;
 }
 

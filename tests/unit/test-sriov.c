@@ -89,24 +89,34 @@ static void set_returns_kernel_errno(void **state) {
 
 static void change_through_zero(void **state) {
         char buf[16];
-        assert_int_equal(sriov_change_numvfs(PF, 8), 1);
+        assert_int_equal(sriov_change_numvfs(PF, 8, NULL), 1);
         assert_string_equal(writes, "sriov_numvfs=0 sriov_numvfs=8");
         assert_string_equal(fake_read(PFDIR "/sriov_numvfs", buf, sizeof(buf)), "8");
 
         writes[0] = 0;
-        assert_int_equal(sriov_change_numvfs(PF, 8), 0); /* equal: no write */
+        assert_int_equal(sriov_change_numvfs(PF, 8, NULL), 0); /* equal: no write */
         assert_string_equal(writes, "");
 
-        assert_int_equal(sriov_change_numvfs(PF, 0), 1);
+        assert_int_equal(sriov_change_numvfs(PF, 0, NULL), 1);
         assert_string_equal(writes, "sriov_numvfs=0");
         writes[0] = 0;
-        assert_int_equal(sriov_change_numvfs(PF, 2), 1); /* from 0: one write */
+        assert_int_equal(sriov_change_numvfs(PF, 2, NULL), 1); /* from 0: one write */
         assert_string_equal(writes, "sriov_numvfs=2");
 
         writes[0] = 0;
-        assert_int_equal(sriov_change_numvfs(PF, 20), -ERANGE); /* left at 0, error of the second write */
+        unsigned failed = 99;
+        assert_int_equal(sriov_change_numvfs(PF, 20, &failed), -ERANGE); /* left at 0, error of the second write */
+        assert_int_equal(failed, 20);
         assert_string_equal(writes, "sriov_numvfs=0 sriov_numvfs=20");
         assert_string_equal(fake_read(PFDIR "/sriov_numvfs", buf, sizeof(buf)), "0");
+
+        /* the write of 0 fails: the VFs there are stay, and the caller learns which write it was */
+        assert_int_equal(sriov_change_numvfs(PF, 2, NULL), 1);
+        writes[0] = 0;
+        forced_errno = -EBUSY;
+        assert_int_equal(sriov_change_numvfs(PF, 6, &failed), -EBUSY);
+        assert_int_equal(failed, 0);
+        assert_string_equal(fake_read(PFDIR "/sriov_numvfs", buf, sizeof(buf)), "2");
 }
 
 static void list_vfs(void **state) {

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: MIT
+# Tear-down is the reverse of bring-up: before the VFs go, the scheduler stops and their framebuffer
+# entries are cleared, under the state file's tearing-down mark; a failed write of 0 to sriov_numvfs
+# is named as such and leaves the VFs as they were (degraded, not failed).
+source "$(dirname "$0")/../lib.sh"
+need_root
+
+# 4 VFs, then none (Tonga: no command stops its scheduler, ACTIVE_FUNCTIONS is cleared).
+sim_start s7150 realistic
+write_config down <<'C'
+[gpu *]
+vfs = 4
+C
+mxgpud_once >"$T/up.log" 2>&1 || fail "bring-up: $(cat "$T/up.log")"
+assert_eq "$(jqs '.pfs[0].gpuiov.scheduler.active_functions')" 0x0000000f "scheduler programmed"
+sed -i 's/^vfs = 4/vfs = 0/' "$CONF"
+mxgpud_once >"$T/down.log" 2>&1 &
+pid=$!
+phase=
+for _ in $(seq 150); do   # the kernel's disable sleeps a second: the mark is there meanwhile
+  phase=$(jq -r '.pfs[0].phase' "$T/state/state.json" 2>/dev/null || true)
+  [ "$phase" = tearing-down ] && break
+  sleep 0.01
+done
+wait "$pid" || fail "tear-down: $(cat "$T/down.log")"
+assert_eq "$phase" tearing-down "state file during the tear-down"
+grep -n "scheduler: stop\|framebuffer: clear\|sriov_numvfs 4 -> 0" "$T/down.log" | cut -d: -f1 | tr '\n' ' ' | grep -qx "1 2 3 " ||
+  fail "tear-down order: $(cat "$T/down.log")"
+assert_eq "$(jqs '.pfs[0].numvfs')" 0 "VFs disabled"
+assert_eq "$(jqs '.pfs[0].gpuiov.scheduler.active_functions')" 0x00000000 "no active functions"
+assert_eq "$(jqs '[.pfs[0].gpuiov.vfs[].fb.size_mib] | unique | join(",")')" 0 "framebuffer entries cleared"
+assert_eq "$(jq -r '.pfs[0].phase' "$T/state/state.json")" applied "state after the tear-down"
+mxgpud_once >"$T/again.log" 2>&1 || fail "again: $(cat "$T/again.log")"
+! grep -q "scheduler\|framebuffer\|sriov_numvfs" "$T/again.log" || fail "a second run changed something: $(cat "$T/again.log")"
+
+# MI300X: its schedulers are stopped as well (DISABLE_AUTO_HW_SCHED).
+sim_start mi300x
+write_config mi <<'C'
+[gpu *]
+vfs = 8
+C
+mxgpud_once >"$T/mi-up.log" 2>&1 || fail "MI300X bring-up: $(cat "$T/mi-up.log")"
+sed -i 's/^vfs = 8/vfs = 0/' "$CONF"
+mxgpud_once >"$T/mi-down.log" 2>&1 || fail "MI300X tear-down: $(cat "$T/mi-down.log")"
+assert_eq "$(jqs '[.pfs[0].gpuiov.schedulers[] | "\(.running) \(.active_functions)"] | unique | join(",")')" \
+  "false 0x00000000" "MI300X schedulers stopped"
+assert_eq "$(jqs '[.pfs[0].gpuiov.vfs[].fb.size_mib] | unique | join(",")')" 0 "MI300X framebuffer entries cleared"
+
+# 4 -> 6 with the write of 0 refused: that write is named, and the 4 VFs stay usable as they were.
+sim_start s7150
+write_config busy <<'C'
+[gpu *]
+vfs = 4
+C
+mxgpud_once >"$T/busy-up.log" 2>&1 || fail "bring-up: $(cat "$T/busy-up.log")"
+before=$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')
+"$SIM" fault --root "$R" write 0000:03:00.0 sriov_numvfs EBUSY 1
+sed -i 's/^vfs = 4/vfs = 6/' "$CONF"
+rc=0; mxgpud_once >"$T/busy.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status"
+grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs to change their count to 6 (writing 0 to sriov_numvfs failed: Device or resource busy" "$T/busy.log" ||
+  fail "reason: $(cat "$T/busy.log")"
+! grep -q "cannot set sriov_numvfs to 6" "$T/busy.log" || fail "blames the write of 6: $(cat "$T/busy.log")"
+assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "4 vfio-pci" "VFs kept"
+assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were"
+echo "tear-down in reverse order under its mark; a failed disable names its write and keeps the VFs"
