@@ -242,8 +242,8 @@ static void check_gpu(struct doctor_report *r, const char *bdf, const struct mx_
                 }
         if (grabbed)
                 add(r, "vf-drivers", bdf, DOCTOR_WARN,
-                    "turn sriov_drivers_autoprobe off before enabling VFs (mxgpud does), or unbind them; mxgpud's vfio = yes "
-                    "rebinds idle VFs", "%u of %zu VFs are held by a host driver: %s%s", grabbed, n, list,
+                    "turn sriov_drivers_autoprobe off before enabling VFs (mxgpud does), or unbind them; mxgpud takes them "
+                    "from the host driver only with take_over_host_driver = yes", "%u of %zu VFs are held by a host driver: %s%s", grabbed, n, list,
                     grabbed > 3 ? ", ..." : "");
         else if (n)
                 add(r, "vf-drivers", bdf, DOCTOR_OK, NULL, "no VF is held by a host driver (%zu VFs)", n);
