@@ -67,6 +67,8 @@ int mx_key_from_name(const char *name);
 /* One key as the config set it: the last value read for this section identity wins. */
 struct mx_setting {
         bool set;
+        bool invalid;              /* the last value read was refused (only in a partial config): raw, file, line
+                                    * say which; it hides earlier values, and checks that need it are skipped */
         char *raw;                 /* as written */
         const char *file;          /* owned by struct mx_config */
         unsigned line;
@@ -114,10 +116,25 @@ struct mx_config {
 
 /* Read main_path, then dropin_dir/\*.conf in lexical (strcmp) order; later files override
  * earlier ones key by key. A missing main file is fine if the drop-in dir holds at least one
- * .conf file (defaults apply), otherwise -ENOENT. A missing drop-in dir is fine; either may be
- * NULL. Every problem goes to diags (may be NULL). Returns 0 and *ret, or -EINVAL when any error
- * was found (syntax, unknown section or key, bad value), or another -errno for I/O failures. */
+ * .conf file (defaults apply), otherwise -ENOENT. A missing drop-in dir is fine (see the options),
+ * one that is not a directory is an error; either may be NULL. Every problem goes to diags (may
+ * be NULL), and warnings too (a key set twice in one file, a file that configures nothing).
+ * Returns 0 and *ret, or -EINVAL when any error was found (syntax, unknown section or key, bad
+ * value, bytes that are not UTF-8 text), or another -errno for I/O failures. */
 int mx_config_load(const char *main_path, const char *dropin_dir, struct mx_config **ret, struct mx_diags *diags);
+
+struct mx_config_load_opts {
+        bool dropin_dir_required;          /* a missing drop-in dir is an error (it was named explicitly) */
+        /* Read this file (the main one or a drop-in, new or not) from replace_text instead of the disk;
+         * replace_text NULL: as if it did not exist. For checking an edit before it is written. */
+        const char *replace_path;
+        const char *replace_text;
+        /* On -EINVAL, when every line and file was understood and only values were refused: the config
+         * without them (each marked invalid), for the checks against the cards. Else left alone. */
+        struct mx_config **ret_partial;
+};
+int mx_config_load_opts(const char *main_path, const char *dropin_dir, const struct mx_config_load_opts *opts,
+                        struct mx_config **ret, struct mx_diags *diags);
 /* A config with nothing but defaults (no section: no PF is managed). */
 int mx_config_new_default(struct mx_config **ret);
 void mx_config_free(struct mx_config *cfg);

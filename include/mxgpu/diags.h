@@ -37,13 +37,21 @@ void mx_diags_init(struct mx_diags *d);
 /* Frees every entry; the list is empty and reusable afterwards. */
 void mx_diags_clear(struct mx_diags *d);
 
-/* Add one problem. Any of file, key, value, device may be NULL. Returns 0 or -ENOMEM
+/* Add one problem. Any of file, key, value, device may be NULL. Every string is stored escaped
+ * (mx_escape), so what a file or a client sent never reaches a terminal or log raw. Returns 0 or -ENOMEM
  * (the diagnostic is then lost, but n_errors still counts an error). d may be NULL (ignored). */
 int mx_diags_add(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
                  const char *value, const char *device, const char *fmt, ...) _printf_(8, 9);
 
 int mx_diags_addv(struct mx_diags *d, enum mx_severity sev, const char *file, unsigned line, const char *key,
                   const char *value, const char *device, const char *fmt, va_list ap) _printf_(8, 0);
+
+/* The length of the valid UTF-8 character at s (1-4; 1 for ASCII, also for the NUL), or 0 when the
+ * bytes there are not valid UTF-8 (overlong, surrogate, above U+10FFFF, cut short). */
+size_t mx_utf8_char_len(const char *s);
+/* A malloc'ed copy of s with control characters (C0, DEL, C1) and bytes that are not UTF-8 written as
+ * \xNN; printable UTF-8 is kept. NULL on ENOMEM. */
+char *mx_escape(const char *s);
 
 static inline bool mx_diags_has_errors(const struct mx_diags *d) { return d && d->n_errors > 0; }
 

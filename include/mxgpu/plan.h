@@ -66,6 +66,24 @@ struct pf_desired {
 int mx_config_resolve(const struct mx_config *cfg, const struct pf_facts *facts, struct pf_desired *ret,
                       struct mx_diags *diags);
 
+/* The setting that wins for key k on the PF at addr (card NULL: a generic [device] PF), for its VF vf
+ * (-1: the PF's own), by the precedence above; NULL when the default applies. A refused setting (in a
+ * partial config) wins too: check ->set. */
+const struct mx_setting *mx_config_winner(const struct mx_config *cfg, const struct mx_card *card,
+                                          const struct pci_addr *addr, int vf, enum mx_key k);
+
+/* One PF as a cycle saw it: its facts, and what the config made of it (NULL when resolving failed). */
+struct mx_pf_seen {
+        const struct pf_facts *facts;
+        const struct pf_desired *desired;
+};
+/* Warn (not an error: hotplug may add the PF later) for each section that matches no PF of its kind:
+ * [gpu *] or [gpu MODEL] without such a card, an address with no PF (vf_parent, when given, says
+ * whether it is a VF's address, and of which PF), and a [vf] whose PF is unmanaged or generic. */
+void mx_config_warn_unmatched(const struct mx_config *cfg, const struct mx_pf_seen *pfs, size_t n,
+                              int (*vf_parent)(const struct pci_addr *vf, struct pci_addr *ret_pf),
+                              struct mx_diags *diags);
+
 /* The default PF reserve of this card/PF (hardware.md 4): Tonga: the PF BAR0 size (16 MiB when BAR0
  * covers all memory, the card default when unknown); GIM8 parts: 256 MiB. And the allowed range. */
 uint32_t mx_pf_reserve_default(const struct pf_facts *facts);

@@ -11,13 +11,38 @@
 #include "mxgpu/names.h"
 #include "mxgpu/parallel.h"
 #include "mxgpu/paths.h"
+#include "mxgpu/sysfs.h"
+
+/* The options derive FILE.d from --config and default to DEFAULT_CONFIG_DIR: a folder given on its
+ * own is the one that must exist (a missing default or FILE.d just means no drop-ins). */
+static bool config_dir_named(const struct mxgpud_options *o) {
+        size_t n = strlen(o->config);
+        if (streq(o->config_dir, DEFAULT_CONFIG_DIR))
+                return false;
+        return !(strncmp(o->config_dir, o->config, n) == 0 && streq(o->config_dir + n, ".d"));
+}
 
 int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_diags *diags) {
-        int r = mx_config_load(m->opt->config, m->opt->config_dir, ret, diags);
+        _cleanup_(mx_config_freep) struct mx_config *partial = NULL;
+        struct mx_config_load_opts o = { .dropin_dir_required = config_dir_named(m->opt), .ret_partial = &partial };
+        int r = mx_config_load_opts(m->opt->config, m->opt->config_dir, &o, ret, diags);
         /* the loader says what it could not open or parse; only a failure it did not explain is added */
         if (r < 0 && !mx_diags_has_errors(diags))
                 mx_diags_add(diags, MX_DIAG_ERROR, m->opt->config, 0, NULL, NULL, NULL, "cannot read: %s", strerror(-r));
+        /* Refused values do not hide the other problems: what could be read is still checked against the
+         * cards. The cycle stops at its resolve (diags has errors), before anything is touched. */
+        if (r == -EINVAL && partial) {
+                _cleanup_free_ struct pf_run *runs = NULL;
+                size_t n = 0;
+                (void)manager_cycle(m, partial, true, NULL, diags, &runs, &n);
+        }
         return r;
+}
+
+static int vf_parent(const struct pci_addr *vf, struct pci_addr *ret_pf) {
+        char a[PCI_ADDR_STRLEN], pf[PCI_ADDR_STRLEN + 8];
+        int r = pcidev_link(pci_addr_format(vf, a), LINK_PHYSFN, pf, sizeof(pf));
+        return r < 0 ? r : pci_addr_parse(pf, ret_pf);
 }
 
 /* What resolve needs to know about a PF, read from discovery and the card's own registers. */
@@ -56,6 +81,7 @@ struct facts_job {
         const struct pci_pf *pf;
         struct pf_facts facts;
         int r;
+        bool resolved;
 };
 
 static void facts_one(size_t i, void *userdata) {
@@ -177,6 +203,9 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
         _cleanup_free_ struct pf_run *runs = calloc(n ? n : 1, sizeof(*runs));
         if (!runs)
                 return log_oom();
+        /* A config just read (not the one in force: a reapply would repeat them) gets the sections that
+         * match nothing pointed out. */
+        const struct mx_config *read = !only && cfg != m->config ? cfg : NULL;
         /* Live overrides (resize, set-vfs) sit on top of the config until the next reload. */
         _cleanup_(mx_config_freep) struct mx_config *eff = NULL;
         if (m->overrides.n) {
@@ -217,6 +246,18 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                         return log_dev_errno(LOG_ERR, pfs[i].addr, r, "cannot resolve the config");
                 if (r >= 0)
                         overrides_fix_layout(&m->overrides, &run->desired);
+                facts[i].resolved = r >= 0;
+        }
+        if (read) {
+                _cleanup_free_ struct mx_pf_seen *seen = calloc(n ? n : 1, sizeof(*seen));
+                if (!seen)
+                        return log_oom();
+                size_t n_seen = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (facts[i].r >= 0)
+                                seen[n_seen++] = (struct mx_pf_seen){ &facts[i].facts,
+                                                                      facts[i].resolved ? &runs[i].desired : NULL };
+                mx_config_warn_unmatched(read, seen, n_seen, vf_parent, diags);
         }
         if (mx_diags_has_errors(diags))
                 return -EINVAL;

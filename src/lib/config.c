@@ -15,6 +15,7 @@
 #include "mxgpu/gpuiov.h"
 #include "mxgpu/log.h"
 #include "mxgpu/names.h"
+#include "mxgpu/plan.h"
 #include "mxgpu/units.h"
 
 static const struct mx_key_info keys[_MX_KEY_MAX] = {
@@ -22,7 +23,7 @@ static const struct mx_key_info keys[_MX_KEY_MAX] = {
         [MX_KEY_LIBVIRT_URI]  = { "libvirt_uri", MX_SCOPE_DAEMON, "a libvirt connection URI such as qemu:///system, or empty for no libvirt" },
         [MX_KEY_SOCKET]       = { "socket", MX_SCOPE_DAEMON, "an absolute path" },
         [MX_KEY_SOCKET_GROUP] = { "socket_group", MX_SCOPE_DAEMON, "a group name, or empty for root only" },
-        [MX_KEY_LOG_LEVEL]    = { "log_level", MX_SCOPE_DAEMON, "err, warning, notice, info or debug" },
+        [MX_KEY_LOG_LEVEL]    = { "log_level", MX_SCOPE_DAEMON, "err, warning, notice, info or debug (also emerg, alert, crit, error, or 0-7)" },
         [MX_KEY_UDEV]         = { "udev", MX_SCOPE_DAEMON, "yes or no" },
         [MX_KEY_RELEASE_ON_STOP] = { "release_on_stop", MX_SCOPE_DAEMON, "yes or no" },
         [MX_KEY_ENABLED]      = { "enabled", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "yes or no" },
@@ -30,7 +31,7 @@ static const struct mx_key_info keys[_MX_KEY_MAX] = {
         [MX_KEY_VF_MEMORY]    = { "vf_memory", MX_SCOPE_GPU | MX_SCOPE_VF, "auto, or a size of at least 256M in 16M steps (e.g. 2048M, 2G)" },
         [MX_KEY_TIME_SLICE]   = { "time_slice", MX_SCOPE_GPU | MX_SCOPE_VF, "1ms to 255ms in whole milliseconds (e.g. 6ms)" },
         [MX_KEY_SCHEDULER]    = { "scheduler", MX_SCOPE_GPU, "solid or liquid" },
-        [MX_KEY_PF_RESERVE]   = { "pf_reserve", MX_SCOPE_GPU, "auto, or a size in 16M steps within the card's range" },
+        [MX_KEY_PF_RESERVE]   = { "pf_reserve", MX_SCOPE_GPU, "auto, or a size in 16M steps within the card's range (S7150: its PF BAR0 size to 4G; V710, MI300X: 256M to 1G)" },
         [MX_KEY_PF_DRIVER]    = { "pf_driver", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "pci-pf-stub or gim ([gpu]); pci-pf-stub or keep ([device])" },
         [MX_KEY_VFIO]         = { "vfio", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "yes or no" },
         [MX_KEY_POOL]         = { "pool", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "a name of 1-63 letters, digits, '_', '-' or '.'" },
@@ -173,6 +174,9 @@ struct load_ctx {
         unsigned lineno;
         struct mx_section *current;  /* NULL: before any section, or in a broken one */
         bool in_bad_section;
+        bool incomplete;             /* a line or file was not understood: the config is not all there */
+        unsigned n_lines, n_sections;  /* of this file: lines with text, section headers */
+        int read_errno;
         char *line;                  /* getline buffer */
         size_t line_size;
 };
@@ -294,6 +298,14 @@ static struct mx_section *section_header(struct load_ctx *c, char *name) {
         return section_get(c, &id);
 }
 
+/* The largest vf_memory (a card's memory) or pf_reserve any card allows: larger values are refused by syntax. */
+static uint64_t cards_max(enum mx_key k) {
+        uint64_t max = 0;
+        for (unsigned i = 0; mx_card_nth(i); i++)
+                max = MAX(max, (uint64_t)(k == MX_KEY_VF_MEMORY ? mx_card_nth(i)->mem_mib : mx_card_nth(i)->pf_reserve_max));
+        return max;
+}
+
 static bool valid_name(const char *s, size_t max, bool allow_dot) {
         size_t n = strlen(s);
         if (n == 0 || n >= max)
@@ -307,6 +319,7 @@ static bool valid_name(const char *s, size_t max, bool allow_dot) {
 /* Check the value's syntax for this key; on success *ret holds the parsed form. */
 static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_key k, const char *value, uint64_t *ret) {
         const char *name = keys[k].name, *err = NULL;
+        char big[FORMAT_SIZE_MAX];
         uint64_t v = 0;
         bool b;
         int r;
@@ -335,7 +348,8 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
         case MX_KEY_LOG_LEVEL:
                 r = mx_log_parse_level(value);
                 if (r < 0) {
-                        problem(c, name, value, "unknown log level: use err, warning, notice, info or debug");
+                        problem(c, name, value, "unknown log level: use err, warning, notice, info or debug (also emerg, "
+                                "alert, crit, error, or a number 0-7), in lower case");
                         return -EINVAL;
                 }
                 v = (uint64_t)r;
@@ -355,8 +369,9 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
         case MX_KEY_VFS:
                 r = parse_uint(value, UINT16_MAX, &v);
                 if (r < 0) {
-                        problem(c, name, value, "%s: use a whole number of VFs from 0 to the card's TotalVFs",
-                                r == -ERANGE ? "too many VFs" : "not a number");
+                        problem(c, name, value, "%s: use a whole number of VFs from 0 to the card's TotalVFs (at most %u "
+                                "on any PF mxgpud manages)", r == -ERANGE ? "too many VFs" : "not a whole number",
+                                MX_MAX_VFS);
                         return -EINVAL;
                 }
                 break;
@@ -366,7 +381,20 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
                         v = MX_SIZE_AUTO;
                         break;
                 }
-                if (parse_size_mib(value, &v, &err) < 0) {
+                r = parse_size_mib(value, &v, &err);
+                /* Larger than any card is refused by the card's check, with its range; only what cannot
+                 * even be held (4096T) stops here */
+                if (r == -ERANGE || (r >= 0 && v > UINT32_MAX)) {
+                        format_size(big, cards_max(k));
+                        if (k == MX_KEY_VF_MEMORY)
+                                problem(c, name, value, "too large: a VF has at least 256M and at most what its card "
+                                        "has free, in 16M steps (no card has more than %s), or auto", big);
+                        else
+                                problem(c, name, value, "too large: no card allows a PF reserve above %s: use auto, or "
+                                        "S7150: its PF BAR0 size to 4G, V710, MI300X: 256M to 1G, in 16M steps", big);
+                        return -EINVAL;
+                }
+                if (r < 0) {
                         problem(c, name, value, "%s (or auto)", err);
                         return -EINVAL;
                 }
@@ -375,23 +403,28 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
                                 FB_MIN_VF_MIB, FB_ALIGN_MIB);
                         return -EINVAL;
                 }
-                if (k == MX_KEY_PF_RESERVE && (v == 0 || v % FB_ALIGN_MIB || v > UINT32_MAX)) {
-                        problem(c, name, value, "the PF reserve must be a multiple of %uM (e.g. 256M), or auto", FB_ALIGN_MIB);
+                if (k == MX_KEY_PF_RESERVE && (v == 0 || v % FB_ALIGN_MIB)) {
+                        problem(c, name, value, "%s: use auto, or a multiple of %uM within the card's range (S7150: its "
+                                "PF BAR0 size to 4G; V710, MI300X: 256M to 1G)",
+                                v == 0 ? "the PF reserve cannot be 0" : "not a multiple of 16M", FB_ALIGN_MIB);
                         return -EINVAL;
                 }
                 break;
         case MX_KEY_TIME_SLICE:
-                if (parse_time_us(value, &v, &err) < 0) {
-                        problem(c, name, value, "%s", err);
+                /* The hardware's limits in every message: a generic "use a smaller unit" would suggest 1500us. */
+                r = parse_time_us(value, &v, &err);
+                if (r == -ERANGE || (r >= 0 && (v < 1000 || v > SCH_QUANTUM_MAX_MS * 1000ull))) {
+                        problem(c, name, value, "out of range: use 1ms to %ums in whole milliseconds", SCH_QUANTUM_MAX_MS);
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        problem(c, name, value, "%s; a time slice is 1ms to %ums in whole milliseconds (e.g. 6ms)", err,
+                                SCH_QUANTUM_MAX_MS);
                         return -EINVAL;
                 }
                 if (v % 1000) {
                         problem(c, name, value, "the hardware scheduler counts whole milliseconds: use 1ms to %ums, "
                                 "e.g. %llums", SCH_QUANTUM_MAX_MS, (unsigned long long)(v / 1000 ? v / 1000 : 1));
-                        return -EINVAL;
-                }
-                if (v < 1000 || v > SCH_QUANTUM_MAX_MS * 1000ull) {
-                        problem(c, name, value, "out of range: use 1ms to %ums", SCH_QUANTUM_MAX_MS);
                         return -EINVAL;
                 }
                 break;
@@ -450,6 +483,16 @@ static const char *scope_sections(unsigned scopes) {
 }
 
 /* inih calls this for every key = value; the section comes from our own reading of the header. */
+static void warn(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) _printf_(4, 5);
+static void warn(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = mx_diags_addv(c->diags, MX_DIAG_WARNING, c->file, c->lineno, key, value, NULL, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                c->oom = -ENOMEM;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value) {
         struct load_ctx *c = user;
         if (c->in_bad_section)
@@ -476,41 +519,91 @@ static int on_key(void *user, const char *section, const char *name, const char 
                 problem(c, name, value, "not allowed in %s: %s belongs in %s", sbuf, name, scope_sections(keys[k].scopes));
                 return 1;
         }
-        uint64_t v;
-        if (parse_value(c, c->current, (enum mx_key)k, value, &v) < 0)
-                return 1;
         struct mx_setting *st = &c->current->settings[k];
+        /* Twice in one file is a leftover of an edit more often than a choice: the reader should know
+         * which line counts. Across files, overriding is what drop-ins are for. */
+        if ((st->set || st->invalid) && st->file == c->file)
+                warn(c, name, value, "%s is set again in %s of this file (first at line %u, %s = %s); this later "
+                     "line wins: remove one of them", name, sbuf, st->line, name, st->raw ? st->raw : "?");
+        uint64_t v;
         char *raw = strdup(value);
         if (!raw) {
                 c->oom = -ENOMEM;
                 return 0;
         }
         free(st->raw);
+        if (parse_value(c, c->current, (enum mx_key)k, value, &v) < 0) {
+                /* Kept as invalid: it hides what earlier files said, so later checks neither use an older
+                 * value nor a default in its place. */
+                *st = (struct mx_setting){ .invalid = true, .raw = raw, .file = c->file, .line = c->lineno };
+                return 1;
+        }
         *st = (struct mx_setting){ .set = true, .raw = raw, .file = c->file, .line = c->lineno, .u = v };
         return 1;
 }
 
-/* Is this (left-stripped) line something inih accepts? Mirrors inih: comments start with ; or #,
- * inline comments with ; after whitespace. */
+/* Cut a comment that follows the text: ';' or '#' after a blank (a value such as qemu:///system#x or
+ * a;b keeps its character). Every key gets the same rule, so "vfs = 4 # four" is 4. */
 static char *strip_inline_comment(char *s) {
         for (char *p = s; *p; p++)
-                if (*p == ';' && (p == s || isspace((unsigned char)p[-1]))) {
+                if ((*p == ';' || *p == '#') && (p == s || isspace((unsigned char)p[-1]))) {
                         *p = 0;
                         break;
                 }
+        size_t len = strlen(s);
+        while (len > 0 && isspace((unsigned char)s[len - 1]))
+                s[--len] = 0;
         return s;
 }
 
-/* inih's reader: hands inih one line at a time, so our line count is inih's. Section headers and
- * lines inih would reject are handled here, so that every problem is reported, not the first. */
+/* A line inih is not given: reported, and the rest of the file still read. A line whose meaning is
+ * unknown leaves the config incomplete: no check against the cards then, it could only mislead. */
+static char *skip_line(struct load_ctx *c, char *str, int num) {
+        c->incomplete = true;
+        snprintf(str, (size_t)num, "\n");
+        return str;
+}
+
+/* Bytes no config needs and that would cut a line short (NUL), reach a terminal (controls) or be
+ * read differently by another tool (not UTF-8). Returns false after reporting the first one. */
+static bool check_bytes(struct load_ctx *c, const char *l, size_t n) {
+        for (size_t i = 0; i < n;) {
+                unsigned char b = (unsigned char)l[i];
+                if (b == 0) {
+                        problem(c, NULL, NULL, "a NUL byte at column %zu: a config file is text; remove it", i + 1);
+                        return false;
+                }
+                size_t len = mx_utf8_char_len(l + i);
+                if (len == 0 || i + len > n) {
+                        problem(c, NULL, NULL, "byte 0x%02x at column %zu is not UTF-8: save the file as UTF-8 (or ASCII)",
+                                b, i + 1);
+                        return false;
+                }
+                if ((b < 0x20 && b != '\t' && !(b == '\n' && i == n - 1) && !(b == '\r' && i >= n - 2)) || b == 0x7f) {
+                        problem(c, NULL, NULL, "a control character (0x%02x) at column %zu: not allowed in a config file",
+                                b, i + 1);
+                        return false;
+                }
+                i += len;
+        }
+        return true;
+}
+
+/* inih's reader: hands inih one line at a time, so our line count is inih's. Section headers, comments
+ * and lines inih would reject are handled here, so that every problem is reported, not the first. */
 static char *read_line(char *str, int num, void *stream) {
         struct load_ctx *c = stream;
         for (;;) {
+                errno = 0;
                 ssize_t n = getline(&c->line, &c->line_size, c->f);
-                if (n < 0)
+                if (n < 0) {
+                        c->read_errno = errno;
                         return NULL;
+                }
                 c->lineno++;
                 char *l = c->line;
+                if (!check_bytes(c, l, (size_t)n))
+                        return skip_line(c, str, num);
                 if (c->lineno == 1 && strncmp(l, "\xef\xbb\xbf", 3) == 0)
                         l += 3;
                 while (isspace((unsigned char)*l))
@@ -522,10 +615,12 @@ static char *read_line(char *str, int num, void *stream) {
                         snprintf(str, (size_t)num, "\n");
                         return str;
                 }
+                c->n_lines++;
                 if (l[0] == '[') {
                         char *end = strchr(l, ']');
                         c->current = NULL;
                         c->in_bad_section = true;
+                        c->n_sections++;
                         if (!end) {
                                 problem(c, NULL, NULL, "\"%s\": a section header needs a closing ]", l);
                         } else {
@@ -533,26 +628,38 @@ static char *read_line(char *str, int num, void *stream) {
                                 while (isspace((unsigned char)*rest))
                                         rest++;
                                 *end = 0;
-                                if (*rest && *rest != '#')
+                                if (*rest)
                                         problem(c, NULL, NULL, "\"[%s]%s\": text after a section header", l + 1, rest);
                                 else if ((c->current = section_header(c, l + 1)))
                                         c->in_bad_section = false;
                         }
+                        if (c->in_bad_section)
+                                return skip_line(c, str, num);
                         snprintf(str, (size_t)num, "\n");
                         return str;
                 }
-                char *copy = strdupa(l);
-                strip_inline_comment(copy);
-                char *eq = strpbrk(copy, "=:");
-                if (!eq || eq == copy) {
+                strip_inline_comment(l);
+                len = strlen(l);
+                /* inih also splits at ':'; the format is key = value, and one delimiter keeps it so */
+                char *eq = strpbrk(l, "=:");
+                if (!eq || eq == l) {
                         problem(c, NULL, NULL, "\"%s\": not a section header or key = value", l);
-                        snprintf(str, (size_t)num, "\n");
-                        return str;
+                        return skip_line(c, str, num);
                 }
+                char key[64];
+                size_t klen = (size_t)(eq - l);
+                while (klen > 0 && isspace((unsigned char)l[klen - 1]))
+                        klen--;
+                snprintf(key, sizeof(key), "%.*s", (int)MIN(klen, sizeof(key) - 1), l);
+                if (*eq == ':') {
+                        problem(c, key, NULL, "\"%s\": write key = value; ':' does not separate a key from its value", l);
+                        return skip_line(c, str, num);
+                }
+                /* inih's buffer holds num bytes: the line, its newline and a NUL */
                 if (len + 2 > (size_t)num) {
-                        problem(c, NULL, NULL, "line too long: at most %d characters", num - 3);
-                        snprintf(str, (size_t)num, "\n");
-                        return str;
+                        problem(c, key, NULL, "the line is %zu characters long; at most %d are allowed, not counting "
+                                "blanks at either end and a trailing comment", len, num - 2);
+                        return skip_line(c, str, num);
                 }
                 snprintf(str, (size_t)num, "%s\n", l);
                 return str;
@@ -578,6 +685,9 @@ static int load_file(struct load_ctx *c, const char *path, FILE *f) {
         c->lineno = 0;
         c->current = NULL;
         c->in_bad_section = false;
+        c->n_lines = c->n_sections = 0;
+        c->read_errno = 0;
+        size_t errors_before = c->n_errors;
         r = ini_parse_stream(read_line, c, on_key, c);
         if (c->oom)
                 return c->oom;
@@ -586,12 +696,18 @@ static int load_file(struct load_ctx *c, const char *path, FILE *f) {
         if (r != 0) {
                 /* Our reader hands inih only lines it accepts; this is a safety net. */
                 c->lineno = (unsigned)(r > 0 ? r : 0);
+                c->incomplete = true;
                 problem(c, NULL, NULL, "cannot parse this line");
         }
         if (ferror(f)) {
                 c->lineno = 0;
-                problem(c, NULL, NULL, "read error");
-                return -EIO;
+                c->incomplete = true;
+                problem(c, NULL, NULL, "read error: %s", strerror(c->read_errno ? c->read_errno : EIO));
+                return 0;
+        }
+        if (c->n_sections == 0 && c->n_lines == 0 && c->n_errors == errors_before) {
+                c->lineno = 0;
+                warn(c, NULL, NULL, "no section and no key: this file configures nothing");
         }
         return 0;
 }
@@ -601,34 +717,103 @@ static int conf_filter(const struct dirent *de) {
         return de->d_name[0] != '.' && n > 5 && streq(de->d_name + n - 5, ".conf");
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b) {
-        return strcmp((*a)->d_name, (*b)->d_name);
+static int by_name(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Open path for reading, or the text that stands in for it (opts->replace_*). NULL with errno set;
+ * *ret_skip when the stand-in says the file is gone. */
+static FILE *open_source(const char *path, const struct mx_config_load_opts *o, bool *ret_skip) {
+        *ret_skip = false;
+        if (o && o->replace_path && streq(path, o->replace_path)) {
+                if (!o->replace_text) {
+                        *ret_skip = true;
+                        return NULL;
+                }
+                /* fmemopen() refuses an empty buffer on older C libraries; a blank line reads the same */
+                const char *t = *o->replace_text ? o->replace_text : "\n";
+                return fmemopen((void *)t, strlen(t), "r");
+        }
+        return fopen(path, "re");
+}
+
+/* The names of the drop-ins in dir, sorted, with the stand-in file added when it is new. */
+static int list_dropins(const char *dir, const struct mx_config_load_opts *o, char ***ret, size_t *ret_n) {
+        struct dirent **de = NULL;
+        int n = scandir(dir, &de, conf_filter, NULL);
+        if (n < 0)
+                return negative_errno();
+        char **names = calloc((size_t)n + 1, sizeof(char *));
+        size_t k = 0;
+        int r = names ? 0 : -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                if (r == 0 && !(names[k++] = strdup(de[i]->d_name)))
+                        r = -ENOMEM;
+                free(de[i]);
+        }
+        free(de);
+        size_t dl = strlen(dir);
+        const char *rp = o ? o->replace_path : NULL;
+        if (r == 0 && rp && o->replace_text && strncmp(rp, dir, dl) == 0 && rp[dl] == '/' && !strchr(rp + dl + 1, '/')) {
+                bool have = false;
+                for (size_t i = 0; i < k; i++)
+                        have = have || streq(names[i], rp + dl + 1);
+                if (!have && !(names[k++] = strdup(rp + dl + 1)))
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                for (size_t i = 0; names && i < k; i++)
+                        free(names[i]);
+                free(names);
+                return r;
+        }
+        qsort(names, k, sizeof(char *), by_name);
+        *ret = names;
+        *ret_n = k;
+        return 0;
 }
 
 int mx_config_load(const char *main_path, const char *dropin_dir, struct mx_config **ret, struct mx_diags *diags) {
+        return mx_config_load_opts(main_path, dropin_dir, NULL, ret, diags);
+}
+
+int mx_config_load_opts(const char *main_path, const char *dropin_dir, const struct mx_config_load_opts *opts,
+                        struct mx_config **ret, struct mx_diags *diags) {
         _cleanup_(mx_config_freep) struct mx_config *cfg = calloc(1, sizeof(*cfg));
         if (!cfg)
                 return -ENOMEM;
         struct load_ctx c = { .cfg = cfg, .diags = diags };
-        struct dirent **names = NULL;
-        int n_names = 0, r = 0;
+        char **names = NULL;
+        size_t n_names = 0;
+        int r = 0;
+        bool skip;
 
         if (dropin_dir) {
-                n_names = scandir(dropin_dir, &names, conf_filter, by_name);
-                if (n_names < 0) {
-                        n_names = 0;
-                        if (errno != ENOENT && errno != ENOTDIR) {
-                                r = negative_errno();
-                                mx_diags_add(diags, MX_DIAG_ERROR, dropin_dir, 0, NULL, NULL, NULL,
-                                             "cannot read the drop-in directory: %s", strerror(-r));
-                                return r;
-                        }
+                r = list_dropins(dropin_dir, opts, &names, &n_names);
+                if (r == -ENOENT && !(opts && opts->dropin_dir_required))
+                        r = 0;  /* the default folder may be absent */
+                else if (r == -ENOENT || r == -ENOTDIR) {
+                        mx_diags_add(diags, MX_DIAG_ERROR, dropin_dir, 0, NULL, NULL, NULL, "%s: the drop-in folder must be "
+                                     "a directory of *.conf files", r == -ENOENT ? "no such directory" : "not a directory");
+                        r = -EINVAL;
+                        goto out;
+                } else if (r < 0) {
+                        mx_diags_add(diags, MX_DIAG_ERROR, dropin_dir, 0, NULL, NULL, NULL,
+                                     "cannot read the drop-in directory: %s", strerror(-r));
+                        goto out;
                 }
         }
         if (main_path) {
-                _cleanup_fclose_ FILE *f = fopen(main_path, "re");
+                _cleanup_fclose_ FILE *f = open_source(main_path, opts, &skip);
+                struct stat st;
+                if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+                        mx_diags_add(diags, MX_DIAG_ERROR, main_path, 0, NULL, NULL, NULL, "is a directory: give the main "
+                                     "config file; drop-ins go in %s", dropin_dir ? dropin_dir : "the drop-in folder");
+                        r = -EINVAL;
+                        goto out;
+                }
                 if (!f) {
-                        int e = negative_errno();
+                        int e = skip ? -ENOENT : negative_errno();
                         if (e != -ENOENT || n_names == 0) { /* a missing main file is fine beside drop-ins */
                                 if (e == -ENOENT)
                                         mx_diags_add(diags, MX_DIAG_ERROR, main_path, 0, NULL, NULL, NULL,
@@ -648,16 +833,19 @@ int mx_config_load(const char *main_path, const char *dropin_dir, struct mx_conf
                 r = -ENOENT;
                 goto out;
         }
-        for (int i = 0; i < n_names; i++) {
+        for (size_t i = 0; i < n_names; i++) {
                 _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", dropin_dir, names[i]->d_name) < 0) {
+                if (asprintf(&path, "%s/%s", dropin_dir, names[i]) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
-                _cleanup_fclose_ FILE *f = fopen(path, "re");
+                _cleanup_fclose_ FILE *f = open_source(path, opts, &skip);
+                if (skip)
+                        continue;
                 if (!f) {
                         int e = negative_errno();
                         c.n_errors++;
+                        c.incomplete = true;
                         mx_diags_add(diags, MX_DIAG_ERROR, path, 0, NULL, NULL, NULL, "cannot open: %s", strerror(-e));
                         continue;
                 }
@@ -669,8 +857,11 @@ int mx_config_load(const char *main_path, const char *dropin_dir, struct mx_conf
         }
         config_fill_daemon(cfg);
         r = c.n_errors ? -EINVAL : 0;
+        /* What could be read, for the checks against the cards: one bad value does not hide the rest */
+        if (r == -EINVAL && !c.incomplete && opts && opts->ret_partial)
+                *opts->ret_partial = TAKE_PTR(cfg);
 out:
-        for (int i = 0; i < n_names; i++)
+        for (size_t i = 0; i < n_names; i++)
                 free(names[i]);
         free(names);
         free(c.line);
@@ -709,10 +900,10 @@ int mx_config_copy(const struct mx_config *src, struct mx_config **ret) {
                                 s->file = cfg->files[f];
                 for (unsigned k = 0; k < _MX_KEY_MAX; k++) {
                         const struct mx_setting *from = &src->sections[i].settings[k];
-                        if (!from->set)
+                        if (!from->set && !from->invalid)
                                 continue;
                         s->settings[k] = *from;
-                        if (!(s->settings[k].raw = strdup(from->raw)))
+                        if (from->raw && !(s->settings[k].raw = strdup(from->raw)))
                                 return -ENOMEM;
                         for (size_t f = 0; f < src->n_files; f++)
                                 if (from->file == src->files[f])

@@ -28,12 +28,55 @@ void mx_diags_clear(struct mx_diags *d) {
         *d = (struct mx_diags){};
 }
 
+size_t mx_utf8_char_len(const char *s) {
+        const unsigned char *p = (const unsigned char *)s;
+        if (p[0] < 0x80)
+                return 1;
+        size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+        for (size_t i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        /* no overlong forms, UTF-16 surrogates or code points above U+10FFFF */
+        if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+            (p[0] == 0xf4 && p[1] > 0x8f))
+                return 0;
+        return n;
+}
+
+char *mx_escape(const char *s) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t n = mx_utf8_char_len((const char *)p);
+                /* C0 and C1 controls and DEL move a terminal's cursor or start escape sequences; bytes that
+                 * are not UTF-8 may combine with what follows: shown as \xNN */
+                bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+                if (n == 0 || c1 || *p < 0x20 || *p == 0x7f) {
+                        for (size_t i = 0; i < (n ? n : 1); i++)
+                                fprintf(f, "\\x%02x", p[i]);
+                        p += n ? n : 1;
+                        continue;
+                }
+                fwrite(p, 1, n, f);
+                p += n;
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/* A copy with every byte that is not printable UTF-8 escaped: values come from files and sockets. */
 static int strdup_opt(const char *s, char **ret) {
         if (!s) {
                 *ret = NULL;
                 return 0;
         }
-        *ret = strdup(s);
+        *ret = mx_escape(s);
         return *ret ? 0 : -ENOMEM;
 }
 
@@ -61,11 +104,12 @@ int mx_diags_addv(struct mx_diags *d, enum mx_severity sev, const char *file, un
                 d->allocated = n;
         }
         struct mx_diag diag = { .severity = sev, .line = line };
-        if (vasprintf(&diag.message, fmt, ap) < 0) {
-                diag.message = NULL;
+        _cleanup_free_ char *raw = NULL;
+        if (vasprintf(&raw, fmt, ap) < 0) {
+                raw = NULL;
                 return -ENOMEM;
         }
-        if (strdup_opt(file, &diag.file) < 0 || strdup_opt(key, &diag.key) < 0 ||
+        if (strdup_opt(raw, &diag.message) < 0 || strdup_opt(file, &diag.file) < 0 || strdup_opt(key, &diag.key) < 0 ||
             strdup_opt(value, &diag.value) < 0 || strdup_opt(device, &diag.device) < 0) {
                 diag_free(&diag);
                 return -ENOMEM;

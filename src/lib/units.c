@@ -10,7 +10,7 @@
 #include "mxgpu/units.h"
 
 #define SIZE_UNITS_HELP "K, M, G or T (powers of 1024, optional iB/B), e.g. 2048M, 2G, 2GiB"
-#define TIME_UNITS_HELP "us, ms or s, e.g. 6ms, 500us"
+#define TIME_UNITS_HELP "us, ms or s, e.g. 6ms"
 
 static void set_err(const char **ret_err, const char *msg) {
         if (ret_err)
@@ -36,7 +36,7 @@ static int parse_digits(const char *s, uint64_t *ret, const char **end) {
 
 /* Common front part of sizes and times: number, optional spaces, unit word. */
 static int split_number_unit(const char *s, uint64_t *ret_n, const char **ret_unit, const char **ret_err,
-                             const char *help_no_unit, const char *help_bad) {
+                             const char *help_no_unit, const char *help_bad, const char *help_fraction) {
         const char *p = s, *end;
         if (!s || !*s) {
                 set_err(ret_err, help_bad);
@@ -61,7 +61,11 @@ static int split_number_unit(const char *s, uint64_t *ret_n, const char **ret_un
                 return r;
         }
         if (*end == '.' || *end == ',') {
-                set_err(ret_err, "fractions are not allowed; use a smaller unit");
+                set_err(ret_err, help_fraction);
+                return -EINVAL;
+        }
+        if (n == 0 && end == p + 1 && (*end == 'x' || *end == 'X')) {
+                set_err(ret_err, "hexadecimal is not allowed: write the number in decimal");
                 return -EINVAL;
         }
         while (isspace((unsigned char)*end))
@@ -82,7 +86,8 @@ int parse_size_mib(const char *s, uint64_t *ret_mib, const char **ret_err) {
         uint64_t n;
         const char *u;
         int r = split_number_unit(s, &n, &u, ret_err, "a size needs a unit: " SIZE_UNITS_HELP,
-                                  "not a size: use a number with a unit: " SIZE_UNITS_HELP);
+                                  "not a size: use a number with a unit: " SIZE_UNITS_HELP,
+                                  "fractions are not allowed: use a whole number of a smaller unit (1536M, not 1.5G)");
         if (r < 0)
                 return r;
         int shift = -1;
@@ -113,7 +118,8 @@ int parse_time_us(const char *s, uint64_t *ret_us, const char **ret_err) {
         uint64_t n, mult;
         const char *u;
         int r = split_number_unit(s, &n, &u, ret_err, "a time needs a unit: " TIME_UNITS_HELP,
-                                  "not a time: use a number with a unit: " TIME_UNITS_HELP);
+                                  "not a time: use a number with a unit: " TIME_UNITS_HELP,
+                                  "fractions are not allowed: use a whole number with a unit");
         if (r < 0)
                 return r;
         if (strcasecmp(u, "us") == 0)

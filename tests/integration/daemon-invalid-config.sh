@@ -127,6 +127,52 @@ vf_memory = 100M
 time_slice = 999ms
 C
 grep -q "time_slice = 999ms" "$T/check.err" || fail "all-problems: only the first problem was reported"
+# a problem that comes from a setting and defaults: the setting's line, and every default named
+check pf-reserve-blamed "${f}pf-reserve-blamed.conf:5: pf_reserve = 4G: 16 VFs need at least 4 GiB.*vfs = 16 \(default" <<'C'
+[gpu 0000:03:00.0]
+pf_reserve = 4G
+C
+check fifth-default "${f}fifth-default.conf:13: time_slice = 4ms: VF 4 brings a fifth.*6ms \(default\) for VF 4-7" <<'C'
+[gpu 0000:03:00.0]
+vfs = 8
+[vf 0000:03:00.0 0]
+time_slice = 1ms
+[vf 0000:03:00.0 1]
+time_slice = 2ms
+[vf 0000:03:00.0 2]
+time_slice = 3ms
+[vf 0000:03:00.0 3]
+time_slice = 4ms
+C
+# independent problems of one card, and a refused value that does not hide the card's checks
+check both-reported "${f}both-reported.conf:5: vfs = 17: " <<'C'
+[gpu s7150]
+vfs = 17
+pf_reserve = 5G
+C
+grep -q "both-reported.conf:6: pf_reserve = 5G: out of range" "$T/check.err" || fail "both-reported: $(cat "$T/check.err")"
+check typo-and-layout "${f}typo-and-layout.conf:5: scheduler = fast: " <<'C'
+[gpu s7150]
+scheduler = fast
+vfs = 4
+vf_memory = 4G
+C
+grep -q "typo-and-layout.conf:7: vf_memory = 4G: 4 VFs need at least 16 GiB" "$T/check.err" ||
+  fail "typo-and-layout: the card's check did not run: $(cat "$T/check.err")"
+check colon "${f}colon.conf:5: vfs: .*write key = value" <<'C'
+[gpu s7150]
+vfs: 2
+C
+check line-too-long "${f}line-too-long.conf:5: pool: the line is 199 characters long; at most 198" <<C
+[gpu s7150]
+pool = $(printf '%0192d' 0)
+C
+# bytes a terminal would act on are escaped, never echoed
+check escape "${f}escape.conf:5: a control character \(0x1b\)" <<'C'
+[gpu s7150]
+pool = ]0;pwnedx
+C
+if grep -q $'\x1b' "$T/check.err" "$T/once.log"; then fail "escape: a raw ESC reached the output"; fi
 # no config at all: said once, with what to do (the loader and the daemon each said it before)
 rc=0
 "$MXGPUD" --root "$R" --config "$T/none.conf" --once >"$T/once.log" 2>&1 || rc=$?
@@ -136,5 +182,41 @@ grep -q "none.conf: cannot open: no such file, and no drop-in file in .*none.con
 assert_eq "$(grep -c "none.conf: .*no such file" "$T/once.log")" 1 "missing config: lines saying so"
 grep -q "none.conf: no config to apply; nothing was changed" "$T/once.log" || fail "missing config: $(cat "$T/once.log")"
 [ "$(status)" = "$before" ] || fail "missing config: the simulated host changed"
+# a --config-dir that is missing or not a directory, a --config that is a directory
+write_config fine <<'C'
+[gpu s7150]
+vfs = 2 # two
+[gpu mi300x]
+vfs = 8
+C
+for d in "$T/nothere" "$CONF"; do
+  rc=0; "$MXGPUD" --root "$R" --config "$CONF" --config-dir "$d" --check-config >/dev/null 2>"$T/cd.err" || rc=$?
+  assert_eq "$rc" 2 "--config-dir $d"
+  grep -Eq "^$d: (no such directory|not a directory): the drop-in folder must be a directory" "$T/cd.err" || fail "--config-dir $d: $(cat "$T/cd.err")"
+done
+rc=0; "$MXGPUD" --root "$R" --config "$T" --check-config >/dev/null 2>"$T/cd.err" || rc=$?
+assert_eq "$rc" 2 "--config DIR"
+grep -q "^$T: is a directory" "$T/cd.err" || fail "--config DIR: $(cat "$T/cd.err")"
+# a trailing comment is a comment; sections that match nothing are warnings, not errors
+cat >>"$CONF" <<'C'
+[gpu 0000:99:00.0]
+[gpu 0000:04:00.0]
+enabled = no
+[vf 0000:04:00.0 20]
+time_slice = 2ms
+[vf 0000:0b:00.0 1]
+time_slice = 2ms
+[device 0000:0b:00.0]
+vfs = 2
+[gpu v710]
+C
+"$MXGPUD" --root "$R" --config "$CONF" --check-config >"$T/ok.out" 2>"$T/ok.err" || fail "warnings only: $(cat "$T/ok.err")"
+grep -q "0000:03:00.0: would change" "$T/ok.out" || fail "vfs = 2 # two: $(cat "$T/ok.out")"
+grep -q "fine.conf:8: warning: \[gpu 0000:99:00.0\] matches no PF" "$T/ok.err" || fail "unmatched [gpu]: $(cat "$T/ok.err")"
+grep -q "fine.conf:11: warning: \[vf 0000:04:00.0 20\]: the PF 0000:04:00.0 is not managed" "$T/ok.err" || fail "[vf] of an unmanaged PF: $(cat "$T/ok.err")"
+grep -q "fine.conf:13: warning: \[vf 0000:0b:00.0 1\]: .*generic SR-IOV device" "$T/ok.err" || fail "[vf] of a [device]: $(cat "$T/ok.err")"
+grep -q "fine.conf:17: warning: \[gpu v710\] matches no PF" "$T/ok.err" || fail "[gpu v710]: $(cat "$T/ok.err")"
+assert_eq "$(grep -c warning: "$T/ok.err")" 4 "warnings"
+[ "$(status)" = "$before" ] || fail "--check-config changed the simulated host"
 [ "$n" -ge 15 ] || fail "only $n invalid configs checked"
 echo "$n kinds of invalid config refused with file:line, nothing changed"

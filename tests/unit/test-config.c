@@ -199,6 +199,144 @@ static void invalid_structure(void **state) {
             expect_diag(&d, AT(3), "[device 01:00.0] conflicts with [gpu 0000:01:00.0]", ":1", "either a gpu or a device"));
 }
 
+/* Messages that state the allowed range and do not suggest what is refused next. */
+static void messages_state_the_range(void **state) {
+        BAD("[gpu *]\npf_reserve = 0M\n", expect_diag(&d, AT(2), "pf_reserve = 0M: ", "cannot be 0", "256M to 1G"));
+        BAD("[gpu *]\npf_reserve = 4096T\n", expect_diag(&d, AT(2), "pf_reserve = 4096T: ", "too large", "above 4 GiB"));
+        BAD("[gpu *]\nvf_memory = 0x10M\n", expect_diag(&d, AT(2), "vf_memory = 0x10M: ", "hexadecimal", "decimal"));
+        BAD("[gpu *]\nvf_memory = 99999999999999G\n",
+            expect_diag(&d, AT(2), "vf_memory = 99999999999999G: ", "too large", "at least 256M", "192 GiB"));
+        BAD("[gpu *]\ntime_slice = 1.5ms\n",
+            expect_diag(&d, AT(2), "time_slice = 1.5ms: ", "fractions are not allowed", "1ms to 255ms in whole milliseconds"));
+        BAD("[gpu *]\ntime_slice = 999999999999999999s\n",
+            expect_diag(&d, AT(2), "time_slice = 999999999999999999s: ", "out of range: use 1ms to 255ms"));
+        BAD("[gpu *]\ntime_slice = 6parsecs\n", expect_diag(&d, AT(2), "unknown time unit", "1ms to 255ms"));
+        BAD("[gpu *]\ntime_slice = 6parsecs\n", assert_false(mx_diags_contains(&d, "500us")));
+        BAD("[gpu *]\ntime_slice = 1.5ms\n", assert_false(mx_diags_contains(&d, "smaller unit")));
+        BAD("[daemon]\nlog_level = loud\n", expect_diag(&d, AT(2), "log_level = loud: ", "also emerg, alert, crit, error, or a number 0-7"));
+}
+
+/* Comments, delimiters, line length and bytes, each as documented in mxgpu.conf(5). */
+static void line_syntax(void **state) {
+        struct tmpconf tl;
+        struct mx_diags dl = {};
+        struct mx_config *cfg = NULL;
+        tc_init(&tl);
+        /* '#' after a blank is a comment for every key, like ';' */
+        tc_write(&tl, NULL, "[daemon]\nstate_dir = /tmp/rc/st # was /var/lib/mxgpu\nlibvirt_uri = qemu:///system#x ; no libvirt\n"
+                           "[gpu *] # all\nvfs = 4 # four\n");
+        assert_int_equal(mx_config_load(tl.main, NULL, &cfg, &dl), 0);
+        assert_int_equal(dl.n, 0);
+        assert_string_equal(cfg->daemon.state_dir, "/tmp/rc/st");
+        assert_string_equal(cfg->daemon.libvirt_uri, "qemu:///system#x");
+        const struct mx_section *all = mx_config_find_section(cfg, MX_SECTION_GPU_ALL, NULL, NULL, 0);
+        assert_int_equal(all->settings[MX_KEY_VFS].u, 4);
+        mx_config_free(cfg);
+        tc_cleanup(&tl);
+
+        /* ':' is not a delimiter */
+        BAD("[gpu *]\nvfs: 2\n", expect_diag(&d, AT(2), "vfs: ", "write key = value"));
+
+        /* 198 characters after the blanks at either end and the comment are cut: fine; 199: refused, key named */
+        char line[512], text[600];
+        snprintf(line, sizeof(line), "pool = %0191d", 0);
+        assert_int_equal(strlen(line), 198);
+        snprintf(text, sizeof(text), "[gpu *]\n   %s   ; %0200d\n", line, 0);
+        tc_init(&tl);
+        tc_write(&tl, NULL, text);
+        assert_int_equal(mx_config_load(tl.main, NULL, &cfg, &dl), -EINVAL); /* too long a pool name, but read */
+        expect_diag(&dl, "pool = 000", "not a pool name");
+        mx_diags_clear(&dl);
+        tc_cleanup(&tl);
+        snprintf(text, sizeof(text), "[gpu *]\n%s0\n", line);
+        BAD(text, expect_diag(&d, AT(2), "pool: ", "199 characters long; at most 198 are allowed"));
+
+        /* bytes: NUL, not UTF-8, control characters; the diagnostics never echo them raw */
+        struct tmpconf t2;
+        tc_init(&t2);
+        FILE *f = fopen(t2.main, "we");
+        fwrite("[gpu *]\nvfs = 2\0garbage\n", 1, 24, f);
+        fclose(f);
+        assert_int_equal(mx_config_load(t2.main, NULL, &cfg, &dl), -EINVAL);
+        snprintf(text, sizeof(text), "%s:2: a NUL byte at column 8", t2.main);
+        expect_diag(&dl, text);
+        mx_diags_clear(&dl);
+        tc_cleanup(&t2);
+        BAD("[gpu *]\npool = caf\xe9\n", expect_diag(&d, AT(2), "byte 0xe9 at column 11 is not UTF-8"));
+        BAD("[gpu *]\npool = \x1b]0;pwned\x07x\n", {
+                expect_diag(&d, AT(2), "a control character (0x1b) at column 8");
+                for (size_t i = 0; i < d.n; i++) {
+                        char *l = mx_diag_format(&d.items[i]);
+                        assert_null(strchr(l, '\x1b'));
+                        free(l);
+                }
+        });
+        BAD("[gpu *]\npool = x\xc3\xa9y z\n", expect_diag(&d, AT(2), "pool = x\xc3\xa9y z: ", "not a pool name"));
+        /* escaping itself */
+        char *e = mx_escape("a\x1b]0;x\x07\xff\xc2\x9b\xc3\xa9");
+        assert_string_equal(e, "a\\x1b]0;x\\x07\\xff\\xc2\\x9b\xc3\xa9");
+        free(e);
+}
+
+static void warnings(void **state) {
+        struct tmpconf t;
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        tc_init(&t);
+        /* a key twice in one file, also across two copies of a section: both lines named */
+        tc_write(&t, NULL, "[gpu 0000:03:00.0]\nvfs = 2\nvfio = no\n[gpu *]\n[gpu 0000:03:00.0]\nvfs = 8\n");
+        /* an empty drop-in */
+        const char *empty = strdupa(tc_write(&t, "10-empty.conf", "# nothing yet\n"));
+        /* twice across files: what drop-ins are for, no warning */
+        tc_write(&t, "20-site.conf", "[gpu *]\nvfio = yes\n[gpu 0000:03:00.0]\nvfio = yes\n");
+        assert_int_equal(mx_config_load(t.main, t.dropin, &cfg, &d), 0);
+        char want[256];
+        snprintf(want, sizeof(want), "%s:6: vfs = 8: warning: vfs is set again in [gpu 0000:03:00.0] of this file "
+                 "(first at line 2, vfs = 2)", t.main);
+        expect_diag(&d, want, "this later line wins");
+        snprintf(want, sizeof(want), "%s: warning: no section and no key", empty);
+        expect_diag(&d, want);
+        assert_int_equal(d.n, 2);
+        assert_int_equal(d.n_errors, 0);
+        mx_config_free(cfg);
+        mx_diags_clear(&d);
+        tc_cleanup(&t);
+}
+
+static void config_paths(void **state) {
+        struct tmpconf t;
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        tc_init(&t);
+        tc_write(&t, NULL, "[gpu *]\n");
+        /* the main file is a directory: said so */
+        assert_int_equal(mx_config_load(t.dropin, NULL, &cfg, &d), -EINVAL);
+        expect_diag(&d, t.dropin, "is a directory");
+        mx_diags_clear(&d);
+        /* the drop-in dir: missing is fine unless named, not a directory never is */
+        char missing[200];
+        snprintf(missing, sizeof(missing), "%s/nothere", t.dir);
+        struct mx_config_load_opts req = { .dropin_dir_required = true };
+        assert_int_equal(mx_config_load(t.main, missing, &cfg, &d), 0);
+        mx_config_free(cfg);
+        assert_int_equal(mx_config_load_opts(t.main, missing, &req, &cfg, &d), -EINVAL);
+        expect_diag(&d, missing, "no such directory");
+        mx_diags_clear(&d);
+        assert_int_equal(mx_config_load(t.main, t.main, &cfg, &d), -EINVAL);
+        expect_diag(&d, t.main, "not a directory");
+        mx_diags_clear(&d);
+        /* a stand-in text for a drop-in that does not exist yet is read in its place */
+        char p[256];
+        snprintf(p, sizeof(p), "%s/90-new.conf", t.dropin);
+        struct mx_config_load_opts rep = { .replace_path = p, .replace_text = "[gpu *]\nvfs = 3\n" };
+        assert_int_equal(mx_config_load_opts(t.main, t.dropin, &rep, &cfg, &d), 0);
+        const struct mx_section *all = mx_config_find_section(cfg, MX_SECTION_GPU_ALL, NULL, NULL, 0);
+        assert_int_equal(all->settings[MX_KEY_VFS].u, 3);
+        assert_string_equal(all->settings[MX_KEY_VFS].file, p);
+        mx_config_free(cfg);
+        tc_cleanup(&t);
+}
+
 static void all_problems_collected(void **state) {
         BAD("[gpu *]\nvfs = x\nvf_memory = 1\n[nope]\nfoo = 1\n[gpu *]\nscheduler = x\n", {
                 /* the key in the broken [nope] section is not reported on its own */
@@ -304,6 +442,10 @@ int main(void) {
                 cmocka_unit_test(invalid_values),
                 cmocka_unit_test(invalid_structure),
                 cmocka_unit_test(all_problems_collected),
+                cmocka_unit_test(messages_state_the_range),
+                cmocka_unit_test(line_syntax),
+                cmocka_unit_test(warnings),
+                cmocka_unit_test(config_paths),
                 cmocka_unit_test(errors_in_dropins_name_their_file),
                 cmocka_unit_test(shipped_example_loads_and_is_documented),
         };

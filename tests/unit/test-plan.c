@@ -251,12 +251,12 @@ static void card_level_errors(void **state) {
                      "time_slice = 3ms\n[vf 0000:03:00.0 3]\ntime_slice = 4ms\n[vf 0000:03:00.0 4]\ntime_slice = 5ms\n", NULL);
         resolve_bad(&fx, &s);
         expect_diag(&fx.d, AT(&fx, 11), "time_slice = 5ms: ", "fifth distinct", "at most 4",
-                    "1 ms (VF 0 5), 2 ms (VF 1), 3 ms (VF 2), 4 ms (VF 3), 5 ms (VF 4)");
+                    "the VFs use 1, 2, 3, 4 and 5 ms", "1ms from", ":3 for VF 0, 5; 2ms from", "5ms from");
         fx_done(&fx);
 
         fx_load(&fx, "[gpu *]\nvfs = 4\n[vf 0000:03:00.0 4]\nvf_memory = 1G\n", NULL);
         resolve_bad(&fx, &s);
-        expect_diag(&fx.d, AT(&fx, 3), "[vf 0000:03:00.0 4]: VF 4 does not exist", "vfs at", ":2", "0 to 3");
+        expect_diag(&fx.d, AT(&fx, 3), "[vf 0000:03:00.0 4]: VF 4 does not exist", "(vfs = 4 from", ":2)", "0 to 3");
         fx_done(&fx);
 
         fx_load(&fx, "[gpu *]\npf_reserve = 8G\n", NULL);
@@ -289,6 +289,163 @@ static void card_level_errors(void **state) {
         fx_load(&fx, "[device 0000:01:00.0]\nvfs = 33\n", NULL);
         resolve_bad(&fx, &n);
         expect_diag(&fx.d, AT(&fx, 2), "vfs = 33: ", "at most 32 VFs");
+        fx_done(&fx);
+}
+
+/* Every setting that took part in a problem is named with its file:line, or as a default. */
+static void errors_name_every_setting(void **state) {
+        struct fixture fx;
+        struct pf_facts s = facts_s7150(), m = facts_mi300x();
+        char want[512];
+
+        /* the PF reserve leaves too little for the default count: blamed on pf_reserve's line */
+        fx_load(&fx, "[gpu 0000:03:00.0]\npf_reserve = 4G\n", NULL);
+        resolve_bad(&fx, &s);
+        snprintf(want, sizeof(want), "pf_reserve = 4G from %s:2", fx.t.main);
+        expect_diag(&fx.d, AT(&fx, 2), "pf_reserve = 4G: 16 VFs need at least 4 GiB", want,
+                    "vfs = 16 (default: the card's maximum)", "vf_memory = auto (default) for VF 0-15");
+        fx_done(&fx);
+
+        /* a fifth slice that is the default: the line that brought the fourth, and the default named */
+        fx_load(&fx, "[gpu *]\nvfs = 8\n[vf 0000:03:00.0 0]\ntime_slice = 1ms\n[vf 0000:03:00.0 1]\ntime_slice = 2ms\n"
+                     "[vf 0000:03:00.0 2]\ntime_slice = 3ms\n[vf 0000:03:00.0 3]\ntime_slice = 4ms\n", NULL);
+        resolve_bad(&fx, &s);
+        snprintf(want, sizeof(want), "1ms from %s:4 for VF 0;", fx.t.main);
+        expect_diag(&fx.d, AT(&fx, 10), "time_slice = 4ms: VF 4 brings a fifth distinct time slice", want,
+                    "6ms (default) for VF 4-7");
+        fx_done(&fx);
+
+        /* a live override is named as such, not as line 0 of a file */
+        fx_load(&fx, "[gpu *]\nvfs = 4\n[vf 0000:03:00.0 3]\ntime_slice = 2ms\n", NULL);
+        assert_int_equal(mx_config_set(fx.cfg, MX_SECTION_GPU_ADDR, &s.addr, 0, MX_KEY_VFS, "2", "mxgpuctl (live override)",
+                                       &fx.d), 0);
+        resolve_bad(&fx, &s);
+        expect_diag(&fx.d, AT(&fx, 3), "VF 3 does not exist", "has 2 VFs (vfs = 2 from mxgpuctl (live override))",
+                    "from 0 to 1");
+        assert_false(mx_diags_contains(&fx.d, "override):0"));
+        fx_done(&fx);
+
+        /* no VFs at all: no "0 to -1" */
+        fx_load(&fx, "[gpu *]\nvfs = 0\n[vf 0000:03:00.0 0]\ntime_slice = 2ms\n", NULL);
+        resolve_bad(&fx, &s);
+        expect_diag(&fx.d, AT(&fx, 3), "has no VFs (vfs = 0 from", "remove the section or raise vfs");
+        assert_false(mx_diags_contains(&fx.d, "-1"));
+        fx_done(&fx);
+
+        /* [gpu *] with a count the MI300X refuses: the fix is a section of its own */
+        fx_load(&fx, "[gpu *]\nvfs = 4\n", NULL);
+        resolve_bad(&fx, &m);
+        expect_diag(&fx.d, AT(&fx, 2), "vfs = 4: ", "allows only 1 or 8 (or 0) VFs", "[gpu mi300x]", "vfs = 8");
+        fx_done(&fx);
+}
+
+/* Problems that do not depend on each other are all reported. */
+static void independent_problems_all_reported(void **state) {
+        struct fixture fx;
+        struct pf_facts s = facts_s7150();
+
+        fx_load(&fx, "[gpu *]\nvfs = 17\npf_reserve = 5G\n", NULL);
+        resolve_bad(&fx, &s);
+        expect_diag(&fx.d, AT(&fx, 2), "vfs = 17: ", "at most 16 VFs");
+        expect_diag(&fx.d, AT(&fx, 3), "pf_reserve = 5G: ", "out of range");
+        fx_done(&fx);
+
+        /* 16 x 4G cannot fit with any reserve: both are wrong */
+        fx_load(&fx, "[gpu *]\npf_reserve = 5G\nvf_memory = 4G\n", NULL);
+        resolve_bad(&fx, &s);
+        expect_diag(&fx.d, AT(&fx, 2), "pf_reserve = 5G: ", "out of range");
+        expect_diag(&fx.d, AT(&fx, 3), "vf_memory = 4G: ", "16 VFs need at least 64 GiB", "pf_reserve refused");
+        fx_done(&fx);
+        /* but a layout that fits with an allowed reserve is not blamed */
+        fx_load(&fx, "[gpu *]\npf_reserve = 5G\nvfs = 2\nvf_memory = 2G\n", NULL);
+        resolve_bad(&fx, &s);
+        assert_int_equal(fx.d.n_errors, 1);
+        fx_done(&fx);
+
+        fx_load(&fx, "[gpu *]\nvfs = 4\n[vf 0000:03:00.0 9]\ntime_slice = 2ms\n[vf 0000:03:00.0 1]\nvf_memory = 8G\n", NULL);
+        resolve_bad(&fx, &s);
+        expect_diag(&fx.d, AT(&fx, 3), "VF 9 does not exist");
+        expect_diag(&fx.d, AT(&fx, 6), "vf_memory = 8G: ", "4 VFs need at least");
+        fx_done(&fx);
+}
+
+/* A config with refused values is still checked against the card, without them. */
+static void partial_config_checked(void **state) {
+        struct tmpconf t;
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL, *partial = NULL;
+        struct mx_config_load_opts o = { .ret_partial = &partial };
+        struct pf_facts s = facts_s7150();
+        struct pf_desired p;
+        tc_init(&t);
+        tc_write(&t, NULL, "[gpu *]\nvfs = 4\nscheduler = fast\nvf_memory = 4G\n");
+        assert_int_equal(mx_config_load_opts(t.main, t.dropin, &o, &cfg, &d), -EINVAL);
+        assert_null(cfg);
+        assert_non_null(partial);
+        assert_int_equal(mx_config_resolve(partial, &s, &p, &d), -EINVAL);
+        assert_int_equal(d.n_errors, 2);
+        expect_diag(&d, "mxgpu.conf:3: scheduler = fast: ");
+        expect_diag(&d, "mxgpu.conf:4: vf_memory = 4G: ", "4 VFs need at least 16 GiB");
+        mx_config_free(partial);
+        partial = NULL;
+        mx_diags_clear(&d);
+
+        /* a refused count hides the older one and stops the checks that need it, silently */
+        tc_write(&t, "50-x.conf", "[gpu *]\nvfs = x\n");
+        assert_int_equal(mx_config_load_opts(t.main, t.dropin, &o, &cfg, &d), -EINVAL);
+        assert_non_null(partial);
+        size_t before = d.n_errors;
+        assert_int_equal(mx_config_resolve(partial, &s, &p, &d), -EINVAL);
+        assert_int_equal(d.n_errors, before);
+        mx_config_free(partial);
+        partial = NULL;
+        mx_diags_clear(&d);
+
+        /* a line that is not understood: no partial config, no guesses */
+        tc_write(&t, "50-x.conf", "[gpu 0000:3:00.0]\nvfs = 2\n");
+        assert_int_equal(mx_config_load_opts(t.main, t.dropin, &o, &cfg, &d), -EINVAL);
+        assert_null(partial);
+        mx_diags_clear(&d);
+        tc_cleanup(&t);
+}
+
+static void winner_and_unmatched_sections(void **state) {
+        struct fixture fx;
+        struct pf_facts s = facts_s7150(), n = facts_nvme();
+        fx_load(&fx, "[gpu *]\nvfs = 4\n[gpu 0000:03:00.0]\nvfs = 2\n[vf 0000:03:00.0 1]\ntime_slice = 2ms\n"
+                     "[gpu 0000:99:00.0]\n[vf 0000:98:00.0 3]\ntime_slice = 2ms\n[vf 0000:03:02.0 0]\ntime_slice = 2ms\n"
+                     "[gpu mi300x]\n[device 0000:01:00.0]\nvfs = 2\n[vf 0000:01:00.0 1]\ntime_slice = 2ms\n",
+                "[gpu 0000:03:00.0]\nvfs = 8\n");
+        const struct mx_setting *w = mx_config_winner(fx.cfg, s.card, &s.addr, -1, MX_KEY_VFS);
+        assert_non_null(w);
+        assert_int_equal(w->u, 8);
+        assert_non_null(strstr(w->file, "50-test.conf"));
+        w = mx_config_winner(fx.cfg, s.card, &s.addr, 1, MX_KEY_TIME_SLICE);
+        assert_int_equal(w->line, 6);
+        assert_null(mx_config_winner(fx.cfg, s.card, &s.addr, 2, MX_KEY_TIME_SLICE));
+        assert_int_equal(mx_config_winner(fx.cfg, NULL, &n.addr, -1, MX_KEY_VFS)->u, 2);
+
+        struct pf_desired ps, pn;
+        resolve_ok(&fx, &s, &ps);
+        resolve_ok(&fx, &n, &pn);
+        struct mx_pf_seen seen[] = { { &s, &ps }, { &n, &pn } };
+        mx_config_warn_unmatched(fx.cfg, seen, 2, NULL, &fx.d);
+        expect_diag(&fx.d, AT(&fx, 7), "warning: [gpu 0000:99:00.0] matches no PF on this host");
+        expect_diag(&fx.d, AT(&fx, 8), "warning: [vf 0000:98:00.0 3] matches no PF");
+        expect_diag(&fx.d, AT(&fx, 10), "warning: [vf 0000:03:02.0 0] matches no PF");
+        expect_diag(&fx.d, AT(&fx, 12), "warning: [gpu mi300x] matches no PF", "no mi300x card");
+        expect_diag(&fx.d, AT(&fx, 15), "warning: [vf 0000:01:00.0 1]: ", "generic SR-IOV device");
+        assert_int_equal(fx.d.n_errors, 0);
+        assert_int_equal(fx.d.n, 5);
+        fx_done(&fx);
+
+        /* a [vf] of an unmanaged PF, and nothing to say about [gpu *] when a card is there */
+        fx_load(&fx, "[gpu *]\n[gpu 0000:03:00.0]\nenabled = no\n[vf 0000:03:00.0 20]\ntime_slice = 2ms\n", NULL);
+        resolve_ok(&fx, &s, &ps);
+        struct mx_pf_seen one[] = { { &s, &ps } };
+        mx_config_warn_unmatched(fx.cfg, one, 1, NULL, &fx.d);
+        expect_diag(&fx.d, AT(&fx, 4), "warning: [vf 0000:03:00.0 20]: the PF 0000:03:00.0 is not managed");
+        assert_int_equal(fx.d.n, 1);
         fx_done(&fx);
 }
 
@@ -329,6 +486,10 @@ int main(void) {
                 cmocka_unit_test(not_managed),
                 cmocka_unit_test(generic_device),
                 cmocka_unit_test(card_level_errors),
+                cmocka_unit_test(errors_name_every_setting),
+                cmocka_unit_test(independent_problems_all_reported),
+                cmocka_unit_test(partial_config_checked),
+                cmocka_unit_test(winner_and_unmatched_sections),
                 cmocka_unit_test(pf_reserve_defaults),
                 cmocka_unit_test(explicit_pf_reserve_moves_the_base),
         };
