@@ -11,8 +11,13 @@ struct mx_dropin_edit {
         const char *value;     /* NULL: remove the key */
 };
 
-/* Apply edits in order to path (a missing file is an empty one; its directory is created). A key is
- * set in the section's first occurrence, after its last line, or in a new section at the end.
- * Written to a temporary file in the same directory, fsync'ed and renamed over path: a crash leaves
- * the old or the new file. Returns 0 or -errno. */
+/* The text of path (a missing file is an empty one) with the edits applied in order. A section that
+ * appears several times is edited in every copy: a key is replaced wherever the section has it, or
+ * added after the last line of its first copy, or in a new section at the end; a removal removes it
+ * from every copy. Returns 0 and a malloc'ed *ret_text, or -errno. */
+int mx_dropin_render(const char *path, const struct mx_dropin_edit *edits, size_t n, char **ret_text);
+/* Replace path with text (its directory is created): written to a temporary file in the same
+ * directory, fsync'ed and renamed over path, so a crash leaves the old or the new file. 0 or -errno. */
+int mx_dropin_write(const char *path, const char *text);
+/* Both: apply the edits to path. */
 int mx_dropin_update(const char *path, const struct mx_dropin_edit *edits, size_t n);

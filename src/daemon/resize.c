@@ -150,15 +150,69 @@ static int commit(struct manager *m, struct overrides *candidate, const char *pf
         return manager_apply_pf(m, pf, diags);
 }
 
-static int persist(struct manager *m, const struct mx_dropin_edit *edits, size_t n, char **ret_path) {
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "%s/%s", m->opt->config_dir, MXGPUCTL_DROPIN) < 0)
-                return -ENOMEM;
-        int r = mx_dropin_update(path, edits, n);
-        if (r < 0)
+/* A change made with --persist. */
+struct persist {
+        char *path;                /* the drop-in */
+        char *text;                /* its new contents, checked, not yet written */
+};
+
+static void persist_done(struct persist *p) {
+        free(p->path);
+        free(p->text);
+        *p = (struct persist){};
+}
+
+/* --persist is checked before anything is written or changed: the drop-in as the edits leave it, read
+ * with every other file as a reload would read them, must load without errors, and each key set must
+ * win for this PF there. A later drop-in, or the same section again further down, would otherwise
+ * undo the change at the next reload although the reply said it was saved. Returns 1 with *ret
+ * filled, or the result of the error reply sent. */
+static int persist_prepare(struct ctl_call *call, struct manager *m, const struct pf_run *run, const char *pf, int vf,
+                           const struct mx_dropin_edit *edits, size_t n_edits, struct persist *ret) {
+        struct persist p = {};
+        if (asprintf(&p.path, "%s/%s", m->opt->config_dir, MXGPUCTL_DROPIN) < 0)
+                return ctl_call_error(call, -ENOMEM, NULL);
+        int r = mx_dropin_render(p.path, edits, n_edits, &p.text);
+        if (r < 0) {
+                r = ctl_call_errorf(call, r, "cannot read %s: %s; nothing was changed", p.path, strerror(-r));
+                persist_done(&p);
                 return r;
-        *ret_path = TAKE_PTR(path);
-        return 0;
+        }
+        struct mx_diags diags = {};
+        _cleanup_(mx_config_freep) struct mx_config *cfg = NULL;
+        struct mx_config_load_opts o = { .replace_path = p.path, .replace_text = p.text };
+        r = mx_config_load_opts(m->opt->config, m->opt->config_dir, &o, &cfg, &diags);
+        if (r < 0) {
+                if (!mx_diags_has_errors(&diags))
+                        mx_diags_add(&diags, MX_DIAG_ERROR, m->opt->config, 0, NULL, NULL, NULL, "cannot read: %s",
+                                     strerror(-r));
+                persist_done(&p);
+                return control_reply_problems(call, "--persist: the config files (with the change) are not valid, so "
+                                              "the next reload would not apply it; nothing was changed", &diags);
+        }
+        struct pci_addr a;
+        (void)pci_addr_parse(pf, &a);
+        const struct mx_card *card = run->desired.generic ? NULL : run->pf.card;
+        for (size_t i = 0; i < n_edits; i++) {
+                const struct mx_dropin_edit *e = &edits[i];
+                if (!e->key || !e->value)
+                        continue;
+                enum mx_key k = (enum mx_key)mx_key_from_name(e->key);
+                const struct mx_setting *w = mx_config_winner(cfg, card, &a, streq(e->key, "vfs") ? -1 : vf, k);
+                if (w && w->set && streq(w->file, p.path) && streq(w->raw, e->value))
+                        continue;
+                mx_diags_clear(&diags);
+                mx_diags_add(&diags, MX_DIAG_ERROR, w ? w->file : NULL, w ? w->line : 0, e->key, w ? w->raw : NULL, pf,
+                             "overrides %s = %s that --persist would write to %s: it is read later, so the next reload "
+                             "would undo the change; edit or remove this line, or leave out --persist to change "
+                             "only the running state", e->key, e->value, p.path);
+                persist_done(&p);
+                return control_reply_problems(call, "--persist would not last: another line wins; nothing was changed",
+                                              &diags);
+        }
+        mx_diags_clear(&diags);
+        *ret = p;
+        return 1;
 }
 
 static unsigned slice_ms(const struct pf_observed *o, unsigned i) {
@@ -171,6 +225,7 @@ static unsigned slice_ms(const struct pf_observed *o, unsigned i) {
 int control_resize(struct ctl_call *call, struct json_object *params, void *userdata) {
         struct manager *m = userdata;
         _cleanup_free_ char *persisted = NULL;  /* before any goto out */
+        struct persist pst = {};
         const char *dev = json_object_get_string(json_object_object_get(params, "device"));
         struct json_object *jmem = json_object_object_get(params, "memory_mib");
         struct json_object *jts = json_object_object_get(params, "time_slice_us");
@@ -318,14 +373,10 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
         json_object_object_add(reply, "moves", mv);
         json_object_object_add(reply, "actions", acts);
         json_object_object_add(reply, "dry_run", json_object_new_boolean(dry));
-        if (dry) {
-                json_object_object_add(reply, "persisted", NULL);
-                r = ctl_call_reply(call, reply);
-                goto out;
-        }
 
         if (want_persist) {
-                /* The change itself: this VF's size and time slice (the others keep what the config says). */
+                /* The change itself: this VF's size and time slice (the others keep what the config says). A
+                 * dry run checks it too, so that it tells in advance whether --persist would last. */
                 char sect[48], size[24], tsv[24];
                 struct mx_dropin_edit edits[2];
                 size_t ne = 0;
@@ -336,13 +387,25 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
                         edits[ne++] = (struct mx_dropin_edit){ sect, "vf_memory", size };
                 if (jts)
                         edits[ne++] = (struct mx_dropin_edit){ sect, "time_slice", tsv };
-                r = persist(m, edits, ne, &persisted);
-                if (r < 0) {
+                r = persist_prepare(call, m, run, pf, vf, edits, ne, &pst);
+                if (r != 1) {
                         json_object_put(reply);
-                        r = ctl_call_errorf(call, r, "cannot write %s/%s: %s; nothing was changed", m->opt->config_dir,
-                                            MXGPUCTL_DROPIN, strerror(-r));
                         goto out;
                 }
+        }
+        if (dry) {
+                json_object_object_add(reply, "persisted", NULL);
+                r = ctl_call_reply(call, reply);
+                goto out;
+        }
+        if (pst.path) {
+                r = mx_dropin_write(pst.path, pst.text);
+                if (r < 0) {
+                        json_object_put(reply);
+                        r = ctl_call_errorf(call, r, "cannot write %s: %s; nothing was changed", pst.path, strerror(-r));
+                        goto out;
+                }
+                persisted = TAKE_PTR(pst.path);
         }
         json_object_object_add(reply, "persisted", persisted ? json_object_new_string(persisted) : NULL);
 
@@ -389,6 +452,7 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
 out:
         pf_observed_done(&o);
         overrides_done(&candidate);
+        persist_done(&pst);
         return r;
 }
 
@@ -464,15 +528,7 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
         json_object_object_add(reply, "actions", actions_json(&plan->actions));
         json_object_object_add(reply, "dry_run", json_object_new_boolean(dry));
         free(plan);
-        if (dry) {
-                json_object_object_add(reply, "num_vfs", json_object_new_int((int)count));
-                json_object_object_add(reply, "state", NULL);
-                json_object_object_add(reply, "reason", NULL);
-                json_object_object_add(reply, "persisted", NULL);
-                overrides_done(&candidate);
-                return ctl_call_reply(call, reply);
-        }
-        _cleanup_free_ char *persisted = NULL;
+        struct persist pst = {};
         if (want_persist) {
                 char sect[48], val[16], vsect[MX_VF_INDEX_MAX + 1][48];
                 struct mx_dropin_edit edits[MX_VF_INDEX_MAX + 2];
@@ -485,13 +541,34 @@ int control_set_vfs(struct ctl_call *call, struct json_object *params, void *use
                         snprintf(vsect[i], sizeof(vsect[i]), "vf %s %u", pf, i);
                         edits[ne++] = (struct mx_dropin_edit){ vsect[i], NULL, NULL };
                 }
-                r = persist(m, edits, ne, &persisted);
+                r = persist_prepare(call, m, run, pf, -1, edits, ne, &pst);
+                if (r != 1) {
+                        json_object_put(reply);
+                        overrides_done(&candidate);
+                        return r;
+                }
+        }
+        if (dry) {
+                json_object_object_add(reply, "num_vfs", json_object_new_int((int)count));
+                json_object_object_add(reply, "state", NULL);
+                json_object_object_add(reply, "reason", NULL);
+                json_object_object_add(reply, "persisted", NULL);
+                overrides_done(&candidate);
+                persist_done(&pst);
+                return ctl_call_reply(call, reply);
+        }
+        _cleanup_free_ char *persisted = NULL;
+        if (pst.path) {
+                r = mx_dropin_write(pst.path, pst.text);
                 if (r < 0) {
                         json_object_put(reply);
                         overrides_done(&candidate);
-                        return ctl_call_errorf(call, r, "cannot write %s/%s: %s; nothing was changed", m->opt->config_dir,
-                                               MXGPUCTL_DROPIN, strerror(-r));
+                        r = ctl_call_errorf(call, r, "cannot write %s: %s; nothing was changed", pst.path, strerror(-r));
+                        persist_done(&pst);
+                        return r;
                 }
+                persisted = TAKE_PTR(pst.path);
+                persist_done(&pst);
         }
         json_object_object_add(reply, "persisted", persisted ? json_object_new_string(persisted) : NULL);
         r = commit(m, &candidate, pf, &diags);

@@ -740,9 +740,13 @@ static FILE *open_source(const char *path, const struct mx_config_load_opts *o, 
 /* The names of the drop-ins in dir, sorted, with the stand-in file added when it is new. */
 static int list_dropins(const char *dir, const struct mx_config_load_opts *o, char ***ret, size_t *ret_n) {
         struct dirent **de = NULL;
+        size_t dl = strlen(dir);
+        const char *rp = o ? o->replace_path : NULL;
+        bool stand_in = rp && o->replace_text && strncmp(rp, dir, dl) == 0 && rp[dl] == '/' && !strchr(rp + dl + 1, '/');
         int n = scandir(dir, &de, conf_filter, NULL);
-        if (n < 0)
+        if (n < 0 && !(errno == ENOENT && stand_in))  /* the folder the stand-in would create */
                 return negative_errno();
+        n = MAX(n, 0);
         char **names = calloc((size_t)n + 1, sizeof(char *));
         size_t k = 0;
         int r = names ? 0 : -ENOMEM;
@@ -752,9 +756,7 @@ static int list_dropins(const char *dir, const struct mx_config_load_opts *o, ch
                 free(de[i]);
         }
         free(de);
-        size_t dl = strlen(dir);
-        const char *rp = o ? o->replace_path : NULL;
-        if (r == 0 && rp && o->replace_text && strncmp(rp, dir, dl) == 0 && rp[dl] == '/' && !strchr(rp + dl + 1, '/')) {
+        if (r == 0 && stand_in) {
                 bool have = false;
                 for (size_t i = 0; i < k; i++)
                         have = have || streq(names[i], rp + dl + 1);

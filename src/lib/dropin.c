@@ -78,15 +78,15 @@ static const char *header(const char *line, size_t *ret_len) {
 static bool is_key(const char *line, const char *key) {
         while (isspace((unsigned char)*line))
                 line++;
-        const char *eq = strpbrk(line, "=:");
+        const char *eq = strchr(line, '=');
         if (!eq || *line == ';' || *line == '#')
                 return false;
         return same_words(line, (size_t)(eq - line), key);
 }
 
-/* [start, end) of the first section named name; false when there is none. */
-static bool find_section(const struct lines *ls, const char *name, size_t *ret_start, size_t *ret_end) {
-        for (size_t i = 0; i < ls->n; i++) {
+/* [start, end) of the first section named name at or after line from; false when there is none. */
+static bool find_section(const struct lines *ls, size_t from, const char *name, size_t *ret_start, size_t *ret_end) {
+        for (size_t i = from; i < ls->n; i++) {
                 size_t len;
                 const char *h = header(ls->l[i], &len);
                 if (!h || !same_words(h, len, name))
@@ -101,21 +101,45 @@ static bool find_section(const struct lines *ls, const char *name, size_t *ret_s
         return false;
 }
 
+/* Every copy of the section counts: the config merges them, the last line read winning, so a key left
+ * in a later copy would undo the edit at the next reload. */
 static int apply_edit(struct lines *ls, const struct mx_dropin_edit *e) {
-        size_t start, end;
-        bool found = find_section(ls, e->section, &start, &end);
-        if (!e->key) {
-                if (found)
-                        for (size_t i = end; i > start; i--)
-                                lines_delete(ls, i - 1);
-                return 0;
-        }
+        size_t start, end, first_start = 0, first_end = 0;
+        bool found = false, replaced = false;
         _cleanup_free_ char *kv = NULL;
         if (e->value && asprintf(&kv, "%s = %s", e->key, e->value) < 0)
                 return -ENOMEM;
+        for (size_t from = 0; find_section(ls, from, e->section, &start, &end); from = end) {
+                if (!e->key) {
+                        for (size_t i = end; i > start; i--)
+                                lines_delete(ls, i - 1);
+                        end = start;
+                        continue;
+                }
+                if (!found) {
+                        first_start = start;
+                        first_end = end;
+                        found = true;
+                }
+                for (size_t i = start + 1; i < end; i++) {
+                        if (!is_key(ls->l[i], e->key))
+                                continue;
+                        if (!e->value) {
+                                lines_delete(ls, i--);
+                                end--;
+                                continue;
+                        }
+                        char *s = strdup(kv);
+                        if (!s)
+                                return -ENOMEM;
+                        free(ls->l[i]);
+                        ls->l[i] = s;
+                        replaced = true;
+                }
+        }
+        if (!e->key || !e->value || replaced)
+                return 0;
         if (!found) {
-                if (!e->value)
-                        return 0;
                 _cleanup_free_ char *h = NULL;
                 if (asprintf(&h, "[%s]", e->section) < 0)
                         return -ENOMEM;
@@ -126,25 +150,8 @@ static int apply_edit(struct lines *ls, const struct mx_dropin_edit *e) {
                         r = lines_insert(ls, ls->n, h);
                 return r < 0 ? r : lines_insert(ls, ls->n, kv);
         }
-        for (size_t i = start + 1; i < end; i++)
-                if (is_key(ls->l[i], e->key)) {
-                        if (!e->value) {
-                                lines_delete(ls, i);
-                                i--;
-                                end--;
-                                continue;
-                        }
-                        char *s = strdup(kv);
-                        if (!s)
-                                return -ENOMEM;
-                        free(ls->l[i]);
-                        ls->l[i] = s;
-                        return 0;
-                }
-        if (!e->value)
-                return 0;
-        size_t at = end;
-        while (at > start + 1 && !ls->l[at - 1][strspn(ls->l[at - 1], " \t")])
+        size_t at = first_end;
+        while (at > first_start + 1 && !ls->l[at - 1][strspn(ls->l[at - 1], " \t")])
                 at--;  /* after the section's last non-blank line */
         return lines_insert(ls, at, kv);
 }
@@ -166,7 +173,7 @@ static int read_lines(const char *path, struct lines *ret) {
         return ferror(f) ? -EIO : 0;
 }
 
-static int write_atomic(const char *path, const struct lines *ls) {
+static int write_atomic(const char *path, const char *text) {
         _cleanup_free_ char *dir_copy = strdup(path), *tmp = NULL;
         if (!dir_copy || asprintf(&tmp, "%s.XXXXXX", path) < 0)
                 return -ENOMEM;
@@ -183,8 +190,7 @@ static int write_atomic(const char *path, const struct lines *ls) {
                 unlink(tmp);
                 return r;
         }
-        for (size_t i = 0; i < ls->n; i++)
-                fprintf(f, "%s\n", ls->l[i]);
+        fputs(text, f);
         int r = 0;
         if (fflush(f) != 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
                 r = negative_errno();
@@ -202,13 +208,35 @@ static int write_atomic(const char *path, const struct lines *ls) {
         return 0;
 }
 
-int mx_dropin_update(const char *path, const struct mx_dropin_edit *edits, size_t n) {
+int mx_dropin_render(const char *path, const struct mx_dropin_edit *edits, size_t n, char **ret_text) {
         struct lines ls = {};
         int r = read_lines(path, &ls);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = apply_edit(&ls, &edits[i]);
-        if (r >= 0)
-                r = write_atomic(path, &ls);
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = r >= 0 ? open_memstream(&buf, &size) : NULL;
+        if (r >= 0 && !f)
+                r = -ENOMEM;
+        for (size_t i = 0; f && i < ls.n; i++)
+                fprintf(f, "%s\n", ls.l[i]);
+        if (f && fclose(f) != 0)
+                r = -ENOMEM;
         lines_done(&ls);
-        return r;
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        *ret_text = buf;
+        return 0;
+}
+
+int mx_dropin_write(const char *path, const char *text) {
+        return write_atomic(path, text);
+}
+
+int mx_dropin_update(const char *path, const struct mx_dropin_edit *edits, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        int r = mx_dropin_render(path, edits, n, &text);
+        return r < 0 ? r : write_atomic(path, text);
 }

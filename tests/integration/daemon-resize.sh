@@ -151,4 +151,30 @@ ctl reload >/dev/null
 assert_eq "$(jqs '.pfs[0].numvfs')" 3 "persisted count after reload"
 rc=0; ctl set-vfs 03:00.0 3 5 2>/dev/null || rc=$?; assert_eq "$rc" 2 "set-vfs with an extra argument"
 rc=0; ctl set-vfs 03:00.0 999 2>"$T/many.err" || rc=$?; assert_eq "$rc" 2 "more VFs than the card has"
-echo "resize: in place, one move, no space, in use, dry run, overrides, persist; set-vfs"
+
+# --persist that a reload would undo is refused before anything changes, naming the line that wins:
+# a later drop-in...
+printf '[gpu 0000:03:00.0]\nvfs = 8\n[vf 0000:03:00.0 1]\ntime_slice = 3ms\n' >"$CONF.d/95-site.conf"
+cp "$drop" "$T/drop.before"
+before=$(status)
+for dry in "" --dry-run; do
+  rc=0; ctl set-vfs 03:00.0 2 --persist $dry 2>"$T/p1.err" || rc=$?
+  assert_eq "$rc" 2 "set-vfs --persist $dry under a later drop-in"
+  grep -q "95-site.conf:2: vfs = 8: overrides vfs = 2 that --persist would write to .*90-mxgpuctl.conf" "$T/p1.err" ||
+    fail "set-vfs --persist $dry does not name the line that wins: $(cat "$T/p1.err")"
+done
+rc=0; ctl resize 03:02.1 --time-slice 5ms --persist 2>"$T/p2.err" || rc=$?
+assert_eq "$rc" 2 "resize --persist under a later drop-in"
+grep -q "95-site.conf:4: time_slice = 3ms: overrides time_slice = 5ms" "$T/p2.err" || fail "resize --persist: $(cat "$T/p2.err")"
+cmp -s "$drop" "$T/drop.before" || fail "a refused --persist wrote the drop-in: $(cat "$drop")"
+[ "$(status)" = "$before" ] || fail "a refused --persist changed the host"
+assert_eq "$(ctl list --json | jq -c '.pfs[0].override')" "null" "a refused --persist left a live override"
+rm "$CONF.d/95-site.conf"
+# ...and the same section twice in the drop-in: every copy gets the value
+printf '[gpu 0000:03:00.0]\nvfio = yes\n\n[gpu 0000:03:00.0]\nvfs = 8\n' >"$drop"
+ctl set-vfs 03:00.0 2 --persist >/dev/null
+assert_eq "$(grep -c '^vfs = 2$' "$drop")" 1 "drop-in after set-vfs --persist: $(cat "$drop")"
+grep -q '^vfs = 8$' "$drop" && fail "the second copy kept vfs = 8: $(cat "$drop")"
+ctl reload >/dev/null
+assert_eq "$(jqs '.pfs[0].numvfs')" 2 "persisted count after reload, with the section twice"
+echo "resize: in place, one move, no space, in use, dry run, overrides, persist (and when it would not last); set-vfs"

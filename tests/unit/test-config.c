@@ -334,6 +334,12 @@ static void config_paths(void **state) {
         assert_int_equal(all->settings[MX_KEY_VFS].u, 3);
         assert_string_equal(all->settings[MX_KEY_VFS].file, p);
         mx_config_free(cfg);
+        /* also in a drop-in folder that writing it would create */
+        snprintf(p, sizeof(p), "%s/90-new.conf", missing);
+        assert_int_equal(mx_config_load_opts(t.main, missing, &rep, &cfg, &d), 0);
+        all = mx_config_find_section(cfg, MX_SECTION_GPU_ALL, NULL, NULL, 0);
+        assert_string_equal(all->settings[MX_KEY_VFS].file, p);
+        mx_config_free(cfg);
         tc_cleanup(&t);
 }
 

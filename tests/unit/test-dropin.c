@@ -88,9 +88,42 @@ static void copy_and_set(void **state) {
         mx_diags_clear(&diags);
 }
 
+/* A section written twice: the config merges both copies, so every copy is edited. */
+static void every_copy_of_a_section(void **state) {
+        char dir[] = "/tmp/mxgpu-dropin.XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char path[256];
+        snprintf(path, sizeof(path), "%s/90-mxgpuctl.conf", dir);
+        FILE *f = fopen(path, "we");
+        fputs("[gpu 0000:03:00.0]\nvfio = no\n\n[vf 0000:03:00.0 5]\ntime_slice = 2ms\n[gpu 0000:03:00.0]\nvfs = 8\n"
+              "[vf 0000:03:00.0 5]\nvf_memory = 1G\n[gpu 0000:03:00.0]\nvfs = 6\n", f);
+        fclose(f);
+        struct mx_dropin_edit e[] = {
+                { "gpu 0000:03:00.0", "vfs", "2" },
+                { "vf 0000:03:00.0 5", NULL, NULL },
+                { "gpu 0000:03:00.0", "vfio", NULL },
+                { "gpu 0000:03:00.0", "pool", "p" },
+        };
+        char *text = NULL;
+        assert_int_equal(mx_dropin_render(path, e, 4, &text), 0);
+        assert_string_equal(text, "[gpu 0000:03:00.0]\npool = p\n\n[gpu 0000:03:00.0]\nvfs = 2\n[gpu 0000:03:00.0]\nvfs = 2\n");
+        /* rendering does not write */
+        char *s = slurp(path);
+        assert_non_null(strstr(s, "vfs = 8"));
+        free(s);
+        assert_int_equal(mx_dropin_write(path, text), 0);
+        s = slurp(path);
+        assert_string_equal(s, text);
+        free(s);
+        free(text);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(edits_keep_other_lines),
+                cmocka_unit_test(every_copy_of_a_section),
                 cmocka_unit_test(copy_and_set),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
