@@ -412,7 +412,7 @@ static void shipped_example_loads_and_is_documented(void **state) {
         assert_int_equal(p.vf[15].fb_size_mib, 480);
         mx_config_free(cfg);
 
-        char *conf_text = slurp(conf), *man_text = slurp(man);
+        char *conf_text = slurp(conf), *man_text = slurp(man), *conf_full = slurp(conf);
         /* every key the example sets or shows commented out is documented */
         unsigned seen = 0;
         for (char *save = NULL, *l = strtok_r(conf_text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -428,6 +428,17 @@ static void shipped_example_loads_and_is_documented(void **state) {
                 seen++;
         }
         assert_true(seen >= 15);
+        /* the example shows every key the parser knows, set or commented out */
+        for (unsigned k = 0; k < _MX_KEY_MAX; k++) {
+                char want[96], want_off[96];
+                snprintf(want, sizeof(want), "\n%s =", mx_key_info(k)->name);
+                snprintf(want_off, sizeof(want_off), "\n#%s =", mx_key_info(k)->name);
+                if (!strstr(conf_full, want) && !strstr(conf_full, want_off))
+                        fail_msg("key %s is missing from conf/mxgpu.conf", mx_key_info(k)->name);
+        }
+        /* mxgpuctl is in section 8 */
+        if (strstr(man_text, "mxgpuctl (1)"))
+                fail_msg("man/mxgpu.conf.5 cites mxgpuctl(1); the page is mxgpuctl(8)");
         /* and so is every key the parser knows */
         for (unsigned k = 0; k < _MX_KEY_MAX; k++) {
                 char want[96];
@@ -436,7 +447,41 @@ static void shipped_example_loads_and_is_documented(void **state) {
                         fail_msg("key %s is not documented in man/mxgpu.conf.5", mx_key_info(k)->name);
         }
         free(conf_text);
+        free(conf_full);
         free(man_text);
+}
+
+/* README's example works on every supported card, the MI300X (1 or 8 VFs) included. */
+static void readme_example_resolves(void **state) {
+        char readme[512];
+        snprintf(readme, sizeof(readme), "%s/README.md", src_dir());
+        char *text = slurp(readme);
+        char *start = strstr(text, "## Configuring");
+        assert_non_null(start);
+        start = strstr(start, "```ini\n");
+        assert_non_null(start);
+        start += 7;
+        char *end = strstr(start, "```");
+        assert_non_null(end);
+        *end = 0;
+        struct tmpconf t;
+        tc_init(&t);
+        tc_write(&t, NULL, start);
+        struct mx_diags d = {};
+        struct mx_config *cfg = NULL;
+        assert_int_equal(mx_config_load(t.main, NULL, &cfg, &d), 0);
+        struct pf_facts f[] = { facts_s7150(), facts_mi300x(), facts_v710() };
+        for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+                struct pf_desired p;
+                int r = mx_config_resolve(cfg, &f[i], &p, &d);
+                if (r < 0)
+                        mx_diags_print(&d, stderr);
+                assert_int_equal(r, 0);
+        }
+        mx_config_free(cfg);
+        mx_diags_clear(&d);
+        tc_cleanup(&t);
+        free(text);
 }
 
 int main(void) {
@@ -454,6 +499,7 @@ int main(void) {
                 cmocka_unit_test(config_paths),
                 cmocka_unit_test(errors_in_dropins_name_their_file),
                 cmocka_unit_test(shipped_example_loads_and_is_documented),
+                cmocka_unit_test(readme_example_resolves),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
