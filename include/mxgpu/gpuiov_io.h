@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "mxgpu/gpuiov.h"
 #include "mxgpu/regio.h"
@@ -12,6 +13,19 @@
 #define GPUIOV_MAX_SCHED_BLOCKS (MI300_GFX_BLOCKS + MI300_MM_BLOCKS)
 /* The main command window: Tonga cap+0x0c; MI300 has none of its own and uses scheduler block 0. */
 #define GPUIOV_WINDOW_MAIN      (-1)
+
+/* What the last failed call was doing, for gpuiov_strerror(): the register or the command at fault. */
+struct gpuiov_failure {
+        bool set;
+        bool write;                        /* the access that failed was a write */
+        bool cmd_status;                   /* -EIO: the command completed with a non-zero CMD_STATUS */
+        uint16_t reg;                      /* from the capability; 0 = no register access failed */
+        uint8_t cmd;                       /* enum gpuiov_cmd of a failed command; 0 = none */
+        uint8_t prev_cmd;                  /* -EBUSY: the command still in flight on that window */
+        int window;                        /* a command's window: GPUIOV_WINDOW_MAIN (Tonga) or a block index */
+        uint32_t wrote, read;              /* -EREMOTEIO: the value written and the one read back */
+        unsigned timeout_ms;               /* -ETIMEDOUT: how long the command was given */
+};
 
 /* An open capability. Plain data; the register window stays the caller's (not closed here). */
 struct gpuiov_dev {
@@ -24,6 +38,7 @@ struct gpuiov_dev {
         unsigned n_sched, n_gfx_sched;     /* scheduler blocks (graphics first); 0 = none advertised */
         uint16_t sched[GPUIOV_MAX_SCHED_BLOCKS]; /* each block's offset from the capability */
         uint8_t last_status;               /* CMD_STATUS of the last command that completed */
+        struct gpuiov_failure fail;        /* set by the last call that failed */
 };
 
 /* A framebuffer range in MiB. */
@@ -50,6 +65,7 @@ struct gpuiov_sched_block {
         uint32_t active;                   /* ACTIVE_FUNCTIONS: bit n = VF n, bit 31 = PF */
         uint32_t busy;                     /* VM_BUSY_STATUS */
         uint32_t active_function_id;
+        uint32_t cmd_control;              /* the command dword; GPUIOV_CMD_EXECUTE set = still in flight */
 };
 
 struct gpuiov_sched {
@@ -78,12 +94,19 @@ int gpuiov_find_cap(const struct regio *io, uint16_t *ret);
 /* The framebuffer layout of the first n_vfs VFs. */
 int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_partition *ret);
 /* Program the partition in hardware.md 4's order: TOTAL_FB_CONSUMED (= available - pf_reserve),
- * CNTXT, then each VF's entry; each write is read back (-EIO when it did not stick). Entries of VFs
+ * CNTXT, then each VF's entry; each write is read back (-EREMOTEIO when it did not stick). Entries of VFs
  * >= n_vfs are left as they are. Checks encodability only (16 MiB alignment, inside the
  * framebuffer, register widths) with -EINVAL, n_vfs > the layout's maximum with -ERANGE; overlap
  * and minimum-size rules are the allocator's. Only safe while no VF is assigned to a running guest. */
 int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const struct gpuiov_fb *context,
                            const struct gpuiov_fb *vfs, unsigned n_vfs);
+
+/* Errors of the calls below, each with d->fail saying where (gpuiov_strerror() puts it in words):
+ * the window's -errno (e.g. the kernel's -EIO) when a config-space access failed; -EREMOTEIO when a
+ * register did not keep the value written; -EIO with d->fail.cmd_status set when a command completed
+ * with a non-zero CMD_STATUS (in d->last_status); -ETIMEDOUT when a command's EXECUTE never cleared;
+ * -EBUSY when the window still holds an earlier command that never completed; -EOPNOTSUPP for a
+ * command not in the layout's set. */
 
 /* Every scheduler block, read back. */
 int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret);
@@ -96,10 +119,32 @@ int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg)
 /* Issue one command on a window (GPUIOV_WINDOW_MAIN or a scheduler block index) and wait for it:
  * cmd | EXECUTE | func << 8 | next << 16, poll until EXECUTE clears (timeout_ms; 0 = the layout's:
  * Tonga 2 s, 3 s for INIT_GPU, MI300 500 ms), then CMD_STATUS must be 0.
- * Returns 0; -ETIMEDOUT when EXECUTE never cleared; -EIO when CMD_STATUS != 0 (in d->last_status, name
- * it with gpuiov_status_name(): 0x0e graphics hang, 0x0f SDMA hang); -EBUSY when a previous command is
- * still in flight on that window; -EINVAL for a bad window; or the window's -errno. */
+ * Returns 0; -ETIMEDOUT when EXECUTE never cleared; -EIO with d->fail.cmd_status when CMD_STATUS != 0
+ * (in d->last_status, named by gpuiov_status_name(): 0x0e graphics hang, 0x0f SDMA hang); -EBUSY when a
+ * previous command is still in flight on that window; -EINVAL for a bad window; or the window's -errno. */
 int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_t func, uint8_t next,
                    unsigned timeout_ms);
 /* CLEAR_VF_STATE for VF n on the main window (clears its framebuffer before reuse). */
 int gpuiov_clear_vf(struct gpuiov_dev *d, unsigned vf);
+
+/* The failure of the last call on d that returned err, in plain words naming the register or the
+ * command and its window ("command IDLE_GPU on scheduler block 0 did not complete in 500 ms: the card
+ * is hung"). d may be NULL (then only err is described). Returns buf. */
+const char *gpuiov_strerror(const struct gpuiov_dev *d, int err, char *buf, size_t size);
+
+/* Command windows whose command dword still has EXECUTE set: a command the card never completed, which
+ * also keeps every later command on that window from starting. */
+struct gpuiov_pending {
+        unsigned n;                        /* windows with a command in flight */
+        bool main;                         /* Tonga's main window (cap + 0x0c) */
+        uint32_t blocks;                   /* bit i = scheduler block i */
+        int first_window;                  /* the first of them: GPUIOV_WINDOW_MAIN or a block index */
+        uint32_t first_word;               /* its command dword */
+};
+/* Read every command window's CMD_CONTROL (one read for all scheduler blocks, one for Tonga's main
+ * window). 0 or the window's -errno. A command issued by this process a moment ago shows too: call it
+ * when no command of yours is in flight (the daemon's commands are synchronous). */
+int gpuiov_read_pending(struct gpuiov_dev *d, struct gpuiov_pending *ret);
+/* "command CONFIG_AUTO_HW_SCHED_MODE on scheduler block 0 never completed (CMD_CONTROL 0x0001001f, EXECUTE
+ * still set): the card is hung". Returns buf. */
+const char *gpuiov_pending_reason(const struct gpuiov_dev *d, const struct gpuiov_pending *p, char *buf, size_t size);

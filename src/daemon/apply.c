@@ -75,14 +75,11 @@ static int open_gpuiov(const struct pci_pf *pf, struct regio *io, struct gpuiov_
         return r;
 }
 
+/* gpuiov_strerror() names the register or the command at fault; other errors (opening) get the errno's hint. */
 static const char *gpuiov_error(int err, const struct gpuiov_dev *d, char *buf, size_t size) {
-        if (err == -ETIMEDOUT)
-                snprintf(buf, size, "the card did not complete the command in time (EXECUTE never cleared)");
-        else if (err == -EIO && d)
-                snprintf(buf, size, "the card reported status 0x%02x (%s)", d->last_status, gpuiov_status_name(d->last_status));
-        else
-                explain(NULL, err, buf, size);
-        return buf;
+        if (d && d->fail.set)
+                return gpuiov_strerror(d, err, buf, size);
+        return explain(NULL, err, buf, size);
 }
 
 static int program_partition(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {

@@ -297,12 +297,20 @@ static int vf_scrub(struct manager *m, const char *vf) {
                 return 0;
         struct regio io = {};
         struct gpuiov_dev d;
+        bool opened = false;
         r = regio_sysfs_open(pf, &io);
         if (r >= 0) {
                 r = gpuiov_open(&io, run->pf.gpuiov_cap, run->pf.layout, &d);
-                if (r >= 0)
+                opened = r >= 0;
+                if (opened)
                         r = gpuiov_clear_vf(&d, (unsigned)index);
                 regio_close(&io);
+        }
+        if (r < 0 && opened) { /* the reason names the command and its window */
+                char why[256];
+                log_vf(LOG_ERR, pf, index, "cannot clear the framebuffer of the VF returned to the pool: %s",
+                       gpuiov_strerror(&d, r, why, sizeof(why)));
+                return r;
         }
         if (r < 0)
                 return log_vf_errno(LOG_ERR, pf, index, r, "cannot clear the framebuffer of the VF returned to the pool");

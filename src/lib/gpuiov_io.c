@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Reading and programming a PF's GPU-IOV capability (partition, scheduler blocks, commands) through a regio window.
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,26 +13,61 @@
 #define EXT_CAP_START 0x100
 #define EXT_CAP_ID_VNDR 0x000b
 
-/* Register accessors relative to the capability. */
-static int rd8(struct gpuiov_dev *d, unsigned off, uint8_t *v) { return regio_read8(&d->io, d->cap + off, v); }
-static int rd16(struct gpuiov_dev *d, unsigned off, uint16_t *v) { return regio_read16(&d->io, d->cap + off, v); }
-static int rd32(struct gpuiov_dev *d, unsigned off, uint32_t *v) { return regio_read32(&d->io, d->cap + off, v); }
+/* Note where a call failed, for gpuiov_strerror(); returns err. */
+static int failed(struct gpuiov_dev *d, int err, unsigned reg, bool write) {
+        d->fail = (struct gpuiov_failure){ .set = true, .write = write, .reg = (uint16_t)reg,
+                                           .window = d->fail.window, .cmd = d->fail.cmd };
+        return err;
+}
 
-/* Write, then read back: a register that does not keep the value is -EIO. */
+/* Register accessors relative to the capability; a failure records the register. */
+static int rd8(struct gpuiov_dev *d, unsigned off, uint8_t *v) {
+        int r = regio_read8(&d->io, d->cap + off, v);
+        return r < 0 ? failed(d, r, off, false) : r;
+}
+static int rd16(struct gpuiov_dev *d, unsigned off, uint16_t *v) {
+        int r = regio_read16(&d->io, d->cap + off, v);
+        return r < 0 ? failed(d, r, off, false) : r;
+}
+static int rd32(struct gpuiov_dev *d, unsigned off, uint32_t *v) {
+        int r = regio_read32(&d->io, d->cap + off, v);
+        return r < 0 ? failed(d, r, off, false) : r;
+}
+static int wr32(struct gpuiov_dev *d, unsigned off, uint32_t v) {
+        int r = regio_write32(&d->io, d->cap + off, v);
+        return r < 0 ? failed(d, r, off, true) : r;
+}
+static int rd_block(struct gpuiov_dev *d, unsigned off, void *buf, size_t len) {
+        int r = regio_read_block(&d->io, d->cap + off, buf, len);
+        return r < 0 ? failed(d, r, off, false) : r;
+}
+
+/* A register that did not keep the value written: -EREMOTEIO, not -EIO, which the kernel gives for a
+ * config access that failed. */
+static int not_kept(struct gpuiov_dev *d, unsigned off, uint32_t wrote, uint32_t read) {
+        failed(d, -EREMOTEIO, off, true);
+        d->fail.wrote = wrote;
+        d->fail.read = read;
+        return -EREMOTEIO;
+}
+
+/* Write, then read back. */
 static int wr16_verify(struct gpuiov_dev *d, unsigned off, uint16_t v) {
         uint16_t back;
         int r = regio_write16(&d->io, d->cap + off, v);
-        if (r >= 0)
-                r = rd16(d, off, &back);
-        return r < 0 ? r : back == v ? 0 : -EIO;
+        if (r < 0)
+                return failed(d, r, off, true);
+        r = rd16(d, off, &back);
+        return r < 0 ? r : back == v ? 0 : not_kept(d, off, v, back);
 }
 
 static int wr32_verify(struct gpuiov_dev *d, unsigned off, uint32_t v) {
         uint32_t back;
-        int r = regio_write32(&d->io, d->cap + off, v);
-        if (r >= 0)
-                r = rd32(d, off, &back);
-        return r < 0 ? r : back == v ? 0 : -EIO;
+        int r = wr32(d, off, v);
+        if (r < 0)
+                return r;
+        r = rd32(d, off, &back);
+        return r < 0 ? r : back == v ? 0 : not_kept(d, off, v, back);
 }
 
 int gpuiov_find_cap(const struct regio *io, uint16_t *ret) {
@@ -120,6 +156,7 @@ int gpuiov_open(const struct regio *io, uint16_t cap, enum gpuiov_layout layout,
 }
 
 int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_partition *ret) {
+        d->fail = (struct gpuiov_failure){};
         if (n_vfs > d->regs->max_vfs)
                 return -ERANGE;
         struct gpuiov_partition p = { .n_vfs = n_vfs };
@@ -130,7 +167,7 @@ int gpuiov_read_partition(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_pa
         uint8_t regs[MAX(TONGA_CAP_LEN, MI300_CAP_LEN)];
         if (to > sizeof(regs) || from >= to)
                 return -EINVAL;
-        int r = regio_read_block(&d->io, d->cap + from, regs, to - from);
+        int r = rd_block(d, from, regs, to - from);
         if (r < 0)
                 return r;
         uint16_t avail = regio_le16(regs, g->fb_available - from), consumed = regio_le16(regs, g->fb_consumed - from);
@@ -155,6 +192,7 @@ static bool fb_encodable(const struct gpuiov_dev *d, const struct gpuiov_fb *f) 
 int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const struct gpuiov_fb *context,
                            const struct gpuiov_fb *vfs, unsigned n_vfs) {
         const struct gpuiov_regs *regs = d->regs;
+        d->fail = (struct gpuiov_failure){};
         if (n_vfs > regs->max_vfs)
                 return -ERANGE;
         if (!context || (n_vfs && !vfs) || pf_reserve_mib > d->fb_available_mib)
@@ -178,40 +216,42 @@ int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const 
         r = wr32_verify(d, regs->cntxt, gpuiov_cntxt_encode(context->offset_mib, context->size_mib));
         if (r < 0)
                 return r;
-        /* each VF's entry, then the table read back in one go: an entry that did not keep its value is -EIO */
+        /* each VF's entry, then the table read back in one go */
         uint32_t want[GPUIOV_MAX_VFS];
         for (unsigned n = 0; n < n_vfs; n++) {
                 want[n] = gpuiov_fb_encode(d->layout, vfs[n].offset_mib, vfs[n].size_mib);
-                r = regio_write32(&d->io, d->cap + regs->vf_fb0 + 4 * n, want[n]);
+                r = wr32(d, regs->vf_fb0 + 4 * n, want[n]);
                 if (r < 0)
                         return r;
         }
         uint8_t back[4 * GPUIOV_MAX_VFS];
-        r = n_vfs ? regio_read_block(&d->io, d->cap + regs->vf_fb0, back, 4 * n_vfs) : 0;
+        r = n_vfs ? rd_block(d, regs->vf_fb0, back, 4 * n_vfs) : 0;
         if (r < 0)
                 return r;
         for (unsigned n = 0; n < n_vfs; n++)
                 if (regio_le32(back, 4 * n) != want[n])
-                        return -EIO;
+                        return not_kept(d, regs->vf_fb0 + 4 * n, want[n], regio_le32(back, 4 * n));
         return 0;
 }
 
 int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret) {
+        d->fail = (struct gpuiov_failure){};
         struct gpuiov_sched s = { .n_blocks = d->n_sched };
         for (unsigned i = 0; i < d->n_sched; i++) {
                 struct gpuiov_sched_block *b = &s.block[i];
                 unsigned o = d->sched[i];
-                /* the block's registers from VM_BUSY_STATUS on, in one read */
-                uint8_t blk[SCH_BLOCK_LEN - SCH_VM_BUSY_STATUS];
-                int r = regio_read_block(&d->io, d->cap + o + SCH_VM_BUSY_STATUS, blk, sizeof(blk));
+                /* the block's registers from CMD_CONTROL on, in one read */
+                uint8_t blk[SCH_BLOCK_LEN - SCH_CMD_CONTROL];
+                int r = rd_block(d, o + SCH_CMD_CONTROL, blk, sizeof(blk));
                 if (r < 0)
                         return r;
-#define SCH_REG(off) regio_le32(blk, (off) - SCH_VM_BUSY_STATUS)
+#define SCH_REG(off) regio_le32(blk, (off) - SCH_CMD_CONTROL)
                 uint32_t options = SCH_REG(SCH_TIME_QUANTA_OPTION), per_vf = SCH_REG(SCH_TIME_QUANTA_PER_VF),
                          pf = SCH_REG(SCH_PF_QUANTA);
                 b->active = SCH_REG(SCH_ACTIVE_FUNCTIONS);
                 b->busy = SCH_REG(SCH_VM_BUSY_STATUS);
                 b->active_function_id = SCH_REG(SCH_ACTIVE_FUNCTION_ID);
+                b->cmd_control = SCH_REG(SCH_CMD_CONTROL);
 #undef SCH_REG
                 b->offset = (uint16_t)o;
                 b->gfx = i < d->n_gfx_sched;
@@ -226,6 +266,7 @@ int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret) {
 }
 
 int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg) {
+        d->fail = (struct gpuiov_failure){};
         if (d->n_sched == 0)
                 return -EOPNOTSUPP;
         if (!cfg || (cfg->mode != GPUIOV_SCHED_SOLID && cfg->mode != GPUIOV_SCHED_LIQUID) ||
@@ -293,24 +334,33 @@ static unsigned default_timeout_ms(const struct gpuiov_dev *d, enum gpuiov_cmd c
 
 int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_t func, uint8_t next,
                    unsigned timeout_ms) {
+        d->fail = (struct gpuiov_failure){ .cmd = (uint8_t)cmd, .window = window };
         unsigned cmd_off, status_off;
         int r = window_regs(d, window, &cmd_off, &status_off);
         if (r < 0)
                 return r;
+        if (window == GPUIOV_WINDOW_MAIN && !d->regs->cmd_control)
+                d->fail.window = 0; /* MI300: block 0's window */
         if ((unsigned)cmd > 0xf)
                 return -EINVAL;
-        uint8_t ctl, status;
-        r = rd8(d, cmd_off, &ctl);
+        uint32_t word;
+        r = rd32(d, cmd_off, &word);
         if (r < 0)
                 return r;
-        if (ctl & GPUIOV_CMD_EXECUTE) /* the card ignores a new command while one is in flight */
+        if (word & GPUIOV_CMD_EXECUTE) { /* the card ignores a new command while one is in flight */
+                d->fail.set = true;
+                d->fail.prev_cmd = word & 0x0f;
+                d->fail.read = word;
                 return -EBUSY;
+        }
 
-        uint64_t deadline = mx_now_usec() + (uint64_t)(timeout_ms ? timeout_ms : default_timeout_ms(d, cmd)) * 1000u;
-        r = regio_write32(&d->io, d->cap + cmd_off, gpuiov_cmd_word(cmd, func, next));
+        unsigned ms = timeout_ms ? timeout_ms : default_timeout_ms(d, cmd);
+        uint64_t deadline = mx_now_usec() + (uint64_t)ms * 1000u;
+        r = wr32(d, cmd_off, gpuiov_cmd_word(cmd, func, next));
         if (r < 0)
                 return r;
         /* Poll with short sleeps that grow to 1 ms: most commands finish within microseconds. */
+        uint8_t ctl, status;
         for (long delay_ns = 10000;; delay_ns = MIN(delay_ns * 2, 1000000L)) {
                 bool late = mx_now_usec() >= deadline; /* sampled before the read: one last look after the deadline */
                 r = rd8(d, cmd_off, &ctl);
@@ -318,8 +368,11 @@ int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_
                         return r;
                 if (!(ctl & GPUIOV_CMD_EXECUTE))
                         break;
-                if (late)
+                if (late) {
+                        d->fail.set = true;
+                        d->fail.timeout_ms = ms;
                         return -ETIMEDOUT;
+                }
                 struct timespec ts = { 0, delay_ns };
                 nanosleep(&ts, NULL);
         }
@@ -327,11 +380,137 @@ int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_
         if (r < 0)
                 return r;
         d->last_status = status;
-        return status == GPUIOV_STATUS_OK ? 0 : -EIO;
+        if (status == GPUIOV_STATUS_OK)
+                return 0;
+        d->fail.set = d->fail.cmd_status = true;
+        return -EIO;
 }
 
 int gpuiov_clear_vf(struct gpuiov_dev *d, unsigned vf) {
         if (vf >= GPUIOV_MAX_VFS)
                 return -EINVAL;
         return gpuiov_command(d, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_CLEAR_VF_STATE, GPUIOV_FUNC_VF(vf), 0, 0);
+}
+
+/* "scheduler block 3" or "the main command window" */
+static const char *window_name(const struct gpuiov_dev *d, int window, char *buf, size_t size) {
+        if (window == GPUIOV_WINDOW_MAIN)
+                snprintf(buf, size, "the main command window");
+        else
+                snprintf(buf, size, "scheduler block %d%s", window,
+                         d->n_sched > d->n_gfx_sched ? (unsigned)window < d->n_gfx_sched ? " (graphics)" : " (multimedia)" : "");
+        return buf;
+}
+
+/* The register at capability offset off: "TOTAL_FB_CONSUMED", "VF3's framebuffer entry",
+ * "TIME_QUANTA_OPTION of scheduler block 2". */
+static const char *reg_name(const struct gpuiov_dev *d, unsigned off, char *buf, size_t size) {
+        const struct gpuiov_regs *g = d->regs;
+        static const struct { uint16_t off; const char *name; } sch[] = {
+                { SCH_CMD_CONTROL, "CMD_CONTROL" }, { SCH_CMD_STATUS, "CMD_STATUS" },
+                { SCH_VM_BUSY_STATUS, "VM_BUSY_STATUS" }, { SCH_ACTIVE_FUNCTIONS, "ACTIVE_FUNCTIONS" },
+                { SCH_ACTIVE_FUNCTION_ID, "ACTIVE_FUNCTION_ID" }, { SCH_TIME_QUANTA_OPTION, "TIME_QUANTA_OPTION" },
+                { SCH_TIME_QUANTA_PER_VF, "TIME_QUANTA_PER_VF" }, { SCH_PF_QUANTA, "PF_QUANTA" },
+        };
+        for (unsigned i = 0; i < d->n_sched; i++)
+                if (off >= d->sched[i] && off < d->sched[i] + (unsigned)SCH_BLOCK_LEN) {
+                        char w[48];
+                        const char *name = "a register";
+                        for (size_t k = 0; k < ARRAY_SIZE(sch); k++)
+                                if (off - d->sched[i] == sch[k].off)
+                                        name = sch[k].name;
+                        snprintf(buf, size, "%s of %s", name, window_name(d, (int)i, w, sizeof(w)));
+                        return buf;
+                }
+        if (off >= g->vf_fb0 && off < g->vf_fb0 + 4u * g->max_vfs)
+                snprintf(buf, size, "VF%u's framebuffer entry", (off - g->vf_fb0) / 4);
+        else if (off == g->cntxt)
+                snprintf(buf, size, "CNTXT");
+        else if (off == g->fb_consumed)
+                snprintf(buf, size, "TOTAL_FB_CONSUMED");
+        else if (off == g->fb_available)
+                snprintf(buf, size, "TOTAL_FB_AVAILABLE");
+        else if (g->cmd_control && off == g->cmd_control)
+                snprintf(buf, size, "CMD_CONTROL");
+        else if (g->cmd_status && off == g->cmd_status)
+                snprintf(buf, size, "CMD_STATUS");
+        else
+                snprintf(buf, size, "the register");
+        return buf;
+}
+
+const char *gpuiov_strerror(const struct gpuiov_dev *d, int err, char *buf, size_t size) {
+        const struct gpuiov_failure *f = d && d->fail.set ? &d->fail : NULL;
+        char w[48], reg[80];
+        if (!f)
+                snprintf(buf, size, "%s", strerror(-err));
+        else if (err == -ETIMEDOUT && f->cmd)
+                snprintf(buf, size, "command %s on %s did not complete in %u ms (EXECUTE still set): the card is hung",
+                         gpuiov_cmd_name(f->cmd), window_name(d, f->window, w, sizeof(w)), f->timeout_ms);
+        else if (err == -EBUSY && f->cmd)
+                snprintf(buf, size, "command %s on %s was not started: the previous command there (%s, CMD_CONTROL "
+                         "0x%08x) never completed: the card is hung", gpuiov_cmd_name(f->cmd),
+                         window_name(d, f->window, w, sizeof(w)), gpuiov_cmd_name(f->prev_cmd), f->read);
+        else if (err == -EIO && f->cmd_status)
+                snprintf(buf, size, "command %s on %s failed: the card reported status 0x%02x (%s)", gpuiov_cmd_name(f->cmd),
+                         window_name(d, f->window, w, sizeof(w)), d->last_status, gpuiov_status_name(d->last_status));
+        else if (err == -EREMOTEIO)
+                snprintf(buf, size, "%s (capability +0x%02x) did not keep the value written: wrote 0x%x, read back 0x%x",
+                         reg_name(d, f->reg, reg, sizeof(reg)), f->reg, f->wrote, f->read);
+        else if (f->cmd)
+                snprintf(buf, size, "cannot %s %s (capability +0x%02x) for command %s: %s", f->write ? "write" : "read",
+                         reg_name(d, f->reg, reg, sizeof(reg)), f->reg, gpuiov_cmd_name(f->cmd), strerror(-err));
+        else
+                snprintf(buf, size, "cannot %s %s (capability +0x%02x): %s", f->write ? "write" : "read",
+                         reg_name(d, f->reg, reg, sizeof(reg)), f->reg, strerror(-err));
+        return buf;
+}
+
+int gpuiov_read_pending(struct gpuiov_dev *d, struct gpuiov_pending *ret) {
+        struct gpuiov_pending p = { .first_window = GPUIOV_WINDOW_MAIN };
+        d->fail = (struct gpuiov_failure){};
+        if (d->regs->cmd_control) {
+                uint32_t word;
+                int r = rd32(d, d->regs->cmd_control, &word);
+                if (r < 0)
+                        return r;
+                if (word & GPUIOV_CMD_EXECUTE) {
+                        p.main = true;
+                        p.n++;
+                        p.first_word = word;
+                }
+        }
+        if (d->n_sched > 0) {
+                /* every block's CMD_CONTROL in one read: the blocks lie in one range of the capability */
+                unsigned lo = d->sched[0], hi = d->sched[0];
+                for (unsigned i = 1; i < d->n_sched; i++) {
+                        lo = MIN(lo, (unsigned)d->sched[i]);
+                        hi = MAX(hi, (unsigned)d->sched[i]);
+                }
+                uint8_t buf[REGIO_CONFIG_SIZE];
+                size_t len = hi - lo + SCH_CMD_CONTROL + 4;
+                int r = rd_block(d, lo, buf, len);
+                if (r < 0)
+                        return r;
+                for (unsigned i = 0; i < d->n_sched; i++) {
+                        uint32_t word = regio_le32(buf, d->sched[i] - lo + SCH_CMD_CONTROL);
+                        if (!(word & GPUIOV_CMD_EXECUTE))
+                                continue;
+                        p.blocks |= 1u << i;
+                        if (p.n++ == 0) {
+                                p.first_window = (int)i;
+                                p.first_word = word;
+                        }
+                }
+        }
+        *ret = p;
+        return 0;
+}
+
+const char *gpuiov_pending_reason(const struct gpuiov_dev *d, const struct gpuiov_pending *p, char *buf, size_t size) {
+        char w[48];
+        snprintf(buf, size, "command %s on %s never completed (CMD_CONTROL 0x%08x, EXECUTE still set)%s: the card is hung",
+                 gpuiov_cmd_name(p->first_word & 0x0f), window_name(d, p->first_window, w, sizeof(w)), p->first_word,
+                 p->n > 1 ? " and so did commands on other windows" : "");
+        return buf;
 }

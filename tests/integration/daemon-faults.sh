@@ -34,12 +34,19 @@ run_case ebusy write 0000:03:00.0 sriov_drivers_autoprobe EBUSY 1
 [[ $S3 == failed:*autoprobe*"busy"* ]] || fail "EBUSY on autoprobe: $S3"
 kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
+# A config-space write the kernel fails names the register, not a card status.
+run_case config-eio write 0000:03:00.0 config EIO 1
+[[ $S3 == failed:*"framebuffer partition"*"cannot write TOTAL_FB_CONSUMED"*"Input/output error"* ]] ||
+  fail "EIO on config: $S3"
+[[ $S3 != *"status 0x00"* ]] || fail "EIO on config reported as a card status: $S3"
+kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
+
 run_case hang cmd-hang 0000:03:00.0 1
 [[ $S3 == failed:*0x0e*hang* ]] || fail "command hang: $S3"
 kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case stuck cmd-stuck 0000:03:00.0 1
-[[ $S3 == failed:*"did not complete"* ]] || fail "stuck command: $S3"
+[[ $S3 == failed:*"did not complete in 2000 ms"*"the card is hung"* ]] || fail "stuck command: $S3"
 kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case missing vf-missing 0000:03:00.0 2

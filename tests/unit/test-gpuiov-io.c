@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "mxgpu/cards.h"
@@ -153,10 +155,37 @@ static void partition_rejected(void **state) {
         assert_int_equal(gpuiov_write_partition(&f->dev, 256, &big_ctx, vfs, 1), -EINVAL);
         assert_int_equal(f->sim->writes, 0); /* nothing was written */
 
-        /* a register that does not keep its value is found by the read-back */
+        /* a register that does not keep its value is found by the read-back, and named: not a card status */
         vfs[1] = (struct gpuiov_fb){ 528, 256 };
         f->sim->drop_write_off = REGIO_SIM_CAP + TONGA_VF_FB(1);
-        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 2), -EIO);
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 2), -EREMOTEIO);
+        char why[256];
+        assert_string_equal(gpuiov_strerror(&f->dev, -EREMOTEIO, why, sizeof(why)),
+                            "VF1's framebuffer entry (capability +0x30) did not keep the value written: wrote 0x21000f, "
+                            "read back 0x0");
+        f->sim->drop_write_off = REGIO_SIM_CAP + TONGA_TOTAL_FB_CONSUMED;
+        assert_int_equal(gpuiov_write_partition(&f->dev, 512, &ctx, vfs, 2), -EREMOTEIO); /* a new value */
+        assert_non_null(strstr(gpuiov_strerror(&f->dev, -EREMOTEIO, why, sizeof(why)), "TOTAL_FB_CONSUMED (capability +0x26)"));
+        fx_close(f);
+}
+
+/* A config-space write the kernel fails is that errno with the register named, never a command status. */
+static void config_write_error(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 196608, 8, 0);
+        struct gpuiov_fb ctx = { 256, 8 }, vf = { 272, 256 };
+        f->sim->fail_errno = -EIO;
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, &vf, 1), -EIO);
+        assert_false(f->dev.fail.cmd_status);
+        char why[256];
+        assert_string_equal(gpuiov_strerror(&f->dev, -EIO, why, sizeof(why)),
+                            "cannot write TOTAL_FB_CONSUMED (capability +0x2a): Input/output error");
+        /* the same on a command's window: the command is named, the status is not */
+        assert_int_equal(gpuiov_command(&f->dev, 2, GPUIOV_CMD_IDLE_GPU, GPUIOV_FUNC_PF, 0, 0), -EIO);
+        assert_false(f->dev.fail.cmd_status);
+        assert_string_equal(gpuiov_strerror(&f->dev, -EIO, why, sizeof(why)),
+                            "cannot read CMD_CONTROL of scheduler block 2 (graphics) (capability +0xe4) for command "
+                            "IDLE_GPU: Input/output error");
+        assert_string_equal(gpuiov_strerror(NULL, -EIO, why, sizeof(why)), "Input/output error");
         fx_close(f);
 }
 
@@ -236,13 +265,58 @@ static void command_with_latency(void **state) {
 
 static void command_stuck(enum gpuiov_layout layout, uint32_t fb, unsigned timeout_ms) {
         struct fx *f = fx_open(layout, fb, 8, 0);
+        const char *window = layout == GPUIOV_TONGA ? "the main command window" : "scheduler block 0 (graphics)";
+        char why[256], want[256];
+        struct gpuiov_pending p;
+        assert_int_equal(gpuiov_read_pending(&f->dev, &p), 0);
+        assert_int_equal(p.n, 0);
         sim_card_fault(f->sim->card, SIM_CARD_FAULT_STUCK, 1);
         assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_IDLE_GPU, GPUIOV_FUNC_PF, 0, timeout_ms),
                          -ETIMEDOUT);
-        /* still in flight: a new command on the window is refused, not silently lost */
+        snprintf(want, sizeof(want), "command IDLE_GPU on %s did not complete in %u ms (EXECUTE still set): the card is hung",
+                 window, timeout_ms ? timeout_ms : GPUIOV_TIMEOUT_MI300_MS);
+        assert_string_equal(gpuiov_strerror(&f->dev, -ETIMEDOUT, why, sizeof(why)), want);
+        /* still in flight: a new command on the window is refused, not silently lost, and the reason says why */
         assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_RUN_GPU, GPUIOV_FUNC_PF, 0, 20), -EBUSY);
+        snprintf(want, sizeof(want), "command RUN_GPU on %s was not started: the previous command there (IDLE_GPU, "
+                 "CMD_CONTROL 0x00000011) never completed: the card is hung", window);
+        assert_string_equal(gpuiov_strerror(&f->dev, -EBUSY, why, sizeof(why)), want);
+        /* a later look finds it too */
+        assert_int_equal(gpuiov_read_pending(&f->dev, &p), 0);
+        assert_int_equal(p.n, 1);
+        assert_int_equal(p.main, layout == GPUIOV_TONGA);
+        assert_int_equal(p.blocks, layout == GPUIOV_TONGA ? 0 : 1);
+        assert_int_equal(p.first_window, layout == GPUIOV_TONGA ? GPUIOV_WINDOW_MAIN : 0);
+        assert_int_equal(p.first_word, 0x11);
+        snprintf(want, sizeof(want), "command IDLE_GPU on %s never completed (CMD_CONTROL 0x00000011, EXECUTE still set): "
+                 "the card is hung", window);
+        assert_string_equal(gpuiov_pending_reason(&f->dev, &p, why, sizeof(why)), want);
         sim_card_fault(f->sim->card, SIM_CARD_FAULT_STUCK, 0); /* released: ends as a hang */
         assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_RUN_GPU, GPUIOV_FUNC_PF, 0, 0), 0);
+        assert_int_equal(gpuiov_read_pending(&f->dev, &p), 0);
+        assert_int_equal(p.n, 0);
+        fx_close(f);
+}
+
+/* A command stuck on a later block (the sequence that left 0x0001001f in a block) is found by the observation. */
+static void pending_later_block(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 196608, 8, 0);
+        sim_card_fault(f->sim->card, SIM_CARD_FAULT_STUCK, 1);
+        assert_int_equal(gpuiov_command(&f->dev, 9, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, 1, 5), -ETIMEDOUT);
+        struct gpuiov_pending p;
+        assert_int_equal(gpuiov_read_pending(&f->dev, &p), 0);
+        assert_int_equal(p.n, 1);
+        assert_int_equal(p.blocks, 1u << 9);
+        assert_int_equal(p.first_word, 0x0001001f);
+        char why[256];
+        assert_string_equal(gpuiov_pending_reason(&f->dev, &p, why, sizeof(why)),
+                            "command CONFIG_AUTO_HW_SCHED_MODE on scheduler block 9 (multimedia) never completed "
+                            "(CMD_CONTROL 0x0001001f, EXECUTE still set): the card is hung");
+        /* gpuiov_read_sched() carries the command dword too */
+        struct gpuiov_sched s;
+        assert_int_equal(gpuiov_read_sched(&f->dev, &s), 0);
+        assert_int_equal(s.block[9].cmd_control, 0x0001001f);
+        assert_int_equal(s.block[0].cmd_control & GPUIOV_CMD_EXECUTE, 0);
         fx_close(f);
 }
 
@@ -255,7 +329,12 @@ static void command_hang(void **state) {
         sim_card_fault(f->sim->card, SIM_CARD_FAULT_HANG, 1);
         assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, GPUIOV_CMD_IDLE_GPU, GPUIOV_FUNC_PF, 0, 0), -EIO);
         assert_int_equal(f->dev.last_status, GPUIOV_STATUS_GFX_HANG);
+        assert_true(f->dev.fail.cmd_status);
         assert_string_equal(gpuiov_status_name(f->dev.last_status), "graphics engine hang");
+        char why[256];
+        assert_string_equal(gpuiov_strerror(&f->dev, -EIO, why, sizeof(why)),
+                            "command IDLE_GPU on the main command window failed: the card reported status 0x0e "
+                            "(graphics engine hang)");
         /* a hang during the scheduler set-up fails it with the same status */
         sim_card_fault(f->sim->card, SIM_CARD_FAULT_HANG, 1);
         struct gpuiov_sched_cfg cfg = { .mode = GPUIOV_SCHED_SOLID, .quanta_ms = { 6, 6, 6, 6 } };
@@ -292,11 +371,13 @@ int main(void) {
                 cmocka_unit_test(mi300_partition),
                 cmocka_unit_test(partition_rejected),
                 cmocka_unit_test(mi300_partition_units),
+                cmocka_unit_test(config_write_error),
                 cmocka_unit_test(sched_tonga),
                 cmocka_unit_test(sched_mi300),
                 cmocka_unit_test(command_with_latency),
                 cmocka_unit_test(stuck_tonga),
                 cmocka_unit_test(stuck_mi300),
+                cmocka_unit_test(pending_later_block),
                 cmocka_unit_test(command_hang),
                 cmocka_unit_test(clear_vf),
         };
