@@ -136,10 +136,7 @@ static int program_gpuiov(int pfd, unsigned n, uint32_t bar0_mib, char *what, si
         if ((r = cfg_wr(fd, block + SCH_PF_QUANTA, &pf_quanta, 4)) < 0 ||
             (r = cfg_wr(fd, block + SCH_ACTIVE_FUNCTIONS, &active, 4)) < 0)
                 goto out;
-        if ((r = command(fd, block, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_SCHED_SOLID)) < 0) {
-                snprintf(what, wsize, "CONFIG_AUTO_HW_SCHED_MODE");
-                goto out;
-        }
+        /* no CONFIG_AUTO_HW_SCHED_MODE: not in the Tonga set (the block runs solid), as in mxgpud */
         if ((r = command(fd, block, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, 0)) < 0)
                 snprintf(what, wsize, "ENABLE_AUTO_HW_SWITCH");
 out:

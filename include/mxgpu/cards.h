@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "mxgpu/gpuiov.h"
 
@@ -21,6 +22,8 @@ struct mx_card {
         uint32_t pf_reserve_mib;    /* default PF reserve (Tonga: PF BAR0 size; GIM8: 256) */
         uint32_t pf_reserve_min, pf_reserve_max;
         bool experimental;          /* layout or limits inferred, not documented */
+        uint8_t sched_modes;        /* GPUIOV_SCHED_BIT() of each scheduling policy the card runs (hardware.md 5) */
+        uint8_t sched_default;      /* the policy used when the config names none; one of sched_modes */
 };
 
 /* The card with this PF device ID, or NULL. */
@@ -30,3 +33,6 @@ const struct mx_card *mx_card_by_model(const char *s);
 /* Iterate: i from 0 until NULL. */
 const struct mx_card *mx_card_nth(unsigned i);
 bool mx_card_vf_count_allowed(const struct mx_card *c, unsigned n);
+bool mx_card_sched_allowed(const struct mx_card *c, unsigned mode);
+/* "solid or liquid", "fairness or round_robin": the card's policies for a message. Returns buf. */
+const char *mx_card_sched_list(const struct mx_card *c, char *buf, size_t size);

@@ -108,12 +108,25 @@ enum gpuiov_cmd {
 #define GPUIOV_TIMEOUT_TONGA_INIT_MS 3000
 #define GPUIOV_TIMEOUT_MI300_MS   500
 
-/* Scheduler modes, carried in the NXT_FCN_ID byte of CONFIG_AUTO_HW_SCHED_MODE (an inference
- * of this project: GIM8's policy numbers 1 = HW solid, 2 = HW liquid). */
+/* Scheduling policies: GIM8's policy numbers (hardware.md 5), carried in the NXT_FCN_ID byte of
+ * CONFIG_AUTO_HW_SCHED_MODE (that carrier is an inference of this project, see docs/gpuiov.md). Which
+ * policies a card supports is in its entry of the card table (cards.h). */
 enum gpuiov_sched_mode {
-        GPUIOV_SCHED_SOLID = 1,   /* idle VFs keep their slot */
-        GPUIOV_SCHED_LIQUID = 2,  /* idle VFs are skipped */
+        GPUIOV_SCHED_SOLID = 1,        /* HW solid: idle VFs keep their slot */
+        GPUIOV_SCHED_LIQUID = 2,       /* HW liquid: idle VFs are skipped */
+        GPUIOV_SCHED_FAIRNESS = 3,     /* SW fairness */
+        GPUIOV_SCHED_ROUND_ROBIN = 4,  /* SW round-robin */
+        GPUIOV_SCHED_HYBRID = 5,       /* no card in hardware.md supports it: never programmed */
 };
+#define GPUIOV_SCHED_BIT(m)       (1u << (m))
+/* "solid", "liquid", "fairness", "round_robin", "hybrid"; NULL for 0 (not programmed) or an unknown number. */
+const char *gpuiov_sched_mode_name(unsigned mode);
+/* The policy named s (case-insensitive; "round-robin" too), or -EINVAL. */
+int gpuiov_sched_mode_from_name(const char *s);
+
+/* Whether the layout's command set has cmd (hardware.md 3): the Tonga layout (GIM1's S7150) only the
+ * base codes 1-9; the MI300 layout also GIM8's 0xa-0xd and 0xf. */
+bool gpuiov_cmd_supported(enum gpuiov_layout l, unsigned cmd);
 
 /* The command dword: cmd | EXECUTE | func << 8 | next_func << 16. */
 static inline uint32_t gpuiov_cmd_word(enum gpuiov_cmd cmd, uint8_t func, uint8_t next) {

@@ -54,7 +54,7 @@ struct gpuiov_partition {
         struct gpuiov_fb vf[GPUIOV_MAX_VFS];
 };
 
-/* One scheduler block as read back. The mode (solid/liquid) is not readable from the hardware:
+/* One scheduler block as read back. The policy (solid, liquid, ...) is not readable from the hardware:
  * the daemon keeps the mode it programmed in its state file. */
 struct gpuiov_sched_block {
         uint16_t offset;                   /* from the capability */
@@ -75,7 +75,7 @@ struct gpuiov_sched {
 
 /* What gpuiov_write_sched() programs into every scheduler block. */
 struct gpuiov_sched_cfg {
-        enum gpuiov_sched_mode mode;       /* GPUIOV_SCHED_SOLID or GPUIOV_SCHED_LIQUID */
+        enum gpuiov_sched_mode mode;       /* GPUIOV_SCHED_SOLID to GPUIOV_SCHED_ROUND_ROBIN */
         uint8_t quanta_ms[SCH_QUANTA_ENTRIES]; /* at most four distinct slices per scheduler */
         unsigned n_vfs;
         uint8_t vf_index[GPUIOV_MAX_VFS];  /* VF n's slice is quanta_ms[vf_index[n]] */
@@ -112,8 +112,10 @@ int gpuiov_write_partition(struct gpuiov_dev *d, uint32_t pf_reserve_mib, const 
 int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret);
 /* Program every scheduler block (quanta options, per-VF and PF index, active bitmap, each read back),
  * then on each block's own window CONFIG_AUTO_HW_SCHED_MODE (mode in NXT_FCN_ID) and
- * ENABLE_AUTO_HW_SWITCH. -EOPNOTSUPP when the card advertises no scheduler block; -EINVAL for a bad
- * config; command errors as gpuiov_command(). */
+ * ENABLE_AUTO_HW_SWITCH. The Tonga layout has no CONFIG_AUTO_HW_SCHED_MODE: its block gets only
+ * ENABLE_AUTO_HW_SWITCH and runs solid, so any other mode is -EOPNOTSUPP there. Whether the card
+ * supports the mode is the caller's check (mx_card_sched_allowed()). -EOPNOTSUPP when the card
+ * advertises no scheduler block; -EINVAL for a bad config; command errors as gpuiov_command(). */
 int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg);
 
 /* Issue one command on a window (GPUIOV_WINDOW_MAIN or a scheduler block index) and wait for it:
@@ -121,10 +123,12 @@ int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg)
  * Tonga 2 s, 3 s for INIT_GPU, MI300 500 ms), then CMD_STATUS must be 0.
  * Returns 0; -ETIMEDOUT when EXECUTE never cleared; -EIO with d->fail.cmd_status when CMD_STATUS != 0
  * (in d->last_status, named by gpuiov_status_name(): 0x0e graphics hang, 0x0f SDMA hang); -EBUSY when a
- * previous command is still in flight on that window; -EINVAL for a bad window; or the window's -errno. */
+ * previous command is still in flight on that window; -EOPNOTSUPP for a command the layout's set lacks
+ * (gpuiov_cmd_supported(); nothing is written); -EINVAL for a bad window; or the window's -errno. */
 int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_t func, uint8_t next,
                    unsigned timeout_ms);
-/* CLEAR_VF_STATE for VF n on the main window (clears its framebuffer before reuse). */
+/* CLEAR_VF_STATE for VF n on the main window (clears its framebuffer before reuse). -EOPNOTSUPP on the
+ * Tonga layout: the command is GIM8's, and hardware.md documents no other way to clear a VF's memory. */
 int gpuiov_clear_vf(struct gpuiov_dev *d, unsigned vf);
 
 /* The failure of the last call on d that returned err, in plain words naming the register or the

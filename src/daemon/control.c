@@ -19,7 +19,7 @@ static struct json_object *str_or_null(const char *s) {
 }
 
 static const char *sched_name(int mode) {
-        return mode == GPUIOV_SCHED_LIQUID ? "liquid" : mode == GPUIOV_SCHED_SOLID ? "solid" : NULL;
+        return mode > 0 ? gpuiov_sched_mode_name((unsigned)mode) : NULL;
 }
 
 /* Time slice and share of VF i from the first scheduler block as the hardware holds it. */

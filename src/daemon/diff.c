@@ -283,7 +283,7 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
                             d->pf_reserve_mib, n, d->vf_base_mib);
                 if (recreated || !mode_known || known_mode != d->scheduler || !sched_matches(d, o, n))
                         add(r, ACT_SCHED, -1, "scheduler: %s, %u distinct time slice(s)",
-                            d->scheduler == GPUIOV_SCHED_LIQUID ? "liquid" : "solid", d->n_quanta);
+                            gpuiov_sched_mode_name(d->scheduler), d->n_quanta);
         }
 
         /* 6. Each VF on vfio-pci; one a host driver holds only with the config's consent. */

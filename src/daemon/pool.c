@@ -295,6 +295,13 @@ static int vf_scrub(struct manager *m, const char *vf) {
                         index = (int)sp->vfs[k].index;
         if (index < 0)
                 return 0;
+        if (!gpuiov_cmd_supported(run->pf.layout, GPUIOV_CMD_CLEAR_VF_STATE)) {
+                /* Not invented: hardware.md documents no way but GIM8's command (docs/gpuiov.md). */
+                log_vf(LOG_WARNING, pf, index, "%s: the framebuffer of the VF returned to the pool is left uncleared: the "
+                       "%s layout has no command to clear it (CLEAR_VF_STATE is GIM8's)", vf,
+                       run->pf.layout == GPUIOV_TONGA ? "Tonga" : gpuiov_layout_name(run->pf.layout));
+                return 0;
+        }
         struct regio io = {};
         struct gpuiov_dev d;
         bool opened = false;

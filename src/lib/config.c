@@ -30,7 +30,7 @@ static const struct mx_key_info keys[_MX_KEY_MAX] = {
         [MX_KEY_VFS]          = { "vfs", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "a number of VFs, 0 to the card's TotalVFs" },
         [MX_KEY_VF_MEMORY]    = { "vf_memory", MX_SCOPE_GPU | MX_SCOPE_VF, "auto, or a size of at least 256M in 16M steps (e.g. 2048M, 2G)" },
         [MX_KEY_TIME_SLICE]   = { "time_slice", MX_SCOPE_GPU | MX_SCOPE_VF, "1ms to 255ms in whole milliseconds (e.g. 6ms)" },
-        [MX_KEY_SCHEDULER]    = { "scheduler", MX_SCOPE_GPU, "solid or liquid" },
+        [MX_KEY_SCHEDULER]    = { "scheduler", MX_SCOPE_GPU, "solid, liquid, fairness or round_robin, as the card supports" },
         [MX_KEY_PF_RESERVE]   = { "pf_reserve", MX_SCOPE_GPU, "auto, or a size in 16M steps within the card's range (S7150: its PF BAR0 size to 4G; V710, MI300X: 256M to 1G)" },
         [MX_KEY_PF_DRIVER]    = { "pf_driver", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "pci-pf-stub or gim ([gpu]); pci-pf-stub or keep ([device])" },
         [MX_KEY_VFIO]         = { "vfio", MX_SCOPE_GPU | MX_SCOPE_DEVICE, "yes or no" },
@@ -428,17 +428,23 @@ static int parse_value(struct load_ctx *c, const struct mx_section *s, enum mx_k
                         return -EINVAL;
                 }
                 break;
-        case MX_KEY_SCHEDULER:
-                if (strcasecmp(value, "solid") == 0)
-                        v = GPUIOV_SCHED_SOLID;
-                else if (strcasecmp(value, "liquid") == 0)
-                        v = GPUIOV_SCHED_LIQUID;
-                else {
-                        problem(c, name, value, "unknown scheduler: use solid (idle VFs keep their slot) or liquid "
-                                "(idle VFs are skipped)");
+        case MX_KEY_SCHEDULER: {
+                /* Which of these the PF's card runs is checked per PF (plan.c), where the card is known. */
+                int m = gpuiov_sched_mode_from_name(value);
+                if (m == GPUIOV_SCHED_HYBRID) {
+                        problem(c, name, value, "no supported card runs GIM8's hybrid policy: use solid, liquid, "
+                                "fairness or round_robin, as the card supports");
                         return -EINVAL;
                 }
+                if (m < 0) {
+                        problem(c, name, value, "unknown scheduler: use solid (idle VFs keep their slot), liquid "
+                                "(idle VFs are skipped), fairness or round_robin (software policies), as the card "
+                                "supports");
+                        return -EINVAL;
+                }
+                v = (uint64_t)m;
                 break;
+        }
         case MX_KEY_PF_DRIVER:
                 if (strcasecmp(value, DRV_PCI_PF_STUB) == 0)
                         v = MX_PF_DRIVER_PCI_PF_STUB;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Encodings of the GPU-IOV capability's fields, shared by the simulator's card model and the daemon.
 #include <string.h>
+#include <strings.h>
 
 #include "mxgpu/gpuiov.h"
 #include "mxgpu/macro.h"
@@ -81,6 +82,34 @@ const char *gpuiov_cmd_name(unsigned cmd) {
                 [0xf] = "CONFIG_AUTO_HW_SCHED_MODE",
         };
         return cmd < ARRAY_SIZE(names) && names[cmd] ? names[cmd] : "UNKNOWN";
+}
+
+const char *gpuiov_sched_mode_name(unsigned mode) {
+        static const char *const names[] = {
+                [GPUIOV_SCHED_SOLID] = "solid", [GPUIOV_SCHED_LIQUID] = "liquid", [GPUIOV_SCHED_FAIRNESS] = "fairness",
+                [GPUIOV_SCHED_ROUND_ROBIN] = "round_robin", [GPUIOV_SCHED_HYBRID] = "hybrid",
+        };
+        return mode < ARRAY_SIZE(names) ? names[mode] : NULL;
+}
+
+int gpuiov_sched_mode_from_name(const char *s) {
+        for (unsigned m = GPUIOV_SCHED_SOLID; m <= GPUIOV_SCHED_HYBRID; m++)
+                if (strcasecmp(s, gpuiov_sched_mode_name(m)) == 0)
+                        return (int)m;
+        if (strcasecmp(s, "round-robin") == 0)
+                return GPUIOV_SCHED_ROUND_ROBIN;
+        return -EINVAL;
+}
+
+bool gpuiov_cmd_supported(enum gpuiov_layout l, unsigned cmd) {
+        bool base = cmd >= GPUIOV_CMD_IDLE_GPU && cmd <= GPUIOV_CMD_LOAD_RLCV_STATE;
+        bool gim8 = (cmd >= GPUIOV_CMD_CLEAR_VF_STATE && cmd <= GPUIOV_CMD_SHUTDOWN_GPU) ||
+                    cmd == GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE;
+        switch (l) {
+        case GPUIOV_TONGA: return base;
+        case GPUIOV_MI300: return base || gim8;
+        default: return false;
+        }
 }
 
 const char *gpuiov_status_name(unsigned status) {

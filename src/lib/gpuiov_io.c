@@ -269,9 +269,13 @@ int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg)
         d->fail = (struct gpuiov_failure){};
         if (d->n_sched == 0)
                 return -EOPNOTSUPP;
-        if (!cfg || (cfg->mode != GPUIOV_SCHED_SOLID && cfg->mode != GPUIOV_SCHED_LIQUID) ||
+        if (!cfg || cfg->mode < GPUIOV_SCHED_SOLID || cfg->mode > GPUIOV_SCHED_ROUND_ROBIN ||
             cfg->n_vfs > GPUIOV_MAX_VFS || cfg->pf_index >= SCH_QUANTA_ENTRIES)
                 return -EINVAL;
+        /* Without CONFIG_AUTO_HW_SCHED_MODE (not in the Tonga set) a block runs solid, and only that. */
+        bool mode_cmd = gpuiov_cmd_supported(d->layout, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE);
+        if (!mode_cmd && cfg->mode != GPUIOV_SCHED_SOLID)
+                return -EOPNOTSUPP;
         uint32_t vf_bits = cfg->n_vfs >= 32 ? ~0u : (1u << cfg->n_vfs) - 1;
         if (cfg->active & ~(vf_bits | SCH_ACTIVE_PF_BIT))
                 return -EINVAL;
@@ -299,10 +303,13 @@ int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg)
                 if (r < 0)
                         return r;
         }
-        /* Each scheduler runs on its own: every block gets the mode, then the switch-on. */
+        /* Each scheduler runs on its own: every block gets the mode (where the layout has the command),
+         * then the switch-on. */
         for (unsigned i = 0; i < d->n_sched; i++) {
-                int r = gpuiov_command(d, (int)i, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF,
-                                       (uint8_t)cfg->mode, 0);
+                int r = 0;
+                if (mode_cmd)
+                        r = gpuiov_command(d, (int)i, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF,
+                                           (uint8_t)cfg->mode, 0);
                 if (r >= 0)
                         r = gpuiov_command(d, (int)i, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, GPUIOV_FUNC_PF, 0, 0);
                 if (r < 0)
@@ -343,6 +350,10 @@ int gpuiov_command(struct gpuiov_dev *d, int window, enum gpuiov_cmd cmd, uint8_
                 d->fail.window = 0; /* MI300: block 0's window */
         if ((unsigned)cmd > 0xf)
                 return -EINVAL;
+        if (!gpuiov_cmd_supported(d->layout, cmd)) { /* the card would answer INVALID: never send it */
+                d->fail.set = true;
+                return -EOPNOTSUPP;
+        }
         uint32_t word;
         r = rd32(d, cmd_off, &word);
         if (r < 0)
@@ -454,6 +465,9 @@ const char *gpuiov_strerror(const struct gpuiov_dev *d, int err, char *buf, size
         else if (err == -EIO && f->cmd_status)
                 snprintf(buf, size, "command %s on %s failed: the card reported status 0x%02x (%s)", gpuiov_cmd_name(f->cmd),
                          window_name(d, f->window, w, sizeof(w)), d->last_status, gpuiov_status_name(d->last_status));
+        else if (err == -EOPNOTSUPP && f->cmd)
+                snprintf(buf, size, "command %s is not in the %s layout's command set (it is GIM8's)",
+                         gpuiov_cmd_name(f->cmd), d->layout == GPUIOV_TONGA ? "Tonga" : gpuiov_layout_name(d->layout));
         else if (err == -EREMOTEIO)
                 snprintf(buf, size, "%s (capability +0x%02x) did not keep the value written: wrote 0x%x, read back 0x%x",
                          reg_name(d, f->reg, reg, sizeof(reg)), f->reg, f->wrote, f->read);

@@ -372,7 +372,15 @@ static int resolve_gpu(struct resolve_ctx *c, const struct mx_config *cfg, struc
         const struct mx_card *card = f->card;
         fill_common(c, d);
         d->fb_clear = get_u(c, MX_KEY_FB_CLEAR, true);
-        d->scheduler = (enum gpuiov_sched_mode)get_u(c, MX_KEY_SCHEDULER, GPUIOV_SCHED_SOLID);
+        d->scheduler = (enum gpuiov_sched_mode)get_u(c, MX_KEY_SCHEDULER, card->sched_default);
+        if (!mx_card_sched_allowed(card, d->scheduler)) {
+                struct origin o = origin_of(c->merged[MX_KEY_SCHEDULER], MX_KEY_SCHEDULER, NULL);
+                char modes[64];
+                err_at(c, &o, "%s (%s) does not run the %s scheduler: use %s%s", c->product, c->dev,
+                       gpuiov_sched_mode_name(d->scheduler), mx_card_sched_list(card, modes, sizeof(modes)),
+                       card->layout == GPUIOV_TONGA ? " (the Tonga layout has no command to choose a policy: "
+                       "CONFIG_AUTO_HW_SCHED_MODE is GIM8's, and without it the block runs solid)" : "");
+        }
 
         /* Problems that do not depend on each other are all reported: a bad count does not hide a bad
          * reserve, a [vf] section out of range does not hide a layout that cannot fit. */

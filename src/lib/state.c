@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "mxgpu/macro.h"
+#include "mxgpu/gpuiov.h"
 #include "mxgpu/state.h"
 
 #define TMP_PREFIX      "." STATE_FILE "."
@@ -180,6 +181,7 @@ static struct json_object *pf_json(const struct state_pf *pf) {
         if (!o)
                 return NULL;
         struct json_object *q = json_object_new_array(), *vfs;
+        const char *sched = pf->sched_mode > 0 ? gpuiov_sched_mode_name((unsigned)pf->sched_mode) : NULL;
         if (add(o, "quanta_ms", q) < 0)
                 return NULL;
         for (unsigned i = 0; i < 4; i++)
@@ -194,7 +196,8 @@ static struct json_object *pf_json(const struct state_pf *pf) {
             add(o, "orig_pf_driver", json_object_new_string(pf->orig_pf_driver)) < 0 ||
             add(o, "pf_reserve_mib", json_object_new_int64(pf->pf_reserve_mib)) < 0 ||
             add(o, "context", range_json(pf->context_offset_mib, pf->context_size_mib)) < 0 ||
-            add(o, "sched_mode", json_object_new_int(pf->sched_mode)) < 0 ||
+            add(o, "sched_mode", json_object_new_int(pf->sched_mode)) < 0 || /* for older mxgpud */
+            (sched && add(o, "scheduler", json_object_new_string(sched)) < 0) ||
             add(o, "vfs", vfs = json_object_new_array()) < 0)
                 return NULL;
         for (size_t i = 0; i < pf->n_vfs; i++) {
@@ -351,6 +354,14 @@ static int parse_pf(struct json_object *o, struct state_pf *pf) {
                 r = GET_UINT(o, "sched_mode", 255, pf->sched_mode);
         if (r < 0)
                 return r;
+        /* The policy's name wins over the number (files before it have only the number). */
+        struct json_object *sched;
+        if (json_object_object_get_ex(o, "scheduler", &sched) && json_object_is_type(sched, json_type_string)) {
+                int m = gpuiov_sched_mode_from_name(json_object_get_string(sched));
+                if (m < 0)
+                        return -EBADMSG;
+                pf->sched_mode = m;
+        }
         int p = state_phase_from_name(phase);
         if (p < 0)
                 return -EBADMSG;

@@ -96,10 +96,14 @@ struct sim_card *sim_card_new(const struct sim_card_spec *spec, uint8_t config[4
         c->spec = *spec;
         c->regs = regs;
         c->total_vfs = spec->total_vfs;
+        if (!c->spec.sched_modes)
+                c->spec.sched_modes = GPUIOV_SCHED_BIT(GPUIOV_SCHED_SOLID) | GPUIOV_SCHED_BIT(GPUIOV_SCHED_LIQUID) |
+                                      GPUIOV_SCHED_BIT(GPUIOV_SCHED_FAIRNESS) | GPUIOV_SCHED_BIT(GPUIOV_SCHED_ROUND_ROBIN);
 
         if (spec->layout == GPUIOV_TONGA) {
                 c->n_blocks = 1;
-                c->blocks[0] = (struct sched_block){ .off = TONGA_SCH_BLOCK, .gfx = true };
+                /* Without a mode command the block runs solid (docs/gpuiov.md, the Tonga assumption). */
+                c->blocks[0] = (struct sched_block){ .off = TONGA_SCH_BLOCK, .gfx = true, .mode = GPUIOV_SCHED_SOLID };
                 c->cap_len = TONGA_SCH_BLOCK + SCH_BLOCK_LEN;
                 /* The main window drives the one block. */
                 c->windows[c->n_windows++] = (struct cmd_window){
@@ -191,7 +195,7 @@ static uint8_t execute(struct sim_card *c, struct sched_block *b, uint32_t word)
         unsigned cmd = word & 0xff & ~GPUIOV_CMD_EXECUTE;
         uint8_t func = (word >> 8) & 0xff, next = (word >> 16) & 0xff;
         int f = func_index(c, func);
-        if (f < 0)
+        if (f < 0 || !gpuiov_cmd_supported(c->spec.layout, cmd)) /* Tonga: the base codes 1-9 only */
                 return GPUIOV_STATUS_INVALID;
 
         switch (cmd) {
@@ -232,7 +236,7 @@ static uint8_t execute(struct sim_card *c, struct sched_block *b, uint32_t word)
                 b->running = false;
                 return GPUIOV_STATUS_OK;
         case GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE:
-                if (next != GPUIOV_SCHED_SOLID && next != GPUIOV_SCHED_LIQUID)
+                if (next >= 8 || !(c->spec.sched_modes & GPUIOV_SCHED_BIT(next))) /* a policy the card lacks */
                         return GPUIOV_STATUS_INVALID;
                 b->mode = next;
                 return GPUIOV_STATUS_OK;
@@ -353,7 +357,9 @@ static unsigned pf_quantum_ms(const uint8_t *block) {
 
 /* Run one block's round-robin over SHARE_WINDOW_MS of simulated time and write each function's
  * share of GPU time into share[] (by function index). Solid: an idle function keeps its slot and
- * the GPU idles through it; liquid: idle functions are skipped. The PF has no simulated work. */
+ * the GPU idles through it; liquid: idle functions are skipped. The software policies are modelled
+ * the same way (an inference, docs/gpuiov.md): round_robin keeps an idle VF's slot like solid,
+ * fairness gives it to the busy ones like liquid. The PF has no simulated work. */
 static void block_shares(const struct sim_card *c, const uint8_t *cap, const struct sched_block *b,
                          double share[SIM_NFUNCS]) {
         struct { unsigned fn, quantum_ms; bool busy; } ring[SIM_NFUNCS];
@@ -377,7 +383,7 @@ static void block_shares(const struct sim_card *c, const uint8_t *cap, const str
         if (n == 1)
                 ring[0].quantum_ms = SINGLE_FUNCTION_SLOT_MS;
 
-        bool liquid = b->mode == GPUIOV_SCHED_LIQUID;
+        bool liquid = b->mode == GPUIOV_SCHED_LIQUID || b->mode == GPUIOV_SCHED_FAIRNESS;
         uint64_t busy_ms[SIM_NFUNCS] = { 0 };
         uint64_t t = 0;
         while (t < SHARE_WINDOW_MS) {
@@ -406,8 +412,8 @@ static struct json_object *block_json(const uint8_t *cap, const struct sched_blo
 
         json_object_object_add(o, "kind", json_object_new_string(b->gfx ? "gfx" : "mm"));
         json_object_object_add(o, "index", json_object_new_int((int)b->index));
-        json_object_object_add(o, "mode", b->mode == GPUIOV_SCHED_SOLID ? json_object_new_string("solid") :
-                               b->mode == GPUIOV_SCHED_LIQUID ? json_object_new_string("liquid") : NULL);
+        const char *mode = gpuiov_sched_mode_name(b->mode);
+        json_object_object_add(o, "mode", mode ? json_object_new_string(mode) : NULL);
         json_object_object_add(o, "running", json_object_new_boolean(b->running));
         for (unsigned i = 0; i < SCH_QUANTA_ENTRIES; i++)
                 json_object_array_add(q, json_object_new_int((options >> (8 * i)) & 0xff));

@@ -18,6 +18,8 @@ struct sim_card_spec {
         uint32_t fb_mib;         /* TOTAL_FB_AVAILABLE */
         unsigned total_vfs;      /* the PF's TotalVFs */
         uint64_t cmd_latency_ns; /* time until a command completes (0 = at once) */
+        uint8_t sched_modes;     /* GPUIOV_SCHED_BIT() of the policies CONFIG_AUTO_HW_SCHED_MODE accepts (the card
+                                  * table's); 0 = the MI300 layout's four (1-4). Tonga has no such command. */
 };
 
 /* Fill the capability body at config[spec->cap_offset] (VSEC header with ID and length, the

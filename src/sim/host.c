@@ -773,6 +773,9 @@ static int fn_setup(struct sim_host *h, struct sim_fn *fn, char *err, size_t err
                 .total_vfs = fn->pf->total_vfs,
                 .cmd_latency_ns = h->lat.cmd,
         };
+        const struct mx_card *mc = mx_card_by_pf_id(fn->vendor, fn->device);
+        if (mc) /* the policies of the card in the table; a custom device gets its layout's */
+                cs.sched_modes = mc->sched_modes;
         fn->pf->card = sim_card_new(&cs, fn->config);
         if (!fn->pf->card) {
                 snprintf(err, errsize, "%s: PF %s: the card model refused its layout", h->spec, fn->bdf);

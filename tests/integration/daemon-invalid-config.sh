@@ -83,6 +83,20 @@ check scheduler-word "${f}scheduler-word.conf:5: scheduler = fast: .*solid.*liqu
 [gpu *]
 scheduler = fast
 C
+# A policy the PF's card does not run (hardware.md 5), named with the card and what it runs.
+check mi300x-policy "${f}mi300x-policy.conf:6: scheduler = solid: AMD Instinct MI300X \(0000:07:00.0\) does not run the solid scheduler: use fairness or round_robin" <<'C'
+[gpu mi300x]
+vfs = 8
+scheduler = solid
+C
+check tonga-policy "${f}tonga-policy.conf:5: scheduler = liquid: .*S7150.*\(0000:03:00.0\) does not run the liquid scheduler: use solid \(the Tonga layout has no command" <<'C'
+[gpu s7150]
+scheduler = liquid
+C
+check hybrid "${f}hybrid.conf:5: scheduler = hybrid: no supported card runs GIM8's hybrid policy" <<'C'
+[gpu *]
+scheduler = hybrid
+C
 check pf-driver "${f}pf-driver.conf:5: pf_driver = amdgpu: .*pci-pf-stub" <<'C'
 [gpu *]
 pf_driver = amdgpu

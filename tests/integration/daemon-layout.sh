@@ -39,7 +39,6 @@ time_slice = 12ms
 [gpu 0000:04:00.0]
 vfs = 3
 vf_memory = 2G
-scheduler = liquid
 CONF
 mxgpud_once >"$T/once.log" 2>&1 || fail "mxgpud --once: $(cat "$T/once.log")"
 # 8192 - 272 - 4096 = 3824 for three auto VFs: 1274 -> 1264 (16 MiB steps).
@@ -52,11 +51,24 @@ for i in 0 1 3; do assert_near "$(jqs ".pfs[0].vfs[$i].share")" 0.2 0.02 "VF$i s
 assert_near "$(jqs '.pfs[0].vfs[2].share')" 0.4 0.02 "VF2 share (12 of 30 ms)"
 got=$(jqs '[.pfs[1].vfs[] | "\(.fb.offset_mib) \(.fb.size_mib)"] | join(",")')
 assert_eq "$got" "272 2048,2320 2048,4368 2048" "0000:04:00.0 layout"
-assert_eq "$(jqs '.pfs[1].gpuiov.scheduler.mode')" liquid "0000:04:00.0 mode"
-# Liquid: an idle VF's time goes to the busy ones.
+# Tonga's block runs solid (it takes no mode command): an idle VF keeps its slot.
+assert_eq "$(jqs '.pfs[1].gpuiov.scheduler.mode')" solid "0000:04:00.0 mode"
 "$SIM" load --root "$R" 0000:04:00.0/1=idle
-assert_near "$(jqs '.pfs[1].vfs[0].share')" 0.5 0.02 "liquid share with one VF idle"
+assert_near "$(jqs '.pfs[1].vfs[0].share')" 0.333 0.02 "solid share with one VF idle"
 assert_near "$(jqs '.pfs[1].vfs[1].share')" 0 0.001 "idle VF share"
+
+# 2b. V710 runs the hardware policies too: liquid gives an idle VF's time to the busy ones.
+sim_start v710
+write_config liquid <<'CONF'
+[gpu *]
+vfs = 3
+scheduler = liquid
+CONF
+mxgpud_once >"$T/once.log" 2>&1 || fail "mxgpud --once: $(cat "$T/once.log")"
+assert_eq "$(jqs '[.pfs[0].gpuiov.schedulers[].mode] | unique | join(",")')" liquid "V710 mode on every block"
+"$SIM" load --root "$R" 0000:03:00.0/1=idle
+assert_near "$(jqs '.pfs[0].vfs[0].share')" 0.5 0.02 "liquid share with one VF idle"
+assert_near "$(jqs '.pfs[0].vfs[1].share')" 0 0.001 "idle VF share"
 
 # 3. A mixed host: Tonga, MI300 and a generic NVMe PF.
 sim_start s7150x2+mi300x+nvme
@@ -80,6 +92,9 @@ mxgpud_once >"$T/once.log" 2>&1 || fail "mxgpud --once: $(cat "$T/once.log")"
 for i in $(seq 0 7); do
   assert_eq "$(jqs ".pfs[2].vfs[$i].fb | \"\(.offset_mib) \(.size_mib)\"")" "$((272 + 24528 * i)) 24528" "MI300X VF$i"
 done
+# MI300X runs only the software policies: round_robin by default, on every block.
+assert_eq "$(jqs '[.pfs[2].gpuiov.schedulers[] | "\(.mode) \(.running)"] | unique | join(",")')" "round_robin true" \
+  "MI300X policy"
 assert_near "$(jqs '.pfs[2].vfs[0].share')" 0.1 0.02 "MI300X VF0 share (10 of 100 ms)"
 assert_near "$(jqs '.pfs[2].vfs[7].share')" 0.3 0.02 "MI300X VF7 share (30 of 100 ms)"
 assert_eq "$(jqs '.pfs[0].numvfs') $(jqs '.pfs[1].numvfs')" "2 2" "S7150x2 VF counts"

@@ -143,8 +143,9 @@ static int cmd_gpuiov(int argc, char **argv) {
         for (unsigned n = 0; n < num; n++)
                 cfg.vf_index[n] = n % 4;
         CHECK_EQ(gpuiov_write_sched(&d, &cfg), 0, "gpuiov_write_sched");
+        /* CLEAR_VF_STATE is GIM8's: never sent on the Tonga layout */
         if (num)
-                CHECK_EQ(gpuiov_clear_vf(&d, 0), 0, "gpuiov_clear_vf");
+                CHECK_EQ(gpuiov_clear_vf(&d, 0), d.layout == GPUIOV_TONGA ? -EOPNOTSUPP : 0, "gpuiov_clear_vf");
         regio_close(&io);
         return 0;
 }

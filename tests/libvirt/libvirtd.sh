@@ -124,7 +124,6 @@ wait_for() {
   fail "$2 (pool: $(pool_json | jq -c .))"
 }
 vf_resets() { "$SIM" status --root "$R" --json | jq -r --arg a "$1" '.pfs[0].vfs[] | select(.address == $a) | .resets'; }
-vf_cleared() { "$SIM" status --root "$R" --json | jq -r --arg a "$1" '.pfs[0].vfs[] | select(.address == $a) | .fb_cleared'; }
 hostdevs() { V dumpxml --inactive "$1" | grep -c "<hostdev" || true; }
 has_hostdev() { # DOMAIN VF: is the VF's address a hostdev source in the domain's definition?
   local bus=${2:5:2} slot=${2:8:2} fn=${2:11:1}
@@ -174,14 +173,16 @@ rc=0; err=$(ctl resize "$vf" --memory 256M 2>&1) || rc=$?
 [ $rc -eq 6 ] && [[ $err == *"VM vm1"* ]] || fail "resize of a VF assigned to vm1: exit $rc: $err"
 
 step 3 detach
-# 3. Detach: gone from the XML, the VF reset (and its framebuffer cleared) before it is free again.
+# 3. Detach: gone from the XML, the VF reset before it is free again. Its framebuffer is not cleared:
+# the S7150 (Tonga layout) has no CLEAR_VF_STATE, GIM8's command; mxgpud says so (docs/gpuiov.md).
 before=$(vf_resets "$vf")
 out=$(ctl detach vm1 --json) || fail "detach vm1: $out"
 idl_check "$SOCK" Detach <<<"$(jq -c . <<<"$out")"
 [ "$(jq -r '.vfs | join(",")' <<<"$out")" = "$vf" ] || fail "detach vm1 returned $(jq -c .vfs <<<"$out"), not $vf"
 has_hostdev vm1 "$vf" && fail "the hostdev of $vf is still in vm1 after detach"
 [ "$(vf_resets "$vf")" -gt "$before" ] || fail "VF $vf was not reset on its return (resets $before -> $(vf_resets "$vf"))"
-[ "$(vf_cleared "$vf")" = true ] || fail "VF $vf framebuffer not cleared"
+grep -q "vf[0-9]*: $vf: the framebuffer of the VF returned to the pool is left uncleared: the Tonga layout has no command" \
+  "$W/mxgpud.log" || fail "no warning that $vf's framebuffer was left uncleared: $(tail -n 5 "$W/mxgpud.log")"
 ctl detach vm1 >/dev/null 2>&1 && fail "a second detach of vm1 succeeded"
 
 step 4 undefine

@@ -21,7 +21,7 @@ static const char *example =
         "vfs = 4\n"
         "vf_memory = auto         ; even split; or a size: 2048M, 2G\n"
         "time_slice = 6ms\n"
-        "scheduler = solid        ; solid | liquid\n"
+        "scheduler = solid        ; solid | liquid | fairness | round_robin\n"
         "pf_driver = pci-pf-stub  ; or gim\n"
         "vfio = yes\n"
         "pool = default\n"
@@ -410,6 +410,10 @@ static void shipped_example_loads_and_is_documented(void **state) {
         assert_int_equal(mx_config_resolve(cfg, &f, &p, &d), 0);
         assert_int_equal(p.num_vfs, 16);
         assert_int_equal(p.vf[15].fb_size_mib, 480);
+        /* and on an MI300X, with a policy it runs */
+        struct pf_facts m = facts_mi300x();
+        assert_int_equal(mx_config_resolve(cfg, &m, &p, &d), 0);
+        assert_int_equal(p.scheduler, GPUIOV_SCHED_ROUND_ROBIN);
         mx_config_free(cfg);
 
         char *conf_text = slurp(conf), *man_text = slurp(man), *conf_full = slurp(conf);

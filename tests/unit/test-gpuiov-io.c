@@ -198,11 +198,11 @@ static void mi300_partition_units(void **state) {
         fx_close(f);
 }
 
-static void sched_every_block(enum gpuiov_layout layout, uint32_t fb, unsigned vfs) {
+static void sched_every_block(enum gpuiov_layout layout, uint32_t fb, unsigned vfs, enum gpuiov_sched_mode mode) {
         struct fx *f = fx_open(layout, fb, vfs, 0);
         sim_card_set_numvfs(f->sim->card, vfs);
         struct gpuiov_sched_cfg cfg = {
-                .mode = GPUIOV_SCHED_LIQUID, .quanta_ms = { 6, 10, 20, 255 }, .n_vfs = vfs,
+                .mode = mode, .quanta_ms = { 6, 10, 20, 255 }, .n_vfs = vfs,
                 .pf_index = 1, .active = SCH_ACTIVE_PF_BIT | ((1u << vfs) - 1),
         };
         for (unsigned n = 0; n < vfs; n++)
@@ -226,14 +226,14 @@ static void sched_every_block(enum gpuiov_layout layout, uint32_t fb, unsigned v
         for (unsigned i = 0; i < f->dev.n_sched; i++) {
                 b = json_object_array_get_idx(blocks, i);
                 assert_true(json_object_object_get_ex(b, "mode", &v));
-                assert_string_equal(json_object_get_string(v), "liquid");
+                assert_string_equal(json_object_get_string(v), gpuiov_sched_mode_name(mode));
                 assert_true(json_object_object_get_ex(b, "running", &v));
                 assert_true(json_object_get_boolean(v));
         }
         assert_int_equal(status_int(st, "time_quantum_ms", 3, NULL, NULL), 255);
         json_object_put(st);
 
-        cfg.mode = 3;
+        cfg.mode = GPUIOV_SCHED_HYBRID; /* no card runs it */
         assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), -EINVAL);
         cfg.mode = GPUIOV_SCHED_SOLID;
         cfg.vf_index[0] = 4;
@@ -244,8 +244,42 @@ static void sched_every_block(enum gpuiov_layout layout, uint32_t fb, unsigned v
         fx_close(f);
 }
 
-static void sched_tonga(void **state) { sched_every_block(GPUIOV_TONGA, 8192, 16); }
-static void sched_mi300(void **state) { sched_every_block(GPUIOV_MI300, 196608, 8); }
+static void sched_tonga(void **state) { sched_every_block(GPUIOV_TONGA, 8192, 16, GPUIOV_SCHED_SOLID); }
+static void sched_mi300(void **state) { sched_every_block(GPUIOV_MI300, 196608, 8, GPUIOV_SCHED_LIQUID); }
+static void sched_mi300_sw(void **state) { sched_every_block(GPUIOV_MI300, 196608, 8, GPUIOV_SCHED_ROUND_ROBIN); }
+
+/* The Tonga layout's commands are the base set: GIM8's are never sent there (the card would answer INVALID). */
+static void tonga_command_set(void **state) {
+        struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 0);
+        sim_card_set_numvfs(f->sim->card, 4);
+        unsigned writes = f->sim->writes;
+        const enum gpuiov_cmd gim8[] = { GPUIOV_CMD_CLEAR_VF_STATE, GPUIOV_CMD_DISABLE_AUTO_HW_SCHED,
+                                         GPUIOV_CMD_DISABLE_AUTO_HW_SCHED_AND_SWITCH, GPUIOV_CMD_SHUTDOWN_GPU,
+                                         GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE };
+        for (size_t i = 0; i < ARRAY_SIZE(gim8); i++) {
+                assert_false(gpuiov_cmd_supported(GPUIOV_TONGA, gim8[i]));
+                assert_true(gpuiov_cmd_supported(GPUIOV_MI300, gim8[i]));
+                assert_int_equal(gpuiov_command(&f->dev, GPUIOV_WINDOW_MAIN, gim8[i], GPUIOV_FUNC_PF, 0, 0), -EOPNOTSUPP);
+        }
+        assert_int_equal(gpuiov_clear_vf(&f->dev, 1), -EOPNOTSUPP);
+        char why[256];
+        assert_string_equal(gpuiov_strerror(&f->dev, -EOPNOTSUPP, why, sizeof(why)),
+                            "command CLEAR_VF_STATE is not in the Tonga layout's command set (it is GIM8's)");
+        /* only solid, without the mode command: the block runs solid when it gets none */
+        struct gpuiov_sched_cfg cfg = { .mode = GPUIOV_SCHED_LIQUID, .quanta_ms = { 6, 6, 6, 6 } };
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), -EOPNOTSUPP);
+        assert_int_equal(f->sim->writes, writes); /* nothing was written */
+        cfg.mode = GPUIOV_SCHED_SOLID;
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), 0);
+        struct json_object *st = card_status(f), *sch, *v;
+        assert_true(json_object_object_get_ex(st, "scheduler", &sch));
+        assert_true(json_object_object_get_ex(sch, "running", &v));
+        assert_true(json_object_get_boolean(v));
+        assert_true(json_object_object_get_ex(sch, "mode", &v));
+        assert_string_equal(json_object_get_string(v), "solid");
+        json_object_put(st);
+        fx_close(f);
+}
 
 static void command_with_latency(void **state) {
         struct fx *f = fx_open(GPUIOV_TONGA, 8192, 16, 2000000); /* 2 ms per command */
@@ -374,6 +408,8 @@ int main(void) {
                 cmocka_unit_test(config_write_error),
                 cmocka_unit_test(sched_tonga),
                 cmocka_unit_test(sched_mi300),
+                cmocka_unit_test(sched_mi300_sw),
+                cmocka_unit_test(tonga_command_set),
                 cmocka_unit_test(command_with_latency),
                 cmocka_unit_test(stuck_tonga),
                 cmocka_unit_test(stuck_mi300),

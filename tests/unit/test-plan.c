@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "conftest.h"
@@ -127,13 +128,30 @@ static void mi300x_and_v710(void **state) {
                 assert_int_equal(p.vf[n].fb_size_mib, 24528);
                 assert_int_equal(p.vf[n].fb_offset_mib, 272 + 24528 * n);
         }
+        /* MI300 runs only the software policies: round_robin unless the config says fairness */
+        assert_int_equal(p.scheduler, GPUIOV_SCHED_ROUND_ROBIN);
         struct pf_facts v = facts_v710();
         resolve_ok(&fx, &v, &p);
+        assert_int_equal(p.scheduler, GPUIOV_SCHED_SOLID);
         assert_int_equal(p.num_vfs, 12);
         /* (28672 - 272) / 12 = 2366 -> 2352 */
         assert_int_equal(p.vf[11].fb_size_mib, 2352);
         assert_int_equal(p.vf[11].fb_offset_mib, 272 + 2352 * 11);
         fx_done(&fx);
+        /* V710 runs all four */
+        static const char *const names[] = { "solid", "liquid", "fairness", "round-robin" };
+        for (unsigned i = 0; i < ARRAY_SIZE(names); i++) {
+                char conf[64];
+                snprintf(conf, sizeof(conf), "[gpu *]\nscheduler = %s\n", names[i]);
+                fx_load(&fx, conf, NULL);
+                resolve_ok(&fx, &v, &p);
+                assert_int_equal(p.scheduler, GPUIOV_SCHED_SOLID + i);
+                if (i >= 2) {
+                        resolve_ok(&fx, &f, &p);
+                        assert_int_equal(p.scheduler, GPUIOV_SCHED_SOLID + i);
+                }
+                fx_done(&fx);
+        }
 }
 
 static void precedence(void **state) {
@@ -141,8 +159,8 @@ static void precedence(void **state) {
         /* the address section comes first in the file and still wins over the model and * */
         fx_load(&fx,
                 "[gpu 0000:03:00.0]\nvfs = 2\n"
-                "[gpu s7150]\nvfs = 4\npool = model\nscheduler = liquid\n"
-                "[gpu *]\nvfs = 8\npool = all\nfb_clear = no\ntime_slice = 5ms\n"
+                "[gpu s7150]\nvfs = 4\npool = model\nscheduler = solid\n"
+                "[gpu *]\nvfs = 8\npool = all\nfb_clear = no\ntime_slice = 5ms\nscheduler = fairness\n"
                 "[vf 0000:03:00.0 1]\ntime_slice = 7ms\n",
                 /* a drop-in overrides * key by key; still below model and address */
                 "[gpu *]\npool = dropin\nvfio = no\n[gpu 0000:03:00.0]\ntake_over_host_driver = yes\n");
@@ -151,7 +169,7 @@ static void precedence(void **state) {
         resolve_ok(&fx, &f, &p);
         assert_int_equal(p.num_vfs, 2);              /* address */
         assert_string_equal(p.pool, "model");         /* model over * (even over the drop-in's *) */
-        assert_int_equal(p.scheduler, GPUIOV_SCHED_LIQUID);
+        assert_int_equal(p.scheduler, GPUIOV_SCHED_SOLID); /* model over *, whose fairness S7150 does not run */
         assert_false(p.fb_clear);                    /* * */
         assert_false(p.vfio);                        /* drop-in * */
         assert_true(p.take_over_host_driver);        /* drop-in address */
@@ -170,6 +188,7 @@ static void precedence(void **state) {
         resolve_ok(&fx, &m, &p);
         assert_int_equal(p.num_vfs, 8);
         assert_string_equal(p.pool, "dropin");
+        assert_int_equal(p.scheduler, GPUIOV_SCHED_FAIRNESS);
         fx_done(&fx);
 }
 
@@ -245,6 +264,18 @@ static void card_level_errors(void **state) {
         fx_load(&fx, "[gpu mi300x]\nvfs = 4\n", NULL);
         resolve_bad(&fx, &m);
         expect_diag(&fx.d, AT(&fx, 2), "vfs = 4: ", "allows only 1 or 8 (or 0) VFs");
+        fx_done(&fx);
+
+        /* a policy the card does not run: named with the card and what it runs (hardware.md 5) */
+        fx_load(&fx, "[gpu *]\nvfs = 8\nscheduler = solid\n", NULL);
+        resolve_bad(&fx, &m);
+        expect_diag(&fx.d, AT(&fx, 3), "scheduler = solid: ", "AMD Instinct MI300X (0000:c1:00.0) does not run the solid "
+                    "scheduler: use fairness or round_robin");
+        fx_done(&fx);
+        fx_load(&fx, "[gpu *]\nscheduler = liquid\n", NULL);
+        resolve_bad(&fx, &s);
+        expect_diag(&fx.d, AT(&fx, 2), "scheduler = liquid: ", "S7150x2 (0000:03:00.0) does not run the liquid scheduler: "
+                    "use solid (the Tonga layout has no command to choose a policy", "without it the block runs solid");
         fx_done(&fx);
 
         fx_load(&fx, "[gpu *]\nvfs = 6\ntime_slice = 1ms\n[vf 0000:03:00.0 1]\ntime_slice = 2ms\n[vf 0000:03:00.0 2]\n"

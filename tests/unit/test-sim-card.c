@@ -31,7 +31,9 @@ static void put32(uint8_t *p, uint32_t v) {
         p[0] = v & 0xff; p[1] = (v >> 8) & 0xff; p[2] = (v >> 16) & 0xff; p[3] = v >> 24;
 }
 
-static struct fx *fx_new(enum gpuiov_layout layout, unsigned total_vfs, uint32_t fb_mib, uint64_t latency_ns) {
+/* sched_modes: the card's policies (0: the MI300 layout's four) */
+static struct fx *fx_new_modes(enum gpuiov_layout layout, unsigned total_vfs, uint32_t fb_mib, uint64_t latency_ns,
+                               uint8_t sched_modes) {
         struct fx *f = calloc(1, sizeof(*f));
         assert_non_null(f);
         f->layout = layout;
@@ -39,12 +41,16 @@ static struct fx *fx_new(enum gpuiov_layout layout, unsigned total_vfs, uint32_t
         put32(f->config + SRIOV_CAP, 0x0010 | 1 << 16 | (uint32_t)CAP << 20);
         struct sim_card_spec spec = {
                 .layout = layout, .cap_offset = CAP, .fb_mib = fb_mib,
-                .total_vfs = total_vfs, .cmd_latency_ns = latency_ns,
+                .total_vfs = total_vfs, .cmd_latency_ns = latency_ns, .sched_modes = sched_modes,
         };
         f->card = sim_card_new(&spec, f->config);
         assert_non_null(f->card);
         f->now = 1000;
         return f;
+}
+
+static struct fx *fx_new(enum gpuiov_layout layout, unsigned total_vfs, uint32_t fb_mib, uint64_t latency_ns) {
+        return fx_new_modes(layout, total_vfs, fb_mib, latency_ns, 0);
 }
 
 static void fx_free(struct fx *f) {
@@ -326,35 +332,54 @@ static void commands(enum gpuiov_layout l) {
         wr32(f, blk + SCH_ACTIVE_FUNCTION_ID, 0x85);
         assert_int_equal(rd32(f, blk + SCH_ACTIVE_FUNCTION_ID), GPUIOV_FUNC_VF(3));
 
-        /* Tenant data until CLEAR_VF_STATE. */
+        /* Tenant data until CLEAR_VF_STATE, a GIM8 command: INVALID on Tonga, whose set is codes 1-9. */
         assert_true(vf_bool(f, 0, "fb_cleared"));
         sim_card_vf_used(f->card, 0);
         assert_false(vf_bool(f, 0, "fb_cleared"));
-        assert_int_equal(command(f, GPUIOV_CMD_CLEAR_VF_STATE, GPUIOV_FUNC_VF(0), 0), GPUIOV_STATUS_OK);
-        assert_true(vf_bool(f, 0, "fb_cleared"));
+        if (l == GPUIOV_TONGA) {
+                assert_int_equal(command(f, GPUIOV_CMD_CLEAR_VF_STATE, GPUIOV_FUNC_VF(0), 0), GPUIOV_STATUS_INVALID);
+                assert_false(vf_bool(f, 0, "fb_cleared"));
+        } else {
+                assert_int_equal(command(f, GPUIOV_CMD_CLEAR_VF_STATE, GPUIOV_FUNC_VF(0), 0), GPUIOV_STATUS_OK);
+                assert_true(vf_bool(f, 0, "fb_cleared"));
+        }
 
-        /* Scheduler on/off and mode. */
+        /* Scheduler on/off and mode. Tonga's block takes no mode command and runs solid. */
         st = status_get(f);
         assert_false(json_object_get_boolean(path(path(st, "scheduler"), "running")));
-        assert_null(path(path(st, "scheduler"), "mode"));
+        if (l == GPUIOV_TONGA)
+                assert_string_equal(json_object_get_string(path(path(st, "scheduler"), "mode")), "solid");
+        else
+                assert_null(path(path(st, "scheduler"), "mode"));
         json_object_put(st);
-        assert_int_equal(command(f, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, GPUIOV_SCHED_LIQUID), 0);
+        assert_int_equal(command(f, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, GPUIOV_SCHED_LIQUID),
+                         l == GPUIOV_TONGA ? GPUIOV_STATUS_INVALID : GPUIOV_STATUS_OK);
         assert_int_equal(command(f, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, GPUIOV_FUNC_PF, 0), 0);
         st = status_get(f);
         assert_true(json_object_get_boolean(path(path(st, "scheduler"), "running")));
-        assert_string_equal(json_object_get_string(path(path(st, "scheduler"), "mode")), "liquid");
+        assert_string_equal(json_object_get_string(path(path(st, "scheduler"), "mode")), l == GPUIOV_TONGA ? "solid" : "liquid");
         json_object_put(st);
-        assert_int_equal(command(f, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, GPUIOV_SCHED_SOLID), 0);
-        assert_int_equal(command(f, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, 3), GPUIOV_STATUS_INVALID);
         unsigned stops[] = { GPUIOV_CMD_DISABLE_AUTO_HW_SCHED, GPUIOV_CMD_DISABLE_AUTO_HW_SCHED_AND_SWITCH,
                              GPUIOV_CMD_SHUTDOWN_GPU };
-        for (size_t i = 0; i < 3; i++) {
-                assert_int_equal(command(f, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, GPUIOV_FUNC_PF, 0), 0);
-                assert_int_equal(command(f, stops[i], GPUIOV_FUNC_PF, 0), 0);
+        if (l == GPUIOV_TONGA) {
+                /* none of GIM8's commands: each INVALID, without effect */
+                for (size_t i = 0; i < 3; i++)
+                        assert_int_equal(command(f, stops[i], GPUIOV_FUNC_PF, 0), GPUIOV_STATUS_INVALID);
                 st = status_get(f);
-                assert_false(json_object_get_boolean(path(path(st, "scheduler"), "running")));
-                assert_string_equal(json_object_get_string(path(path(st, "scheduler"), "mode")), "solid");
+                assert_true(json_object_get_boolean(path(path(st, "scheduler"), "running")));
                 json_object_put(st);
+        } else {
+                assert_int_equal(command(f, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, GPUIOV_SCHED_SOLID), 0);
+                assert_int_equal(command(f, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, GPUIOV_SCHED_HYBRID),
+                                 GPUIOV_STATUS_INVALID);
+                for (size_t i = 0; i < 3; i++) {
+                        assert_int_equal(command(f, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, GPUIOV_FUNC_PF, 0), 0);
+                        assert_int_equal(command(f, stops[i], GPUIOV_FUNC_PF, 0), 0);
+                        st = status_get(f);
+                        assert_false(json_object_get_boolean(path(path(st, "scheduler"), "running")));
+                        assert_string_equal(json_object_get_string(path(path(st, "scheduler"), "mode")), "solid");
+                        json_object_put(st);
+                }
         }
 
         /* Disabling VFs drops their runtime state. */
@@ -488,7 +513,10 @@ static void sched_setup(struct fx *f, unsigned b, uint32_t options, uint32_t per
         wr32(f, blk + SCH_TIME_QUANTA_OPTION, options);
         wr32(f, blk + SCH_TIME_QUANTA_PER_VF, per_vf);
         wr32(f, blk + SCH_ACTIVE_FUNCTIONS, active);
-        assert_int_equal(command_at(f, cmd, status, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, mode), 0);
+        if (f->layout == GPUIOV_TONGA) /* no mode command: the block runs solid */
+                assert_int_equal(mode, GPUIOV_SCHED_SOLID);
+        else
+                assert_int_equal(command_at(f, cmd, status, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF, mode), 0);
         assert_int_equal(command_at(f, cmd, status, GPUIOV_CMD_ENABLE_AUTO_HW_SWITCH, GPUIOV_FUNC_PF, 0), 0);
 }
 
@@ -518,12 +546,14 @@ static void shares(enum gpuiov_layout l) {
         assert_float_equal(vf_share(f, 0), 0.25, SHARE_EPS);
         assert_float_equal(vf_share(f, 1), 0.0, SHARE_EPS);
         assert_float_equal(vf_share(f, 2), 0.50, SHARE_EPS);
-        /* Liquid, VF1 idle: skipped, the others split the GPU 6:12. */
-        for (unsigned b = 0; b < blocks; b++)
+        /* Liquid (not on Tonga), VF1 idle: skipped, the others split the GPU 6:12. */
+        for (unsigned b = 0; l != GPUIOV_TONGA && b < blocks; b++)
                 sched_setup(f, b, options, per_vf, 0x7, GPUIOV_SCHED_LIQUID);
-        assert_float_equal(vf_share(f, 0), 1.0 / 3, SHARE_EPS);
-        assert_float_equal(vf_share(f, 1), 0.0, SHARE_EPS);
-        assert_float_equal(vf_share(f, 2), 2.0 / 3, SHARE_EPS);
+        if (l != GPUIOV_TONGA) {
+                assert_float_equal(vf_share(f, 0), 1.0 / 3, SHARE_EPS);
+                assert_float_equal(vf_share(f, 1), 0.0, SHARE_EPS);
+                assert_float_equal(vf_share(f, 2), 2.0 / 3, SHARE_EPS);
+        }
         /* A VF whose quantum is 0 ms (option 2 is 0) gets nothing. */
         assert_int_equal(sim_card_set_load(f->card, 1, true), 0);
         for (unsigned b = 0; b < blocks; b++)
@@ -546,7 +576,11 @@ static void shares(enum gpuiov_layout l) {
                 sched_setup(f, b, options, per_vf, 0xf4, GPUIOV_SCHED_SOLID);
         assert_float_equal(vf_share(f, 2), 1.0, SHARE_EPS);
 
-        /* Not running: no shares. */
+        /* Not running: no shares (Tonga has no command that stops its block). */
+        if (l == GPUIOV_TONGA) {
+                fx_free(f);
+                return;
+        }
         for (unsigned b = 0; b < blocks; b++) {
                 unsigned blk = block_off(f, b);
                 assert_int_equal(command_at(f, blk + SCH_CMD_CONTROL, blk + SCH_CMD_STATUS,
@@ -567,6 +601,43 @@ static void mi300_share_is_mean_over_gfx_blocks(void **state) {
         /* Multimedia blocks do not count. */
         sched_setup(f, MI300_GFX_BLOCKS, 10 | 30 << 8, 1 << 2, 0x3, GPUIOV_SCHED_SOLID);
         assert_float_equal(vf_share(f, 1), 0.75 / 8, 0.001);
+        fx_free(f);
+}
+
+/* MI300X runs only the software policies (hardware.md 5): the hardware ones are INVALID and change nothing.
+ * The simulator models round_robin like solid and fairness like liquid (docs/gpuiov.md). */
+static void mi300x_policies(void **state) {
+        struct fx *f = fx_new_modes(GPUIOV_MI300, 8, 196608, 0, GPUIOV_SCHED_BIT(GPUIOV_SCHED_FAIRNESS) |
+                                    GPUIOV_SCHED_BIT(GPUIOV_SCHED_ROUND_ROBIN));
+        sim_card_set_numvfs(f->card, 3);
+        unsigned cmd = main_cmd(f), status = main_status(f);
+        const struct { uint8_t mode, status; const char *now; } steps[] = {
+                { GPUIOV_SCHED_SOLID, GPUIOV_STATUS_INVALID, NULL },
+                { GPUIOV_SCHED_HYBRID, GPUIOV_STATUS_INVALID, NULL },
+                { GPUIOV_SCHED_FAIRNESS, GPUIOV_STATUS_OK, "fairness" },
+                { GPUIOV_SCHED_LIQUID, GPUIOV_STATUS_INVALID, "fairness" },
+                { GPUIOV_SCHED_ROUND_ROBIN, GPUIOV_STATUS_OK, "round_robin" },
+        };
+        for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+                assert_int_equal(command_at(f, cmd, status, GPUIOV_CMD_CONFIG_AUTO_HW_SCHED_MODE, GPUIOV_FUNC_PF,
+                                            steps[i].mode), steps[i].status);
+                struct json_object *st = status_get(f), *mode = path(path(st, "scheduler"), "mode");
+                if (steps[i].now)
+                        assert_string_equal(json_object_get_string(mode), steps[i].now);
+                else
+                        assert_null(mode);
+                json_object_put(st);
+        }
+        uint32_t options = 6 | 12 << 8, per_vf = 1 << 4;
+        assert_int_equal(sim_card_set_load(f->card, 1, false), 0);
+        for (unsigned b = 0; b < MI300_GFX_BLOCKS; b++)
+                sched_setup(f, b, options, per_vf, 0x7, GPUIOV_SCHED_ROUND_ROBIN);
+        assert_float_equal(vf_share(f, 0), 0.25, SHARE_EPS); /* VF1's slot kept */
+        assert_float_equal(vf_share(f, 2), 0.50, SHARE_EPS);
+        for (unsigned b = 0; b < MI300_GFX_BLOCKS; b++)
+                sched_setup(f, b, options, per_vf, 0x7, GPUIOV_SCHED_FAIRNESS);
+        assert_float_equal(vf_share(f, 0), 1.0 / 3, SHARE_EPS); /* VF1's slot given to the busy ones */
+        assert_float_equal(vf_share(f, 2), 2.0 / 3, SHARE_EPS);
         fx_free(f);
 }
 
@@ -610,6 +681,7 @@ int main(void) {
                 cmocka_unit_test(tonga_shares),
                 cmocka_unit_test(mi300_shares),
                 cmocka_unit_test(mi300_share_is_mean_over_gfx_blocks),
+                cmocka_unit_test(mi300x_policies),
                 cmocka_unit_test(bad_specs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,6 +161,33 @@ static void crash_keeps_old_file(void **state) {
         state_done(&t);
 }
 
+/* The policy is kept by name (and number, for older mxgpud); files with only the number still load. */
+static void scheduler_names(void **state) {
+        struct mx_state s, t;
+        char text[8192];
+        fill(&s);
+        s.pfs[0].sched_mode = 4;
+        assert_int_equal(state_save(fake_root, &s), 0);
+        assert_non_null(strstr(fake_read("state.json", text, sizeof(text)), "\"scheduler\": \"round_robin\""));
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_int_equal(state_pf_get(&t, "0000:03:00.0")->sched_mode, 4);
+        state_done(&t);
+
+        /* a file written before the names: the number */
+        s.pfs[0].sched_mode = 0;
+        assert_int_equal(state_save(fake_root, &s), 0);
+        fake_read("state.json", text, sizeof(text));
+        assert_null(strstr(text, "\"scheduler\""));
+        char *n = strstr(text, "\"sched_mode\": 0");
+        assert_non_null(n);
+        n[strlen("\"sched_mode\": ")] = '2';
+        fake_file("state.json", "%s", text);
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_int_equal(state_pf_get(&t, "0000:03:00.0")->sched_mode, 2);
+        state_done(&t);
+        state_done(&s);
+}
+
 static void corrupt_moved_aside(const char *content) {
         struct mx_state s;
         char *moved = NULL, buf[1024];
@@ -274,6 +301,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(missing_is_empty), T(round_trip), T(mark_is_a_save_without_folder_sync), T(crash_keeps_old_file), T(corrupt_files),
                 T(newer_version_left_alone), T(phase_names), T(assignments_round_trip), T(assignments_checked),
+                T(scheduler_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
