@@ -277,7 +277,8 @@ int control_resize(struct ctl_call *call, struct json_object *params, void *user
                 return ctl_call_errorf(call, vf < 0 ? -ENODEV : -EOPNOTSUPP, "%s: %s", vf_addr,
                                        vf < 0 ? "no such VF" : "the card's GPU-IOV registers do not describe this VF");
         }
-        if (o.vf_in_use[vf]) {
+        /* hardware.md 4 holds only the framebuffer still while a VM uses the VF; a slice changes live. */
+        if (jmem && o.vf_in_use[vf]) {
                 char who[320];
                 vf_user(&o, (unsigned)vf, group, who, sizeof(who));
                 pf_observed_done(&o);

@@ -81,6 +81,12 @@ grep -q "0000:03:02.2 (vf 2) by" "$T/busy2.err" || fail "set-vfs refusal does no
 ctl show 03:02.2 | grep -q "^in use: *yes" || fail "show does not say the VF is in use: $(ctl show 03:02.2)"
 ctl list | grep -q "^0000:03:02.2 .* (in use)$" || fail "list does not mark the VF in use: $(ctl list)"
 ctl list | grep -q "^0000:03:02.1 .* -$" || fail "list marks an idle VF: $(ctl list)"
+# Only its time slice changes while a VM uses it (hardware.md 4 holds only the framebuffer still).
+ctl resize 03:02.2 --time-slice 10ms >/dev/null || fail "time slice of a VF in use"
+assert_eq "$(jqs '.pfs[0].vfs[2].time_quantum_ms')" 10 "time slice of VF2 in use"
+rc=0; ctl resize 03:02.2 --memory 1G --time-slice 9ms 2>/dev/null || rc=$?
+assert_eq "$rc" 6 "exit status of resizing memory and slice of a VF in use"
+assert_eq "$(jqs '.pfs[0].vfs[2].time_quantum_ms')" 10 "a refused resize left the slice"
 # An idle VF next to it may still change; the VF in use never moves.
 ctl resize 03:02.3 --time-slice 12ms >/dev/null
 assert_eq "$(jqs '.pfs[0].vfs[3].time_quantum_ms')" 12 "time slice of VF3"
@@ -91,7 +97,7 @@ exec 3>&-
 ctl apply >/dev/null
 assert_eq "$(layout)" "[[0,272,1536],[1,6928,1024],[2,1808,2048],[3,3856,3072]]" "apply keeps the live override"
 assert_eq "$(ctl list --json | jq -c '[.pfs[0].override.vfs[] | [.index, .memory_offset_mib, .memory_size_mib, .time_slice_us]]')" \
-  "[[0,272,1536,null],[1,6928,1024,null],[2,1808,2048,null],[3,3856,3072,12000]]" "list shows the override"
+  "[[0,272,1536,null],[1,6928,1024,null],[2,1808,2048,10000],[3,3856,3072,12000]]" "list shows the override"
 ctl list | grep -q "^0000:03:00.0: live override (dropped on reload): VF 0 1536 MiB at 272 MiB; .*; VF 3 3 GiB at 3856 MiB, 12 ms time slice$" ||
   fail "human list does not show the override: $(ctl list)"
 ctl show 03:00.0 | grep -q "^override: *live, dropped on reload$" || fail "show PF does not show the override: $(ctl show 03:00.0)"
@@ -103,7 +109,7 @@ assert_eq "$(jqs '.pfs[0].vfs[3].time_quantum_ms')" 12 "a restart keeps the time
 
 # The vf-resized event reached the monitor (started before the restart).
 ev=$(jq -c 'select(.type == "vf-resized") | [.vf, .memory_offset_mib, .memory_size_mib, .time_slice_ms, (.moves | length)]' "$T/events.json")
-assert_eq "$(tr '\n' ' ' <<<"$ev")" "[0,272,1536,6,1] [1,6928,1024,6,0] [3,3856,3072,12,0] " "vf-resized events"
+assert_eq "$(tr '\n' ' ' <<<"$ev")" "[0,272,1536,6,1] [1,6928,1024,6,0] [2,1808,2048,10,0] [3,3856,3072,12,0] " "vf-resized events"
 
 # Plan shows what a reload would do: from the files alone, even where an override would not fit them.
 ctl plan --json | jq -e '.pfs[0].actions | map(.action) | index("framebuffer") != null' >/dev/null ||
