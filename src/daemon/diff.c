@@ -216,6 +216,14 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
         }
         unsigned n = r->num_vfs;
         bool gpu = !d->generic && d->pf_driver != MX_PF_DRIVER_GIM && o->have_gpuiov;
+        /* A card that never finished its last command takes no more (each would fail busy after a
+         * partial change) and is not ready, whatever else matches. */
+        if (gpu && o->hung[0]) {
+                snprintf(r->refused, sizeof(r->refused), "%s; reset the card (reboot the host) before mxgpud programs it again",
+                         o->hung);
+                r->n = 0;
+                return;
+        }
 
         /* 4. Tear-down is the reverse of bring-up (hardware.md 6): before the VFs go, the scheduler stops
          * switching to them and their framebuffer entries are cleared; entries and active bits left

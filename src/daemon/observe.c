@@ -67,6 +67,13 @@ int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned,
                                 r = gpuiov_read_partition(&d, MIN(pf->total_vfs, GPUIOV_MAX_VFS), &o.part);
                         if (r >= 0)
                                 r = gpuiov_read_sched(&d, &o.sched);
+                        /* Our commands are synchronous, so EXECUTE still set here is one the card never
+                         * finished, before this process or in it: the card is hung. */
+                        struct gpuiov_pending pending;
+                        if (r >= 0)
+                                r = gpuiov_read_pending(&d, &pending);
+                        if (r >= 0 && pending.n)
+                                gpuiov_pending_reason(&d, &pending, o.hung, sizeof(o.hung));
                         regio_close(&io);
                 }
                 if (r < 0) {

@@ -43,6 +43,7 @@ struct pf_observed {
         bool have_gpuiov;
         struct gpuiov_partition part;       /* valid with have_gpuiov */
         struct gpuiov_sched sched;
+        char hung[192];                     /* a command window still holding EXECUTE, in words; "" = none */
 };
 void pf_observed_done(struct pf_observed *o);
 

@@ -47,6 +47,10 @@ kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next dae
 
 run_case stuck cmd-stuck 0000:03:00.0 1
 [[ $S3 == failed:*"did not complete in 2000 ms"*"the card is hung"* ]] || fail "stuck command: $S3"
+# The command is still in flight at the next apply: nothing more is sent and the PF is not ready.
+ctl apply >/dev/null 2>&1 || true
+S3=$(pf_state 0000:03:00.0)
+[[ $S3 == degraded:*"EXECUTE still set"*"reset the card"* ]] || fail "stuck command at the next apply: $S3"
 kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
 run_case missing vf-missing 0000:03:00.0 2
