@@ -57,7 +57,7 @@ void devices_table_add_vf(struct ctl_table *t, struct json_object *vf, bool colo
                 snprintf(time, sizeof(time), "%lld ms", slice);
         else
                 snprintf(time, sizeof(time), "%lld ms, %.1f%%", slice, share);
-        /* In use (its VFIO group held open) is why resize and set-vfs refuse it, VM or not. */
+        /* In use (its VFIO group held open) is why resize refuses it a new size and set-vfs a new count, VM or not. */
         char vm[128];
         const char *name = ctl_json_str(vf, "vm", NULL);
         if (in_use(vf))
@@ -194,6 +194,6 @@ void devices_print_vf(struct json_object *vf, const char *parent, bool color) {
         else
                 fprintf(stdout, "%-15s-\n", "share:");
         field("vm:", ctl_json_str(vf, "vm", NULL));
-        field("in use:", in_use(vf) ? "yes: its VFIO group is held open (resize and set-vfs refuse it)" : "no");
+        field("in use:", in_use(vf) ? "yes: its VFIO group is held open (its size and its PF's VF count cannot change)" : "no");
         field("vfio group:", ctl_json_str(vf, "vfio_group", NULL));
 }
