@@ -594,7 +594,8 @@ void pf_apply(struct pf_run *run) {
         run->num_vfs = present;
         run->vfs_bound = bound;
         run->n_vfs = MIN(n_vfs, ARRAY_SIZE(run->vfs));
-        memcpy(run->vfs, vfs, run->n_vfs * sizeof(*vfs));
+        if (run->n_vfs) /* no VFs (a tear-down): vfs may be NULL */
+                memcpy(run->vfs, vfs, run->n_vfs * sizeof(*vfs));
         run->listed = true;
         if (first_missing >= 0)
                 set_state(run, present ? PF_DEGRADED : PF_FAILED, -ENODEV,
