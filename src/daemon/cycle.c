@@ -13,18 +13,9 @@
 #include "mxgpu/paths.h"
 #include "mxgpu/sysfs.h"
 
-/* The options derive FILE.d from --config and default to DEFAULT_CONFIG_DIR: a folder given on its
- * own is the one that must exist (a missing default or FILE.d just means no drop-ins). */
-static bool config_dir_named(const struct mxgpud_options *o) {
-        size_t n = strlen(o->config);
-        if (streq(o->config_dir, DEFAULT_CONFIG_DIR))
-                return false;
-        return !(strncmp(o->config_dir, o->config, n) == 0 && streq(o->config_dir + n, ".d"));
-}
-
 int manager_load_config(struct manager *m, struct mx_config **ret, struct mx_diags *diags) {
         _cleanup_(mx_config_freep) struct mx_config *partial = NULL;
-        struct mx_config_load_opts o = { .dropin_dir_required = config_dir_named(m->opt), .ret_partial = &partial };
+        struct mx_config_load_opts o = { .dropin_dir_required = m->opt->config_dir_given, .ret_partial = &partial };
         int r = mx_config_load_opts(m->opt->config, m->opt->config_dir, &o, ret, diags);
         /* the loader says what it could not open or parse; only a failure it did not explain is added */
         if (r < 0 && !mx_diags_has_errors(diags))

@@ -21,7 +21,7 @@ static void usage(FILE *f) {
                 "      --config-dir DIR   drop-in folder (default " DEFAULT_CONFIG_DIR ")\n"
                 "      --state-dir DIR    state folder (default: [daemon] state_dir, " DEFAULT_STATE_DIR ")\n"
                 "      --root DIR         look up every sysfs and /dev path below DIR (a simulated host)\n"
-                "      --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+                "      --socket PATH      control socket (default: [daemon] socket, " DEFAULT_SOCKET ")\n"
                 "      --once             apply the config once and exit\n"
                 "      --check-config     check the config against the hardware, print every problem, change nothing\n"
                 "  -f, --foreground       stay in the foreground (mxgpud never forks; accepted for scripts)\n"
@@ -56,7 +56,7 @@ int mxgpud_parse_options(int argc, char **argv, struct mxgpud_options *o) {
         while ((c = getopt_long(argc, argv, ":c:fh", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 'c': o->config = optarg; config_set = true; break;
-                case OPT_CONFIG_DIR: o->config_dir = optarg; config_dir_set = true; break;
+                case OPT_CONFIG_DIR: o->config_dir = optarg; config_dir_set = o->config_dir_given = true; break;
                 case OPT_STATE_DIR: o->state_dir = optarg; break;
                 case OPT_ROOT: o->root = optarg; break;
                 case OPT_SOCKET: o->socket = optarg; break;

@@ -7,6 +7,7 @@
 struct mxgpud_options {
         const char *config;       /* main config file */
         const char *config_dir;   /* drop-in folder */
+        bool config_dir_given;    /* --config-dir named it: it must exist (the defaults may be missing) */
         const char *state_dir;    /* overrides [daemon] state_dir */
         const char *root;         /* simulated host root ("" = the real host) */
         const char *socket;       /* control socket path */

@@ -203,7 +203,8 @@ vfs = 2 # two
 [gpu mi300x]
 vfs = 8
 C
-for d in "$T/nothere" "$CONF"; do
+# (named with --config-dir, even FILE.d must exist; left implicit, it may be missing)
+for d in "$T/nothere" "$CONF" "$CONF.d"; do
   rc=0; "$MXGPUD" --root "$R" --config "$CONF" --config-dir "$d" --check-config >/dev/null 2>"$T/cd.err" || rc=$?
   assert_eq "$rc" 2 "--config-dir $d"
   grep -Eq "^$d: (no such directory|not a directory): the drop-in folder must be a directory" "$T/cd.err" || fail "--config-dir $d: $(cat "$T/cd.err")"
