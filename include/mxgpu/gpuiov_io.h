@@ -117,6 +117,17 @@ int gpuiov_read_sched(struct gpuiov_dev *d, struct gpuiov_sched *ret);
  * supports the mode is the caller's check (mx_card_sched_allowed()). -EOPNOTSUPP when the card
  * advertises no scheduler block; -EINVAL for a bad config; command errors as gpuiov_command(). */
 int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg);
+/* Before VFs go (hardware.md 6, tear-down in reverse): no scheduler block switches to a VF any more.
+ * Each block gets DISABLE_AUTO_HW_SCHED on its own window where the layout has the command (GIM8's
+ * set: MI300/Navi32), then its ACTIVE_FUNCTIONS cleared and read back. The Tonga layout has no such
+ * command (GIM1 drives every world switch in software): there clearing ACTIVE_FUNCTIONS is the whole
+ * stop. 0 at once when the card advertises no scheduler block. On an error the blocks before the one
+ * named in d->fail are stopped, the others are as they were. */
+int gpuiov_stop_sched(struct gpuiov_dev *d);
+/* Clear the framebuffer entries of the VFs in vf_mask (bit n = VF n), before those VFs go; each
+ * write is read back. Entries of other VFs are left as they are. -EINVAL for a VF beyond the layout's
+ * maximum (nothing written). */
+int gpuiov_clear_vf_fb(struct gpuiov_dev *d, uint32_t vf_mask);
 
 /* Issue one command on a window (GPUIOV_WINDOW_MAIN or a scheduler block index) and wait for it:
  * cmd | EXECUTE | func << 8 | next << 16, poll until EXECUTE clears (timeout_ms; 0 = the layout's:

@@ -104,40 +104,14 @@ static int program_sched(struct pf_run *run, struct gpuiov_dev *d, unsigned n) {
         return gpuiov_write_sched(d, &cfg);
 }
 
-static int write32_verify(struct gpuiov_dev *d, unsigned off, uint32_t v) {
-        uint32_t back;
-        int r = regio_write32(&d->io, d->cap + off, v);
-        if (r >= 0)
-                r = regio_read32(&d->io, d->cap + off, &back);
-        return r < 0 ? r : back == v ? 0 : -EIO;
-}
-
-/* Before VFs go (hardware.md 6, tear-down in reverse): no block switches to a VF any more. GIM8 parts
- * (the MI300/Navi32 layout) also get DISABLE_AUTO_HW_SCHED; Tonga has no such command (GIM1 drives
- * every world switch in software), so there clearing ACTIVE_FUNCTIONS is the whole stop. */
-static int stop_sched(struct gpuiov_dev *d) {
-        for (unsigned i = 0; i < d->n_sched; i++) {
-                int r = 0;
-                if (d->layout == GPUIOV_MI300)
-                        r = gpuiov_command(d, (int)i, GPUIOV_CMD_DISABLE_AUTO_HW_SCHED, GPUIOV_FUNC_PF, 0, 0);
-                if (r >= 0)
-                        r = write32_verify(d, d->sched[i] + SCH_ACTIVE_FUNCTIONS, 0);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The framebuffer entries of VFs that go (all when removed, else those from n on), each read back. */
-static int clear_partition(struct gpuiov_dev *d, const struct gpuiov_partition *had, bool removed, unsigned n) {
-        for (unsigned i = 0; i < had->n_vfs && i < GPUIOV_MAX_VFS; i++) {
-                if ((!removed && i < n) || !gpuiov_fb_programmed(&had->vf[i]))
-                        continue;
-                int r = write32_verify(d, d->regs->vf_fb0 + 4 * i, 0);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+/* The framebuffer entries to clear before VFs go: all programmed ones when the VFs are removed, else
+ * those from n on (left by another count before, or another PF driver). */
+static uint32_t entries_to_clear(const struct gpuiov_partition *had, bool removed, unsigned n) {
+        uint32_t mask = 0;
+        for (unsigned i = 0; i < had->n_vfs && i < GPUIOV_MAX_VFS; i++)
+                if ((removed || i >= n) && gpuiov_fb_programmed(&had->vf[i]))
+                        mask |= 1u << i;
+        return mask;
 }
 
 /* The VFs stayed after all (the write of 0 failed): their partition and scheduler as they were read. */
@@ -470,8 +444,11 @@ void pf_apply(struct pf_run *run) {
                                 gd_open = true;
                         }
                         switch (a->kind) {
-                        case ACT_SCHED_STOP:      r = stop_sched(&gd); stopped = true; break;
-                        case ACT_PARTITION_CLEAR: r = clear_partition(&gd, &had.part, had.num_vfs > 0 && had.num_vfs != n, n); cleared = true; break;
+                        case ACT_SCHED_STOP:      r = gpuiov_stop_sched(&gd); stopped = true; break;
+                        case ACT_PARTITION_CLEAR:
+                                r = gpuiov_clear_vf_fb(&gd, entries_to_clear(&had.part, had.num_vfs > 0 && had.num_vfs != n, n));
+                                cleared = true;
+                                break;
                         case ACT_PARTITION:       r = program_partition(run, &gd, n); break;
                         default:                  r = program_sched(run, &gd, n); break;
                         }

@@ -318,6 +318,37 @@ int gpuiov_write_sched(struct gpuiov_dev *d, const struct gpuiov_sched_cfg *cfg)
         return 0;
 }
 
+int gpuiov_stop_sched(struct gpuiov_dev *d) {
+        d->fail = (struct gpuiov_failure){};
+        bool disable = gpuiov_cmd_supported(d->layout, GPUIOV_CMD_DISABLE_AUTO_HW_SCHED);
+        for (unsigned i = 0; i < d->n_sched; i++) {
+                if (disable) {
+                        int r = gpuiov_command(d, (int)i, GPUIOV_CMD_DISABLE_AUTO_HW_SCHED, GPUIOV_FUNC_PF, 0, 0);
+                        if (r < 0)
+                                return r;
+                        d->fail = (struct gpuiov_failure){}; /* a failed write below is not the command's */
+                }
+                int r = wr32_verify(d, d->sched[i] + SCH_ACTIVE_FUNCTIONS, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int gpuiov_clear_vf_fb(struct gpuiov_dev *d, uint32_t vf_mask) {
+        d->fail = (struct gpuiov_failure){};
+        if (d->regs->max_vfs < 32 && vf_mask >> d->regs->max_vfs)
+                return -EINVAL;
+        for (unsigned n = 0; n < d->regs->max_vfs; n++) {
+                if (!(vf_mask & (1u << n)))
+                        continue;
+                int r = wr32_verify(d, d->regs->vf_fb0 + 4 * n, 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int window_regs(const struct gpuiov_dev *d, int window, unsigned *cmd_off, unsigned *status_off) {
         if (window == GPUIOV_WINDOW_MAIN && d->regs->cmd_control) {
                 *cmd_off = d->regs->cmd_control;

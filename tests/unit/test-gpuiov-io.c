@@ -397,6 +397,114 @@ static void clear_vf(void **state) {
         fx_close(f);
 }
 
+/* The tear-down's stop: no block switches to a VF any more, GIM8's layout after DISABLE_AUTO_HW_SCHED on
+ * each block's own window, Tonga's by ACTIVE_FUNCTIONS alone (it has no such command). A register that
+ * did not keep the 0 is named like any other, with no command attached to it. */
+static void stop_every_block(enum gpuiov_layout layout, uint32_t fb, unsigned vfs) {
+        struct fx *f = fx_open(layout, fb, vfs, 0);
+        sim_card_set_numvfs(f->sim->card, vfs);
+        struct gpuiov_sched_cfg cfg = { .mode = GPUIOV_SCHED_SOLID, .quanta_ms = { 6, 6, 6, 6 }, .n_vfs = vfs,
+                                        .active = (1u << vfs) - 1 };
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), 0);
+        bool mi300 = layout == GPUIOV_MI300;
+        unsigned writes = f->sim->writes;
+        assert_int_equal(gpuiov_stop_sched(&f->dev), 0);
+        /* one write per block (ACTIVE_FUNCTIONS), and on MI300 the command before it */
+        assert_int_equal(f->sim->writes - writes, f->dev.n_sched * (mi300 ? 2 : 1));
+        struct gpuiov_sched s;
+        assert_int_equal(gpuiov_read_sched(&f->dev, &s), 0);
+        for (unsigned i = 0; i < s.n_blocks; i++)
+                assert_int_equal(s.block[i].active, 0);
+        if (mi300) {
+                struct json_object *st = card_status(f), *blocks, *v;
+                assert_true(json_object_object_get_ex(st, "schedulers", &blocks));
+                for (unsigned i = 0; i < f->dev.n_sched; i++) {
+                        assert_true(json_object_object_get_ex(json_object_array_get_idx(blocks, i), "running", &v));
+                        assert_false(json_object_get_boolean(v));
+                }
+                json_object_put(st);
+        }
+
+        /* ACTIVE_FUNCTIONS of the last block does not keep the 0: -EREMOTEIO, that register named */
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), 0);
+        unsigned last = f->dev.n_sched - 1, off = f->dev.sched[last] + SCH_ACTIVE_FUNCTIONS;
+        f->sim->drop_write_off = REGIO_SIM_CAP + (int)off;
+        assert_int_equal(gpuiov_stop_sched(&f->dev), -EREMOTEIO);
+        assert_int_equal(f->dev.fail.cmd, 0);
+        char why[256], want[256];
+        snprintf(want, sizeof(want), "ACTIVE_FUNCTIONS of %s (capability +0x%02x) did not keep the value written: "
+                 "wrote 0x0, read back 0x%x", mi300 ? "scheduler block 19 (multimedia)" : "scheduler block 0", off,
+                 cfg.active);
+        assert_string_equal(gpuiov_strerror(&f->dev, -EREMOTEIO, why, sizeof(why)), want);
+        f->sim->drop_write_off = -1;
+
+        /* a config write the kernel fails is that errno, with the register named */
+        f->sim->fail_errno = -EIO;
+        assert_int_equal(gpuiov_stop_sched(&f->dev), -EIO);
+        assert_false(f->dev.fail.cmd_status);
+        f->sim->fail_errno = 0;
+        fx_close(f);
+}
+
+static void stop_tonga(void **state) { stop_every_block(GPUIOV_TONGA, 8192, 16); }
+static void stop_mi300(void **state) { stop_every_block(GPUIOV_MI300, 196608, 8); }
+
+/* A command that fails during the stop is the command's error; the blocks before it stay stopped. */
+static void stop_hang_mi300(void **state) {
+        struct fx *f = fx_open(GPUIOV_MI300, 196608, 8, 0);
+        sim_card_set_numvfs(f->sim->card, 8);
+        struct gpuiov_sched_cfg cfg = { .mode = GPUIOV_SCHED_ROUND_ROBIN, .quanta_ms = { 6, 6, 6, 6 }, .n_vfs = 8, .active = 0xff };
+        assert_int_equal(gpuiov_write_sched(&f->dev, &cfg), 0);
+        sim_card_fault(f->sim->card, SIM_CARD_FAULT_HANG, 1);
+        assert_int_equal(gpuiov_stop_sched(&f->dev), -EIO);
+        assert_true(f->dev.fail.cmd_status);
+        char why[256];
+        assert_string_equal(gpuiov_strerror(&f->dev, -EIO, why, sizeof(why)),
+                            "command DISABLE_AUTO_HW_SCHED on scheduler block 0 (graphics) failed: the card reported "
+                            "status 0x0e (graphics engine hang)");
+        struct gpuiov_sched s;
+        assert_int_equal(gpuiov_read_sched(&f->dev, &s), 0);
+        assert_int_equal(s.block[0].active, 0xff); /* not stopped: its command failed */
+        fx_close(f);
+}
+
+/* The framebuffer entries of the VFs that go are cleared, each read back; the others stay. */
+static void clear_vf_fb(enum gpuiov_layout layout, uint32_t fb, unsigned total) {
+        struct fx *f = fx_open(layout, fb, total, 0);
+        struct gpuiov_fb ctx = { 256, 8 }, vfs[4];
+        for (unsigned n = 0; n < 4; n++)
+                vfs[n] = (struct gpuiov_fb){ 272 + 480 * n, 480 };
+        assert_int_equal(gpuiov_write_partition(&f->dev, 256, &ctx, vfs, 4), 0);
+        assert_int_equal(gpuiov_clear_vf_fb(&f->dev, 0), 0);
+        assert_int_equal(gpuiov_clear_vf_fb(&f->dev, 1u << 1 | 1u << 3), 0);
+        struct gpuiov_partition p;
+        assert_int_equal(gpuiov_read_partition(&f->dev, 4, &p), 0);
+        assert_int_equal(p.vf[0].offset_mib, 272);
+        assert_int_equal(p.vf[2].offset_mib, 272 + 960);
+        uint32_t raw;
+        for (unsigned n = 1; n < 4; n += 2) {
+                assert_int_equal(regio_read32(&f->io, REGIO_SIM_CAP + f->dev.regs->vf_fb0 + 4 * n, &raw), 0);
+                assert_int_equal(raw, 0);
+        }
+        /* an entry that does not keep the 0 is named, with what it holds */
+        unsigned off = f->dev.regs->vf_fb0 + 8;
+        f->sim->drop_write_off = REGIO_SIM_CAP + (int)off;
+        assert_int_equal(gpuiov_clear_vf_fb(&f->dev, 1u << 2), -EREMOTEIO);
+        char why[256], want[256];
+        snprintf(want, sizeof(want), "VF2's framebuffer entry (capability +0x%02x) did not keep the value written: "
+                 "wrote 0x0, read back 0x%x", off, gpuiov_fb_encode(layout, 272 + 960, 480));
+        assert_string_equal(gpuiov_strerror(&f->dev, -EREMOTEIO, why, sizeof(why)), want);
+        f->sim->drop_write_off = -1;
+        /* a VF beyond the layout's: nothing written */
+        unsigned writes = f->sim->writes;
+        assert_int_equal(gpuiov_clear_vf_fb(&f->dev, 1u << f->dev.regs->max_vfs | 1u), -EINVAL);
+        assert_int_equal(f->sim->writes, writes);
+        fx_close(f);
+}
+
+static void clear_vf_fb_tonga(void **state) { clear_vf_fb(GPUIOV_TONGA, 8192, 16); }
+static void clear_vf_fb_mi300(void **state) { clear_vf_fb(GPUIOV_MI300, 196608, 8); }
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(open_tonga),
@@ -416,6 +524,11 @@ int main(void) {
                 cmocka_unit_test(pending_later_block),
                 cmocka_unit_test(command_hang),
                 cmocka_unit_test(clear_vf),
+                cmocka_unit_test(stop_tonga),
+                cmocka_unit_test(stop_mi300),
+                cmocka_unit_test(stop_hang_mi300),
+                cmocka_unit_test(clear_vf_fb_tonga),
+                cmocka_unit_test(clear_vf_fb_mi300),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
