@@ -25,10 +25,11 @@ int sriov_set_autoprobe(const char *pf_bdf, bool on);
  * ENOENT, EBUSY, ENOMEM: see sysfs_errno_hint()). */
 int sriov_set_numvfs(const char *pf_bdf, unsigned n);
 /* Bring the VF count to n the way the kernel allows: nothing when it already is n, else through 0
- * (write 0, then n). Returns 0 when nothing changed, 1 when it changed, or -errno. A write that fails
- * puts the value it wrote into *ret_failed (when not NULL): 0 when disabling the VFs there are failed
- * (they are still there), n when writing 0 succeeded but writing n failed (the PF is left with 0 VFs). */
-int sriov_change_numvfs(const char *pf_bdf, unsigned n, unsigned *ret_failed);
+ * (write 0, then n). Returns 0 when nothing changed, 1 when it changed, or -errno. *ret_disable_failed
+ * (when not NULL) is always written: true when the write of 0 failed, so that the VFs there were are
+ * still there (whatever n is, 0 included), false otherwise (the write of n failed after the write of 0,
+ * leaving the PF with 0 VFs, or nothing was written). */
+int sriov_change_numvfs(const char *pf_bdf, unsigned n, bool *ret_disable_failed);
 /* virtfnN (N = index) of the PF whose directory pf_dfd is (pcidev_open()): the VF's own directory
  * (an O_PATH fd; the caller closes it) and its address into ret_addr, without reading anything else.
  * Returns the fd, -ENOENT when there is no virtfnN, or -errno. */

@@ -136,6 +136,27 @@ static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const str
         return gpuiov_write_sched(d, &cfg);
 }
 
+/* A tear-down that ended before the VFs went: the write of 0 to sriov_numvfs failed (`failure` says so,
+ * in words). What was changed before it is given back to the VFs still there, and the PF is degraded
+ * with them; it is failed when they are gone, or when their registers could not be given back. */
+static void keep_vfs(struct pf_run *run, struct gpuiov_dev *d, const struct pf_observed *had, bool cleared,
+                     bool stopped, int err, const char *failure) {
+        unsigned now = 0;
+        if (sriov_read(run->pf.addr, &now, NULL, NULL) < 0 || now == 0) {
+                set_state(run, PF_FAILED, err, "%s", failure);
+                return;
+        }
+        run->num_vfs = now;
+        const char *what = stopped && cleared ? "framebuffer and scheduler" : stopped ? "scheduler" : "framebuffer entries";
+        char why[PF_REASON_MAX / 2];
+        int k = d && (stopped || cleared) ? restore_registers(run, d, &had->part, &had->sched, had->num_vfs, cleared, stopped) : 0;
+        if (k < 0)
+                set_state(run, PF_FAILED, err, "%s; the %u VFs are still there, but their %s could not be restored: %s",
+                          failure, now, what, gpuiov_error(k, d, why, sizeof(why)));
+        else
+                set_state(run, PF_DEGRADED, err, "%s; the %u VFs are kept as they were", failure, now);
+}
+
 /* The PF left the bus (surprise removal, hot-unplug) during the apply: whatever failed, that is why. */
 static bool pf_vanished(struct pf_run *run) {
         if (pcidev_exists(run->pf.addr))
@@ -394,28 +415,25 @@ void pf_apply(struct pf_run *run) {
                         }
                         break;
                 case ACT_SET_NUMVFS: {
-                        unsigned failed = n;
-                        r = sriov_change_numvfs(addr, n, &failed);
+                        bool disable_failed;
+                        r = sriov_change_numvfs(addr, n, &disable_failed);
                         if (r >= 0)
                                 break;
-                        if (failed == n) {
+                        if (!disable_failed) {
                                 set_state(run, PF_FAILED, r, "cannot set sriov_numvfs to %u: %s", n,
                                           explain(ATTR_SRIOV_NUMVFS, r, why, sizeof(why)));
                                 goto fail;
                         }
                         /* The write of 0 failed: the VFs there were are still there, with what they had. */
-                        explain(NULL, r, why, sizeof(why));
-                        int k = gd_open && (stopped || cleared)
-                                        ? restore_registers(run, &gd, &had.part, &had.sched, had.num_vfs, cleared, stopped) : 0;
-                        unsigned now = 0;
-                        if (k < 0 || sriov_read(addr, &now, NULL, NULL) < 0 || now == 0)
-                                set_state(run, PF_FAILED, r, "cannot disable the %u VFs to change their count to %u "
-                                          "(writing 0 to sriov_numvfs failed: %s)%s", had.num_vfs, n, why,
-                                          k < 0 ? "; their framebuffer and scheduler could not be restored" : "");
+                        char failure[PF_REASON_MAX / 2], errno_text[PF_REASON_MAX / 4];
+                        explain(NULL, r, errno_text, sizeof(errno_text));
+                        if (n > 0)
+                                snprintf(failure, sizeof(failure), "cannot disable the %u VFs to change their count to %u "
+                                         "(writing 0 to sriov_numvfs failed: %s)", had.num_vfs, n, errno_text);
                         else
-                                set_state(run, PF_DEGRADED, r, "cannot disable the %u VFs to change their count to %u "
-                                          "(writing 0 to sriov_numvfs failed: %s); the %u VFs are kept as they were",
-                                          had.num_vfs, n, why, now);
+                                snprintf(failure, sizeof(failure), "cannot disable the %u VFs (writing 0 to sriov_numvfs "
+                                         "failed: %s)", had.num_vfs, errno_text);
+                        keep_vfs(run, gd_open ? &gd : NULL, &had, cleared, stopped, r, failure);
                         goto fail;
                 }
                 case ACT_VF_RELEASE: {

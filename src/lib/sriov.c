@@ -70,7 +70,9 @@ int sriov_set_numvfs(const char *pf_bdf, unsigned n) {
         return write_numvfs_at(d, n);
 }
 
-int sriov_change_numvfs(const char *pf_bdf, unsigned n, unsigned *ret_failed) {
+int sriov_change_numvfs(const char *pf_bdf, unsigned n, bool *ret_disable_failed) {
+        if (ret_disable_failed)
+                *ret_disable_failed = false;
         /* One directory fd for the read and both writes: a hot-unplug and re-use of the address
          * in between cannot redirect the second write to another device. */
         _cleanup_close_ int d = pcidev_open(pf_bdf);
@@ -86,18 +88,15 @@ int sriov_change_numvfs(const char *pf_bdf, unsigned n, unsigned *ret_failed) {
         if (cur != 0) {
                 r = write_numvfs_at(d, 0);
                 if (r < 0) {
-                        if (ret_failed)
-                                *ret_failed = 0;
+                        if (ret_disable_failed)
+                                *ret_disable_failed = true;
                         return r;
                 }
         }
         if (n != 0) {
                 r = write_numvfs_at(d, n);
-                if (r < 0) {
-                        if (ret_failed)
-                                *ret_failed = n;
+                if (r < 0)
                         return r;
-                }
         }
         return 1;
 }

@@ -63,4 +63,22 @@ grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs to change their count 
 ! grep -q "cannot set sriov_numvfs to 6" "$T/busy.log" || fail "blames the write of 6: $(cat "$T/busy.log")"
 assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "4 vfio-pci" "VFs kept"
 assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were"
+
+# 4 -> 0 with the write of 0 refused: the same, though the count asked for is the 0 that failed. The
+# registers stopped and cleared before it are given back, and the PF is degraded, not failed.
+"$SIM" fault --root "$R" write 0000:03:00.0 sriov_numvfs EBUSY 1
+sed -i 's/^vfs = 6/vfs = 0/' "$CONF"
+rc=0; mxgpud_once >"$T/busy0.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status (4 -> 0)"
+grep -q "scheduler: stop" "$T/busy0.log" && grep -q "framebuffer: clear 4 VF entries" "$T/busy0.log" ||
+  fail "4 -> 0 did not stop and clear first: $(cat "$T/busy0.log")"
+grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs (writing 0 to sriov_numvfs failed: Device or resource busy.*); the 4 VFs are kept as they were" "$T/busy0.log" ||
+  fail "reason (4 -> 0): $(cat "$T/busy0.log")"
+! grep -q "cannot set sriov_numvfs to 0\|already enabled" "$T/busy0.log" || fail "blames a write of 0 as a count (4 -> 0): $(cat "$T/busy0.log")"
+assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "4 vfio-pci" "VFs kept (4 -> 0)"
+assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were (4 -> 0)"
+assert_eq "$(jq -r '.pfs[0].phase' "$T/state/state.json")" applied "state after the failed disable (4 -> 0)"
+# the fault spent, the tear-down completes
+mxgpud_once >"$T/busy0-again.log" 2>&1 || fail "4 -> 0 again: $(cat "$T/busy0-again.log")"
+assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \(.gpuiov.scheduler.active_functions)"')" "0 0x00000000" "torn down at the next apply"
 echo "tear-down in reverse order under its mark; a failed disable names its write and keeps the VFs"

@@ -104,9 +104,9 @@ static void change_through_zero(void **state) {
         assert_string_equal(writes, "sriov_numvfs=2");
 
         writes[0] = 0;
-        unsigned failed = 99;
-        assert_int_equal(sriov_change_numvfs(PF, 20, &failed), -ERANGE); /* left at 0, error of the second write */
-        assert_int_equal(failed, 20);
+        bool disable_failed = true;
+        assert_int_equal(sriov_change_numvfs(PF, 20, &disable_failed), -ERANGE); /* left at 0, error of the second write */
+        assert_false(disable_failed);
         assert_string_equal(writes, "sriov_numvfs=0 sriov_numvfs=20");
         assert_string_equal(fake_read(PFDIR "/sriov_numvfs", buf, sizeof(buf)), "0");
 
@@ -114,9 +114,18 @@ static void change_through_zero(void **state) {
         assert_int_equal(sriov_change_numvfs(PF, 2, NULL), 1);
         writes[0] = 0;
         forced_errno = -EBUSY;
-        assert_int_equal(sriov_change_numvfs(PF, 6, &failed), -EBUSY);
-        assert_int_equal(failed, 0);
+        assert_int_equal(sriov_change_numvfs(PF, 6, &disable_failed), -EBUSY);
+        assert_true(disable_failed);
         assert_string_equal(fake_read(PFDIR "/sriov_numvfs", buf, sizeof(buf)), "2");
+
+        /* ...when the count asked for is 0 as well: the write that failed is not told by the value written */
+        forced_errno = -EBUSY;
+        disable_failed = false;
+        assert_int_equal(sriov_change_numvfs(PF, 0, &disable_failed), -EBUSY);
+        assert_true(disable_failed);
+        assert_string_equal(fake_read(PFDIR "/sriov_numvfs", buf, sizeof(buf)), "2");
+        assert_int_equal(sriov_change_numvfs(PF, 0, &disable_failed), 1);
+        assert_false(disable_failed);
 }
 
 static void list_vfs(void **state) {
