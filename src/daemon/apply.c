@@ -114,7 +114,8 @@ static uint32_t entries_to_clear(const struct gpuiov_partition *had, bool remove
         return mask;
 }
 
-/* The VFs stayed after all (the write of 0 failed): their partition and scheduler as they were read. */
+/* The VFs stayed after all (the stop, the clear or the write of 0 failed): their partition and scheduler
+ * as they were read. */
 static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const struct gpuiov_partition *part,
                              const struct gpuiov_sched *sched, unsigned n, bool cleared, bool stopped) {
         n = MIN(n, GPUIOV_MAX_VFS);
@@ -136,9 +137,11 @@ static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const str
         return gpuiov_write_sched(d, &cfg);
 }
 
-/* A tear-down that ended before the VFs went: the write of 0 to sriov_numvfs failed (`failure` says so,
- * in words). What was changed before it is given back to the VFs still there, and the PF is degraded
- * with them; it is failed when they are gone, or when their registers could not be given back. */
+/* A tear-down that ended before the VFs went: the scheduler stop, the clearing of their framebuffer
+ * entries or the write of 0 to sriov_numvfs failed (`failure` says which, in words). What was changed
+ * so far is given back to the VFs still there, and the PF is degraded with them; it is failed when they
+ * are gone, or when their registers could not be given back: a card still holding EXECUTE in a
+ * command window gets no more commands (as pf_diff() refuses it), so there nothing is tried. */
 static void keep_vfs(struct pf_run *run, struct gpuiov_dev *d, const struct pf_observed *had, bool cleared,
                      bool stopped, int err, const char *failure) {
         unsigned now = 0;
@@ -149,10 +152,22 @@ static void keep_vfs(struct pf_run *run, struct gpuiov_dev *d, const struct pf_o
         run->num_vfs = now;
         const char *what = stopped && cleared ? "framebuffer and scheduler" : stopped ? "scheduler" : "framebuffer entries";
         char why[PF_REASON_MAX / 2];
-        int k = d && (stopped || cleared) ? restore_registers(run, d, &had->part, &had->sched, had->num_vfs, cleared, stopped) : 0;
+        /* the failure itself was a command the card never completed: it already says the card is hung */
+        bool hung_told = d && d->fail.set && (err == -ETIMEDOUT || err == -EBUSY);
+        struct gpuiov_pending pending = {};
+        int k = 0;
+        if (d && (stopped || cleared)) {
+                k = gpuiov_read_pending(d, &pending);
+                if (k >= 0 && pending.n == 0)
+                        k = restore_registers(run, d, &had->part, &had->sched, had->num_vfs, cleared, stopped);
+        }
         if (k < 0)
                 set_state(run, PF_FAILED, err, "%s; the %u VFs are still there, but their %s could not be restored: %s",
                           failure, now, what, gpuiov_error(k, d, why, sizeof(why)));
+        else if (pending.n > 0)
+                set_state(run, PF_FAILED, err, "%s; the %u VFs are still there, but their %s could not be restored: %s; "
+                          "reset the card (reboot the host)", failure, now, what,
+                          hung_told ? "the card takes no more commands" : gpuiov_pending_reason(d, &pending, why, sizeof(why)));
         else
                 set_state(run, PF_DEGRADED, err, "%s; the %u VFs are kept as they were", failure, now);
 }
@@ -477,6 +492,13 @@ void pf_apply(struct pf_run *run) {
                                           : a->kind == ACT_PARTITION       ? "program the framebuffer partition"
                                                                            : "program the scheduler",
                                           gpuiov_error(r, &gd, why, sizeof(why)));
+                                /* part-way through the tear-down, before sriov_numvfs: the VFs are all still
+                                 * there, some of their registers changed already */
+                                if ((a->kind == ACT_SCHED_STOP || a->kind == ACT_PARTITION_CLEAR) && had.num_vfs > 0) {
+                                        char failure[PF_REASON_MAX];
+                                        snprintf(failure, sizeof(failure), "%s", run->reason);
+                                        keep_vfs(run, &gd, &had, cleared, stopped, r, failure);
+                                }
                                 goto fail;
                         }
                         break;

@@ -57,6 +57,50 @@ run_case missing vf-missing 0000:03:00.0 2
 [[ $S3 == degraded:*"VF 2 is missing"* ]] || fail "missing VF: $S3"
 kill "$DPID"; wait "$DPID" || true # its socket must be gone before the next daemon starts
 
+# A command that fails part-way through the tear-down's scheduler stop (MI300X, 8 -> 1 VFs; 50 ms a
+# command, the fault armed once a block has stopped): the blocks stopped so far run again, and the 8 VFs
+# stay degraded as they were, not failed with half the card stopped. A card left with EXECUTE set gets
+# no more commands: then the PF is failed and the reason says the card needs a reset.
+# teardown_fault NAME FAULT: sets LOG (the apply's output)
+teardown_fault() {
+  sim_start mi300x
+  write_config "$1" <<'C'
+[gpu *]
+vfs = 8
+C
+  mxgpud_once >"$T/$1-up.log" 2>&1 || fail "$1: bring-up: $(cat "$T/$1-up.log")"
+  BEFORE=$(jqs -c '.pfs[0].gpuiov | [[.schedulers[] | "\(.running) \(.active_functions)"], [.vfs[].fb]]')
+  "$SIM" latency --root "$R" cmd=50ms
+  sed -i 's/^vfs = 8/vfs = 1/' "$CONF"
+  LOG=$T/$1.log
+  mxgpud_once >"$LOG" 2>&1 &
+  local pid=$! stopped=0
+  for _ in $(seq 300); do
+    stopped=$(jqs '[.pfs[0].gpuiov.schedulers[] | select(.running == false)] | length')
+    [ "$stopped" -gt 0 ] && break
+    sleep 0.01
+  done
+  "$SIM" fault --root "$R" "$2" 0000:03:00.0 1
+  "$SIM" latency --root "$R" cmd=0
+  local rc=0; wait "$pid" || rc=$?
+  [ "$stopped" -gt 0 ] || fail "$1: no scheduler block stopped: $(cat "$LOG")"
+  assert_eq "$rc" 1 "$1: exit status"
+  ! grep -q "sriov_numvfs" "$LOG" || fail "$1: sriov_numvfs written: $(cat "$LOG")"
+  assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "8 vfio-pci" "$1: VFs"
+}
+teardown_fault stop-hang cmd-hang
+grep -q "0000:03:00.0: degraded: cannot stop the scheduler: command DISABLE_AUTO_HW_SCHED on scheduler block [0-9]* .*failed: the card reported status 0x0e (graphics engine hang); the 8 VFs are kept as they were" "$LOG" ||
+  fail "stop-hang: reason: $(cat "$LOG")"
+assert_eq "$(jqs -c '.pfs[0].gpuiov | [[.schedulers[] | "\(.running) \(.active_functions)"], [.vfs[].fb]]')" "$BEFORE" \
+  "stop-hang: every block running as before"
+teardown_fault stop-stuck cmd-stuck
+grep -q "0000:03:00.0: failed: cannot stop the scheduler: command DISABLE_AUTO_HW_SCHED on scheduler block [0-9]* .*did not complete in 500 ms (EXECUTE still set): the card is hung; the 8 VFs are still there, but their scheduler could not be restored: the card takes no more commands; reset the card (reboot the host)" "$LOG" ||
+  fail "stop-stuck: reason: $(cat "$LOG")"
+# the next apply sends nothing either
+rc=0; mxgpud_once >"$T/stop-stuck-again.log" 2>&1 || rc=$?
+grep -q "0000:03:00.0: config not applied: command DISABLE_AUTO_HW_SCHED .*never completed.*reset the card" "$T/stop-stuck-again.log" ||
+  fail "stop-stuck: next apply: $(cat "$T/stop-stuck-again.log")"
+
 # One VF removed on its own (echo 1 > remove): the VFs after it are still listed, and those already
 # on vfio-pci are not bound again.
 sim_start s7150
