@@ -267,7 +267,10 @@ int manager_cycle(struct manager *m, struct mx_config *cfg, bool dry_run, const 
                         run->n_assigned = m->state.n_assignments;
                 }
                 struct state_pf *sp = state_pf_get(&m->state, run->pf.addr);
-                if (sp && sp->sched_mode) {
+                /* The mode last programmed, as the state file says, unless the card cannot run it (an
+                 * older mxgpud recorded liquid for an S7150): then it is unknown, programmed again, and a
+                 * restore uses the mode the config gives the card. */
+                if (sp && sp->sched_mode && run->pf.card && mx_card_sched_allowed(run->pf.card, sp->sched_mode)) {
                         run->mode_known = true;
                         run->mode = (enum gpuiov_sched_mode)sp->sched_mode;
                 }

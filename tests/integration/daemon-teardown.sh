@@ -64,6 +64,18 @@ grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs to change their count 
 assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "4 vfio-pci" "VFs kept"
 assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were"
 
+# The same with a state file an older mxgpud wrote: liquid as the S7150's mode (sched_mode 2, no
+# "scheduler" key), which the card does not run. The mode is taken as unknown, and the VFs' scheduler
+# is given back in the mode the card runs.
+jq '.pfs[0] |= (del(.scheduler) | .sched_mode = 2)' "$T/state/state.json" >"$T/state.old" && mv "$T/state.old" "$T/state/state.json"
+"$SIM" fault --root "$R" write 0000:03:00.0 sriov_numvfs EBUSY 1
+rc=0; mxgpud_once >"$T/busy-old.log" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit status (older state file)"
+grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs to change their count to 6 (writing 0 to sriov_numvfs failed: Device or resource busy.*); the 4 VFs are kept as they were" "$T/busy-old.log" ||
+  fail "reason (older state file): $(cat "$T/busy-old.log")"
+assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were (older state file)"
+assert_eq "$(jqs '.pfs[0].gpuiov.scheduler | "\(.running) \(.mode)"')" "true solid" "scheduler running solid (older state file)"
+
 # 4 -> 0 with the write of 0 refused: the same, though the count asked for is the 0 that failed. The
 # registers stopped and cleared before it are given back, and the PF is degraded, not failed.
 "$SIM" fault --root "$R" write 0000:03:00.0 sriov_numvfs EBUSY 1
