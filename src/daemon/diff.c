@@ -154,6 +154,8 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
                 if (unbind_drops_vfs(o->driver) && o->num_vfs > 0) {
                         have = 0;
                         vfs_dropped = true;
+                        snprintf(a->what, sizeof(a->what), "bind the PF to %s (now: %.32s; %u VFs removed with %.32s)",
+                                 want, o->driver, o->num_vfs, o->driver);
                 }
         }
 
@@ -162,7 +164,8 @@ void pf_diff(const struct pci_pf *pf, const struct pf_desired *d, const struct p
                 add(r, ACT_AUTOPROBE_OFF, -1, "sriov_drivers_autoprobe 1 -> 0");
 
         /* 3. The VF count; the kernel changes it only through 0, which removes every VF. */
-        bool recreated = vfs_dropped, removed = false;
+        /* VFs the old driver took with it are made again only when the config asks for some */
+        bool recreated = vfs_dropped && d->num_vfs > 0, removed = false;
         r->num_vfs = d->num_vfs;
         if (d->pf_driver == MX_PF_DRIVER_GIM) {
                 /* gim enables SR-IOV itself; writing sriov_numvfs behind it is not ours to do. */

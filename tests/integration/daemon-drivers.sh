@@ -56,8 +56,16 @@ jq -r '.checks[] | select(.check == "pf-driver" and .device == "0000:03:00.0") |
 cat >>"$CONF" <<'C'
 take_over_host_driver = yes
 C
+# with vfs = 0 the plan says the VFs go with gim, and writes no count (no "sriov_numvfs 0 -> 0")
+sed 's/^vfs = 16/vfs = 0/' "$CONF" >"$T/gim-zero.conf"
+"$MXGPUD" --root "$R" --config "$T/gim-zero.conf" --check-config >"$T/gim-zero.log" 2>&1 ||
+  fail "--check-config, gim with vfs = 0: $(cat "$T/gim-zero.log")"
+grep -q "bind the PF to pci-pf-stub (now: gim; 16 VFs removed with gim)" "$T/gim-zero.log" ||
+  fail "plan, gim with vfs = 0: $(cat "$T/gim-zero.log")"
+! grep -q "sriov_numvfs" "$T/gim-zero.log" || fail "a count planned with vfs = 0: $(cat "$T/gim-zero.log")"
 mxgpud_once >"$T/gim-take.log" 2>&1 || fail "taking the PF from gim: $(cat "$T/gim-take.log")"
-grep -q "warning: 0000:03:00.0: bind the PF to pci-pf-stub (now: gim)" "$T/gim-take.log" || fail "PF take-over not warned: $(cat "$T/gim-take.log")"
+grep -q "warning: 0000:03:00.0: bind the PF to pci-pf-stub (now: gim; 16 VFs removed with gim)" "$T/gim-take.log" ||
+  fail "PF take-over not warned: $(cat "$T/gim-take.log")"
 grep -q "0000:03:00.0: sriov_numvfs 0 -> 16" "$T/gim-take.log" || fail "count not planned from 0: $(cat "$T/gim-take.log")"
 assert_eq "$(jqs '.pfs[] | select(.address == "0000:03:00.0") | "\(.driver) \(.numvfs) \([.vfs[].driver] | unique | join(","))"')" \
   "pci-pf-stub 16 vfio-pci" "taken from gim"

@@ -155,6 +155,45 @@ static void gim_never_writes_numvfs(void **state) {
         assert_non_null(strstr(a.refused, "pf_driver = gim"));
 }
 
+/* A PF taken from gim (take_over_host_driver): its VFs go with gim, the plan says so, and the count is
+ * planned from 0, with no write at all when the config asks for none. */
+static void gim_take_over_plans_count_from_zero(void **state) {
+        struct vf_ref vfs[4];
+        struct pci_pf pf = s7150_pf();
+        struct pf_desired d = want4();
+        d.take_over_host_driver = true;
+        struct pf_observed o = have4(vfs);
+        strcpy(o.driver, "gim");
+        struct pf_actions a;
+        pf_diff(&pf, &d, &o, true, GPUIOV_SCHED_SOLID, &a);
+        assert_string_equal(a.refused, "");
+        assert_int_equal(a.a[0].kind, ACT_PF_BIND);
+        assert_string_equal(a.a[0].what, "bind the PF to pci-pf-stub (now: gim; 4 VFs removed with gim)");
+        assert_true(a.a[0].take_over);
+        assert_int_equal(count(&a, ACT_SET_NUMVFS), 1);
+        for (size_t i = 0; i < a.n; i++)
+                if (a.a[i].kind == ACT_SET_NUMVFS)
+                        assert_string_equal(a.a[i].what, "sriov_numvfs 0 -> 4");
+        assert_int_equal(count(&a, ACT_VF_BIND), 4);
+
+        d.num_vfs = 0;
+        pf_diff(&pf, &d, &o, true, GPUIOV_SCHED_SOLID, &a);
+        assert_string_equal(a.refused, "");
+        assert_string_equal(a.a[0].what, "bind the PF to pci-pf-stub (now: gim; 4 VFs removed with gim)");
+        assert_int_equal(a.num_vfs, 0);
+        assert_int_equal(count(&a, ACT_SET_NUMVFS), 0); /* not "sriov_numvfs 0 -> 0" */
+        assert_int_equal(count(&a, ACT_PARTITION), 0);
+        assert_int_equal(count(&a, ACT_SCHED), 0);
+        assert_int_equal(count(&a, ACT_VF_BIND), 0);
+
+        /* gim without VFs: nothing removed, nothing said about VFs */
+        o.num_vfs = 0;
+        o.n_vfs = 0;
+        pf_diff(&pf, &d, &o, true, GPUIOV_SCHED_SOLID, &a);
+        assert_string_equal(a.a[0].what, "bind the PF to pci-pf-stub (now: gim)");
+        assert_int_equal(count(&a, ACT_SET_NUMVFS), 0);
+}
+
 static void quanta_change_reprograms_scheduler_only(void **state) {
         struct vf_ref vfs[4];
         struct pci_pf pf = s7150_pf();
@@ -246,6 +285,7 @@ int main(void) {
                 cmocka_unit_test(count_change_refused_while_in_use),
                 cmocka_unit_test(resize_of_idle_vf_only_touches_partition),
                 cmocka_unit_test(gim_never_writes_numvfs),
+                cmocka_unit_test(gim_take_over_plans_count_from_zero),
                 cmocka_unit_test(quanta_change_reprograms_scheduler_only),
                 cmocka_unit_test(generic_device_binding_only),
                 cmocka_unit_test(removed_vf_is_not_bound_again),
