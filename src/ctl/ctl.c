@@ -52,17 +52,27 @@ static void print_json_error(enum mx_exit code, int err, const char *message) {
         json_object_put(o);
 }
 
-int ctl_error(enum mx_exit code, int err, const char *fmt, ...) {
+static void print_verb_usage(FILE *f, const char *lead, const struct ctl_verb *v);
+
+/* One client-side error: on stderr, the verb's usage line after it when v is given, and as the JSON
+ * error object under --json. Returns code. */
+static int verror(enum mx_exit code, int err, const struct ctl_verb *v, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
+        if (vasprintf(&msg, fmt, ap) < 0)
                 msg = NULL;
         fprintf(stderr, "mxgpuctl: %s\n", msg ?: fmt);
+        if (v)
+                print_verb_usage(stderr, "Usage: mxgpuctl ", v);
         print_json_error(code, err, msg ?: fmt);
         return code;
+}
+
+int ctl_error(enum mx_exit code, int err, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = verror(code, err, NULL, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 void ctl_json_lines(void) {
@@ -128,17 +138,11 @@ bool ctl_wants_help(int argc, char **argv) {
 }
 
 int ctl_usage_error(const struct ctl_verb *v, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        int r = vasprintf(&msg, fmt, ap);
+        int r = verror(MX_EXIT_USAGE, EINVAL, v, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                msg = NULL;
-        fprintf(stderr, "mxgpuctl: %s\n", msg ?: fmt);
-        print_verb_usage(stderr, "Usage: mxgpuctl ", v);
-        print_json_error(MX_EXIT_USAGE, EINVAL, msg ?: fmt);
-        return MX_EXIT_USAGE;
+        return r;
 }
 
 /* An option word: "-x" or "--x", but neither "-", "--" nor a negative number (a bad count, not an option). */
