@@ -547,11 +547,13 @@ void mx_config_warn_unmatched(const struct mx_config *cfg, const struct mx_pf_se
                 }
                 switch (s->kind) {
                 case MX_SECTION_GPU_ALL:
+                        /* The catch-all (the packaged config has one) is for whatever cards there are; a
+                         * host without one is told by the daemon's summary and mxgpuctl doctor. */
+                        break;
                 case MX_SECTION_GPU_MODEL:
                         if (!any)
                                 warn_section(diags, s, "%s matches no PF on this host: no %s card was found; "
-                                             "it applies when one appears", name,
-                                             s->kind == MX_SECTION_GPU_ALL ? "supported MxGPU" : s->card->model);
+                                             "it applies when one appears", name, s->card->model);
                         break;
                 case MX_SECTION_GPU_ADDR:
                 case MX_SECTION_DEVICE:

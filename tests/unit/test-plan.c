@@ -468,6 +468,13 @@ static void winner_and_unmatched_sections(void **state) {
         expect_diag(&fx.d, AT(&fx, 15), "warning: [vf 0000:01:00.0 1]: ", "generic SR-IOV device");
         assert_int_equal(fx.d.n_errors, 0);
         assert_int_equal(fx.d.n, 5);
+
+        /* [gpu *] on a host without a supported card: no warning (the packaged config has it) */
+        mx_diags_clear(&fx.d);
+        struct mx_pf_seen nvme_only[] = { { &n, &pn } };
+        mx_config_warn_unmatched(fx.cfg, nvme_only, 1, NULL, &fx.d);
+        for (size_t i = 0; i < fx.d.n; i++)
+                assert_null(strstr(fx.d.items[i].message, "[gpu *]"));
         fx_done(&fx);
 
         /* a [vf] of an unmanaged PF, and nothing to say about [gpu *] when a card is there */
