@@ -4,8 +4,8 @@
  *
  * Usage: floor [--root DIR] [--vfs N] [--no-bind] [PF...]   (no PF: every function with sriov_totalvfs)
  * Per PF: sriov_drivers_autoprobe = 0; sriov_numvfs = N; on a Tonga GPU-IOV PF the framebuffer partition
- * (TOTAL_FB_CONSUMED, CNTXT, each VF) and the scheduler block (quanta, active mask, then the commands
- * CONFIG_AUTO_HW_SCHED_MODE and ENABLE_AUTO_HW_SWITCH, each polled to completion); then per VF
+ * (TOTAL_FB_CONSUMED, CNTXT, each VF) and the scheduler block (quanta, active mask, then the command
+ * ENABLE_AUTO_HW_SWITCH, polled to completion; the Tonga set has no mode command); then per VF
  * driver_override = vfio-pci and drivers_probe, up to BIND_PARALLEL VFs at once (as mxgpud binds).
  * Stand-alone (no libmxgpu) so that it builds statically for the busybox guest of the real-kernel
  * benchmark. */

@@ -36,8 +36,9 @@ for pf in "$sys"/devices/*; do
            "ECAP0b+$(printf 0x%x $((blk + 0x10))).l=$(printf %08x $(( (1 << n) - 1 )))")
     "${S[@]}" "${regs[@]}"
     cmd=ECAP0b+$(printf 0x%x $((blk + 4)))
-    # CONFIG_AUTO_HW_SCHED_MODE (0xf, next = 1 solid), then ENABLE_AUTO_HW_SWITCH (6); wait for each.
-    for word in 0001001f 00000016; do
+    # ENABLE_AUTO_HW_SWITCH (6), and wait for it; no mode command: the Tonga set has no 0xf and the block
+    # runs solid without one (docs/gpuiov.md).
+    for word in 00000016; do
       "${S[@]}" "$cmd.l=$word"
       while (( 16#$("${S[@]}" "$cmd.b") & 0x10 )); do sleep 0.001; done
       [ "$("${S[@]}" ECAP0b+$(printf 0x%x $((blk + 8))).b)" = 00 ] || { echo "$addr: command $word failed" >&2; exit 1; }
