@@ -23,6 +23,13 @@ check() {
   [ "$(status)" = "$before" ] || fail "$name: the simulated host changed"
 }
 
+# vf_slices PF MS...: a [vf] section for VF 0, 1, ... of PF, each with the next time slice in ms
+vf_slices() {
+  local pf=$1 i=0 ms
+  shift
+  for ms; do printf '[vf %s %d]\ntime_slice = %sms\n' "$pf" "$i" "$ms"; i=$((i + 1)); done
+}
+
 f='[^ ]*/'
 check too-small "${f}too-small.conf:5: vf_memory = 100M: .*at least 256" <<'C'
 [gpu *]
@@ -65,20 +72,8 @@ check slice-fraction "${f}slice-fraction.conf:5: time_slice = 1500us: .*(whole|m
 [gpu *]
 time_slice = 1500us
 C
-check five-quanta "${f}five-quanta.conf:[0-9]+: time_slice = .*(four|4)" <<'C'
-[gpu 0000:03:00.0]
-vfs = 5
-[vf 0000:03:00.0 0]
-time_slice = 1ms
-[vf 0000:03:00.0 1]
-time_slice = 2ms
-[vf 0000:03:00.0 2]
-time_slice = 3ms
-[vf 0000:03:00.0 3]
-time_slice = 4ms
-[vf 0000:03:00.0 4]
-time_slice = 5ms
-C
+check five-quanta "${f}five-quanta.conf:[0-9]+: time_slice = .*(four|4)" < <(
+  printf '[gpu 0000:03:00.0]\nvfs = 5\n'; vf_slices 0000:03:00.0 1 2 3 4 5)
 check scheduler-word "${f}scheduler-word.conf:5: scheduler = fast: .*solid.*liquid" <<'C'
 [gpu *]
 scheduler = fast
@@ -146,18 +141,8 @@ check pf-reserve-blamed "${f}pf-reserve-blamed.conf:5: pf_reserve = 4G: 16 VFs n
 [gpu 0000:03:00.0]
 pf_reserve = 4G
 C
-check fifth-default "${f}fifth-default.conf:13: time_slice = 4ms: VF 4 brings a fifth.*6ms \(default\) for VF 4-7" <<'C'
-[gpu 0000:03:00.0]
-vfs = 8
-[vf 0000:03:00.0 0]
-time_slice = 1ms
-[vf 0000:03:00.0 1]
-time_slice = 2ms
-[vf 0000:03:00.0 2]
-time_slice = 3ms
-[vf 0000:03:00.0 3]
-time_slice = 4ms
-C
+check fifth-default "${f}fifth-default.conf:13: time_slice = 4ms: VF 4 brings a fifth.*6ms \(default\) for VF 4-7" < <(
+  printf '[gpu 0000:03:00.0]\nvfs = 8\n'; vf_slices 0000:03:00.0 1 2 3 4)
 # independent problems of one card, and a refused value that does not hide the card's checks
 check both-reported "${f}both-reported.conf:5: vfs = 17: " <<'C'
 [gpu s7150]
