@@ -48,8 +48,8 @@ as_stranger() { setpriv --reuid=nobody --regid=daemon --clear-groups "$MXGPUCTL"
 for verb in list monitor; do
   rc=0; as_stranger $verb >/dev/null 2>"$T/perm.err" || rc=$?
   assert_eq "$rc" 4 "exit status of $verb outside the read group (it said: $(cat "$T/perm.err"))"
-  rc=0; as_stranger --json $verb >"$T/perm.json" 2>/dev/null || rc=$?
-  assert_eq "$rc" 4 "exit status of --json $verb outside the read group"
+  rc=0; as_stranger --json $verb >"$T/perm.json" 2>"$T/perm.err" || rc=$?
+  assert_eq "$rc" 4 "exit status of --json $verb outside the read group (it said: $(cat "$T/perm.err"))"
   assert_eq "$(jq -r .error "$T/perm.json")" org.varlink.service.PermissionDenied "--json $verb outside the read group"
 done
 assert_eq "$(jqs '.pfs[0].numvfs')" 2 "refused calls changed nothing"
