@@ -181,15 +181,21 @@ struct load_ctx {
         size_t line_size;
 };
 
+/* A diagnostic at the current line; an error also counts toward the load's failure. */
+static void diag_at_line(struct load_ctx *c, enum mx_severity sev, const char *key, const char *value, const char *fmt,
+                         va_list ap) {
+        if (mx_diags_addv(c->diags, sev, c->file, c->lineno, key, value, NULL, fmt, ap) < 0)
+                c->oom = -ENOMEM;
+        if (sev == MX_DIAG_ERROR)
+                c->n_errors++;
+}
+
 static void problem(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) _printf_(4, 5);
 static void problem(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        int r = mx_diags_addv(c->diags, MX_DIAG_ERROR, c->file, c->lineno, key, value, NULL, fmt, ap);
+        diag_at_line(c, MX_DIAG_ERROR, key, value, fmt, ap);
         va_end(ap);
-        c->n_errors++;
-        if (r < 0)
-                c->oom = -ENOMEM;
 }
 
 static struct mx_section *section_get(struct load_ctx *c, const struct mx_section *id) {
@@ -488,17 +494,15 @@ static const char *scope_sections(unsigned scopes) {
         }
 }
 
-/* inih calls this for every key = value; the section comes from our own reading of the header. */
 static void warn(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) _printf_(4, 5);
 static void warn(struct load_ctx *c, const char *key, const char *value, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        int r = mx_diags_addv(c->diags, MX_DIAG_WARNING, c->file, c->lineno, key, value, NULL, fmt, ap);
+        diag_at_line(c, MX_DIAG_WARNING, key, value, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                c->oom = -ENOMEM;
 }
 
+/* inih calls this for every key = value; the section comes from our own reading of the header. */
 static int on_key(void *user, const char *section, const char *name, const char *value) {
         struct load_ctx *c = user;
         if (c->in_bad_section)
