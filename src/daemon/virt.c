@@ -543,38 +543,49 @@ static int on_watch(sd_event_source *s, const struct inotify_event *ev, void *us
         return watch_arm(v);
 }
 
-/* Watch sock.dir for new entries, or the nearest parent that exists for the next folder on the way. */
-static int watch_arm(struct virt *v) {
-        char path[sizeof(v->watched)];
+/* The nearest existing folder on the way to sock.dir (sock.dir itself once it exists). */
+static void nearest_dir(const struct virt *v, char *path, size_t size) {
         struct stat st;
-        snprintf(path, sizeof(path), "%s", v->sock.dir);
+        snprintf(path, size, "%s", v->sock.dir);
         while (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
                 char *slash = strrchr(path, '/');
                 if (!slash || slash == path) {
-                        snprintf(path, sizeof(path), "/");
-                        break;
+                        snprintf(path, size, "/");
+                        return;
                 }
                 *slash = 0;
         }
-        if (v->watch && streq(path, v->watched))
-                return 0;
-        v->watch = sd_event_source_disable_unref(v->watch);
-        v->watched[0] = 0;
-        int r = sd_event_add_inotify(v->m->event, &v->watch, path,
-                                     IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR,
-                                     on_watch, v);
-        if (r < 0) {
-                /* No inotify (limits): the timer alone, with its backoff. */
-                log_warning_errno(r, "cannot watch %s for libvirt's socket; retrying on a timer instead", path);
-                v->local = false;
-                return schedule_connect(v);
+}
+
+/* Watch sock.dir for new entries, or the nearest parent that exists for the next folder on the way. */
+static int watch_arm(struct virt *v) {
+        char path[sizeof(v->watched)];
+        nearest_dir(v, path, sizeof(path));
+        for (;;) {
+                if (!v->watch || !streq(path, v->watched)) {
+                        v->watch = sd_event_source_disable_unref(v->watch);
+                        v->watched[0] = 0;
+                        int r = sd_event_add_inotify(v->m->event, &v->watch, path,
+                                                     IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
+                                                             IN_ONLYDIR,
+                                                     on_watch, v);
+                        if (r < 0) {
+                                /* No inotify (limits): the timer alone, with its backoff. */
+                                log_warning_errno(r, "cannot watch %s for libvirt's socket; retrying on a timer instead", path);
+                                v->local = false;
+                                return schedule_connect(v);
+                        }
+                        (void)sd_event_source_set_description(v->watch, "libvirt-socket-watch");
+                        snprintf(v->watched, sizeof(v->watched), "%s", path);
+                }
+                /* The socket, or the next folder on the way, may have come between the last look and
+                 * this watch (mkdir -p makes several at once): no event will tell of it. */
+                if (socket_present(&v->sock))
+                        return schedule_at(v, 0);
+                nearest_dir(v, path, sizeof(path));
+                if (streq(path, v->watched))
+                        return 0;
         }
-        (void)sd_event_source_set_description(v->watch, "libvirt-socket-watch");
-        snprintf(v->watched, sizeof(v->watched), "%s", path);
-        /* The socket may have come between the last look and this watch. */
-        if (socket_present(&v->sock))
-                return schedule_at(v, 0);
-        return 0;
 }
 
 int manager_virt_start(struct manager *m, const char *uri, const struct virt_callbacks *cb) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // libvirt on the daemon's sd-event loop, against libvirt's test driver: connect, domain lifecycle events, clean removal.
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -141,12 +147,98 @@ static void local_socket_waited_for(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* sd-event's inotify watches go through here (this program's symbol comes before libc's for
+ * libsystemd too): a folder named in race_mkdir appears just before the next watch is added, after
+ * the daemon looked for the nearest existing one, as with mkdir -p racing the daemon. */
+static const char *race_mkdir;
+static int n_watches;
+
+int inotify_add_watch(int fd, const char *name, uint32_t mask) {
+        static int (*real)(int, const char *, uint32_t);
+        if (!real)
+                real = (int (*)(int, const char *, uint32_t))dlsym(RTLD_NEXT, "inotify_add_watch");
+        n_watches++;
+        if (race_mkdir) {
+                assert_int_equal(mkdir(race_mkdir, 0755), 0);
+                race_mkdir = NULL;
+        }
+        return real(fd, name, mask);
+}
+
+/* Accept one connection, take the socket away (no second attempt) and hang up: libvirt's attempt
+ * fails at once, and it was made. */
+struct listener {
+        int fd;
+        const char *path;
+        volatile int accepted;
+};
+
+static void *accept_one(void *arg) {
+        struct listener *l = arg;
+        int c = accept(l->fd, NULL, NULL);
+        if (c >= 0) {
+                (void)unlink(l->path);
+                close(c);
+                l->accepted = 1;
+        }
+        return NULL;
+}
+
+/* mkdir -p of the socket's folder racing the watch: the folder that came between the look and the
+ * watch is found on a second look, and the socket made in it afterwards is noticed. */
+static void local_socket_folder_races_watch(void **state) {
+        char dir[] = "/tmp/mxgpu-test-virt.XXXXXX", run[64], lv[80], sock[96], uri[160];
+        assert_non_null(mkdtemp(dir));
+        snprintf(run, sizeof(run), "%s/run", dir);
+        snprintf(lv, sizeof(lv), "%s/libvirt", run);
+        snprintf(sock, sizeof(sock), "%s/libvirt-sock", lv);
+        snprintf(uri, sizeof(uri), "qemu:///system?socket=%s", sock);
+        sd_event *e = NULL;
+        assert_int_equal(sd_event_new(&e), 0);
+        struct manager m = { .event = e };
+        n_connected = 0;
+        const struct virt_callbacks cb = { .connected = connected };
+        assert_int_equal(manager_virt_start(&m, uri, &cb), 0);
+        n_watches = 0;
+        assert_true(sd_event_run(e, 0) > 0); /* the first look: dir is watched */
+        assert_int_equal(n_watches, 1);
+
+        /* run appears; when the daemon watches it, libvirt has come too, unseen by that watch. */
+        assert_int_equal(mkdir(run, 0755), 0);
+        race_mkdir = lv;
+        assert_true(sd_event_run(e, 1000 * 1000) > 0);
+        assert_null(race_mkdir);
+
+        struct listener l = { .fd = socket(AF_UNIX, SOCK_STREAM, 0), .path = sock };
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+        assert_int_equal(bind(l.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(l.fd, 1), 0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, accept_one, &l), 0);
+        /* The socket's creation is seen and an attempt made (no retry timer runs meanwhile). */
+        for (int k = 0; k < 200 && !l.accepted; k++)
+                assert_true(sd_event_run(e, 10 * 1000) >= 0);
+        if (!l.accepted)
+                shutdown(l.fd, SHUT_RDWR); /* ends accept() */
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_true(l.accepted);
+        close(l.fd);
+
+        manager_virt_stop(&m);
+        sd_event_unref(e);
+        assert_int_equal(rmdir(lv), 0);
+        assert_int_equal(rmdir(run), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(lifecycle_events_in_our_loop),
                 cmocka_unit_test(unknown_uri_retries),
                 cmocka_unit_test(local_uri_sockets),
                 cmocka_unit_test(local_socket_waited_for),
+                cmocka_unit_test(local_socket_folder_races_watch),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
