@@ -3,18 +3,22 @@
 # valgrind's memcheck through a wrapper, each process logging to its own file; vg_report fails a test
 # on any memory error or any block definitely or indirectly lost at exit.
 VALGRIND=${MXGPU_VALGRIND:-}
-# What counts as an error: memcheck's own, and blocks definitely or indirectly lost at exit.
-VG_OPTS=(--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect)
+# What counts as an error: memcheck's own, and blocks definitely or indirectly lost at exit. No
+# gdbserver: its FIFOs in /tmp are named by pid alone here (valgrind finds no user or host name), so
+# one left by a killed root process made a later valgrind of another user with that pid exit 1.
+VG_OPTS=(--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --vgdb=no)
 
 # vg_wrap DIR PROG: a script DIR/NAME that runs PROG (a path) under memcheck, logs in DIR. Exit codes
-# stay the program's own (tests check them); errors are found in the logs.
+# stay the program's own (tests check them); errors are found in the logs. Each run's log is a new
+# file made by its own user: a name from the pid alone may be taken by an earlier process of another
+# user (pids wrap), and valgrind would exit 1 instead of running the program.
 vg_wrap() {
   local w
   w="$1/$(basename "$2")"
   mkdir -p "$1"
   chmod 1777 "$1" # tests run programs as other users too
-  printf '#!/bin/sh\nexec valgrind %s --error-markers=VGERR-BEGIN,VGERR-END --log-file=%s/%s.%%p.log %s "$@"\n' \
-    "${VG_OPTS[*]}" "$1" "$(basename "$2")" "$2" >"$w"
+  printf '#!/bin/sh\nlog=$(mktemp %s/%s.XXXXXXXX.log) || exit 125\nexec valgrind %s --error-markers=VGERR-BEGIN,VGERR-END --log-file="$log" %s "$@"\n' \
+    "$1" "$(basename "$2")" "${VG_OPTS[*]}" "$2" >"$w"
   chmod 755 "$w"
   echo "$w"
 }
