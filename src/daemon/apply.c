@@ -137,6 +137,26 @@ static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const str
         return gpuiov_write_sched(d, &cfg);
 }
 
+/* What the kept VFs have now, for the state file: their registers as read before the change (given
+ * back where they were changed), the scheduler mode restore_registers() used when it restarted it. */
+static void keep_record(struct pf_run *run, const struct pf_observed *had, bool stopped) {
+        struct pf_stayed *s = &run->stayed_as;
+        *s = (struct pf_stayed){ .gpuiov = had->have_gpuiov };
+        run->stayed = true;
+        if (!had->have_gpuiov)
+                return;
+        s->part = had->part;
+        if (had->sched.n_blocks > 0) {
+                const struct gpuiov_sched_block *b = &had->sched.block[0];
+                s->sched = true;
+                memcpy(s->quanta_ms, b->quanta_ms, sizeof(s->quanta_ms));
+                memcpy(s->vf_index, b->vf_index, sizeof(s->vf_index));
+                uint32_t vf_bits = had->num_vfs >= 32 ? ~0u : (1u << had->num_vfs) - 1;
+                if (stopped && (b->active & vf_bits))
+                        s->mode = run->mode_known ? run->mode : run->desired.scheduler;
+        }
+}
+
 /* A tear-down that ended before the VFs went: the scheduler stop, the clearing of their framebuffer
  * entries or the write of 0 to sriov_numvfs failed (`failure` says which, in words). What was changed
  * so far is given back to the VFs still there, and the PF is degraded with them; it is failed when they
@@ -168,8 +188,10 @@ static void keep_vfs(struct pf_run *run, struct gpuiov_dev *d, const struct pf_o
                 set_state(run, PF_FAILED, err, "%s; the %u VFs are still there, but their %s could not be restored: %s; "
                           "reset the card (reboot the host)", failure, now, what,
                           hung_told ? "the card takes no more commands" : gpuiov_pending_reason(d, &pending, why, sizeof(why)));
-        else
+        else {
                 set_state(run, PF_DEGRADED, err, "%s; the %u VFs are kept as they were", failure, now);
+                keep_record(run, had, stopped);
+        }
 }
 
 /* The PF left the bus (surprise removal, hot-unplug) during the apply: whatever failed, that is why. */
@@ -331,6 +353,7 @@ static int replan(struct pf_run *run, size_t done, struct pf_observed *had) {
                 acts->num_vfs = next->num_vfs;
                 memcpy(acts->degraded, next->degraded, sizeof(acts->degraded));
                 had->num_vfs = o.num_vfs;
+                had->have_gpuiov = o.have_gpuiov;
                 had->part = o.part;
                 had->sched = o.sched;
         }
@@ -368,7 +391,7 @@ void pf_apply(struct pf_run *run) {
                 return;
         }
         /* What the registers held before: cleared before VFs go, restored when they stay after all. */
-        struct pf_observed had = { .num_vfs = o.num_vfs, .part = o.part, .sched = o.sched };
+        struct pf_observed had = { .num_vfs = o.num_vfs, .have_gpuiov = o.have_gpuiov, .part = o.part, .sched = o.sched };
         pf_observed_done(&o);
         if (run->dry_run) {
                 run->state = PF_PENDING;

@@ -16,6 +16,17 @@ struct pf_gate {
 };
 void pf_gate_open(struct pf_gate *g);
 
+/* The layout the VFs kept when a change failed before they went (keep_vfs()): read before the change
+ * and given back, so the state file records it instead of the layout that was never applied. */
+struct pf_stayed {
+        bool gpuiov;                      /* part is valid */
+        struct gpuiov_partition part;
+        bool sched;                       /* quanta_ms and vf_index are valid */
+        uint8_t quanta_ms[SCH_QUANTA_ENTRIES];
+        uint8_t vf_index[GPUIOV_MAX_VFS];
+        enum gpuiov_sched_mode mode;      /* the mode given back; 0 = left as the state file says */
+};
+
 /* One PF's work, run on its own thread: PFs proceed in parallel and a failure stays with its PF. */
 struct pf_run {
         /* in */
@@ -38,6 +49,8 @@ struct pf_run {
         bool listed;                      /* vfs: the VFs as the verification found them */
         size_t n_vfs;
         struct vf_ref vfs[PF_MAX_VFS];
+        bool stayed;                      /* the change failed and the VFs were kept as they were: */
+        struct pf_stayed stayed_as;       /* what they kept, for the state file (not desired) */
 };
 
 /* Observe, diff and (unless dry_run) execute. Logs each action and each failure once, with the PF

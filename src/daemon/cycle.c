@@ -85,6 +85,13 @@ static void *run_thread(void *p) {
         return NULL;
 }
 
+static bool vf_bound_by_us(const struct state_pf *sp, const char *addr) {
+        for (size_t k = 0; k < sp->n_vfs; k++)
+                if (streq(sp->vfs[k].addr, addr))
+                        return sp->vfs[k].bound_by_us;
+        return false;
+}
+
 static void record(struct mx_state *st, const struct pf_run *run) {
         struct state_pf *sp = state_pf_add(st, run->pf.addr);
         if (!sp)
@@ -98,7 +105,17 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                 sp->num_vfs = run->num_vfs;
                 snprintf(sp->pf_driver, sizeof(sp->pf_driver), "%s",
                          d->pf_driver == MX_PF_DRIVER_GIM ? DRV_GIM : d->pf_driver == MX_PF_DRIVER_KEEP ? run->pf.driver : DRV_PCI_PF_STUB);
-                if (!d->generic) {
+                /* A change that failed with the VFs kept as they were: what they kept, not what was asked. */
+                const struct pf_stayed *kept = run->stayed ? &run->stayed_as : NULL;
+                if (kept && !d->generic && kept->gpuiov) {
+                        sp->pf_reserve_mib = kept->part.pf_reserve_mib;
+                        sp->context_offset_mib = kept->part.context.offset_mib;
+                        sp->context_size_mib = kept->part.context.size_mib;
+                        if (kept->mode)
+                                sp->sched_mode = kept->mode;
+                        if (kept->sched)
+                                memcpy(sp->quanta_ms, kept->quanta_ms, sizeof(sp->quanta_ms));
+                } else if (!kept && !d->generic) {
                         sp->pf_reserve_mib = d->pf_reserve_mib;
                         sp->context_offset_mib = d->context_offset_mib;
                         sp->context_size_mib = d->context_size_mib;
@@ -126,16 +143,22 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                 size_t n = 0;
                 for (size_t k = 0; k < n_present && n < MX_MAX_VFS; k++) {
                         size_t i = present[k].index;
-                        if (i >= d->num_vfs || i >= MX_MAX_VFS)
+                        if (i >= (kept ? run->num_vfs : d->num_vfs) || i >= MX_MAX_VFS)
                                 continue;
                         vfs[n].index = (unsigned)i;
                         snprintf(vfs[n].addr, sizeof(vfs[n].addr), "%s", present[k].addr);
-                        if (!d->generic && i < MX_MAX_GPU_VFS) {
+                        if (kept && !d->generic && kept->gpuiov && i < kept->part.n_vfs && i < MX_MAX_GPU_VFS) {
+                                vfs[n].fb_offset_mib = kept->part.vf[i].offset_mib;
+                                vfs[n].fb_size_mib = kept->part.vf[i].size_mib;
+                                vfs[n].quanta_index = kept->sched ? kept->vf_index[i] : 0;
+                        } else if (!kept && !d->generic && i < MX_MAX_GPU_VFS) {
                                 vfs[n].fb_offset_mib = d->vf[i].fb_offset_mib;
                                 vfs[n].fb_size_mib = d->vf[i].fb_size_mib;
                                 vfs[n].quanta_index = d->vf[i].quanta_index;
                         }
-                        if (d->vfio && streq(present[k].driver, DRV_VFIO_PCI)) {
+                        /* Kept VFs: on vfio-pci by our hand if the record said so before. */
+                        bool ours = kept ? vf_bound_by_us(sp, present[k].addr) : d->vfio;
+                        if (ours && streq(present[k].driver, DRV_VFIO_PCI)) {
                                 snprintf(vfs[n].driver, sizeof(vfs[n].driver), DRV_VFIO_PCI);
                                 vfs[n].bound_by_us = true;
                         }

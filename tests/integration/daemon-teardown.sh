@@ -63,6 +63,15 @@ grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs to change their count 
 ! grep -q "cannot set sriov_numvfs to 6" "$T/busy.log" || fail "blames the write of 6: $(cat "$T/busy.log")"
 assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "4 vfio-pci" "VFs kept"
 assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were"
+# The state file records what the VFs kept, not the layout for 6 that was never applied: the pool
+# VMs draw from is built from it.
+kept_state() {
+  jq -c '.pfs[0] | [.num_vfs, [.vfs[] | [.index, .fb.offset_mib, .fb.size_mib, .bound_by_us]], .scheduler]' "$T/state/state.json"
+}
+kept_sim() {
+  jqs -c '.pfs[0] | [.numvfs, [.gpuiov.vfs[:4][] | [.index, .fb.offset_mib, .fb.size_mib, true]], .gpuiov.scheduler.mode]'
+}
+assert_eq "$(kept_state)" "$(kept_sim)" "state file after the failed 4 -> 6"
 
 # The same with a state file an older mxgpud wrote: liquid as the S7150's mode (sched_mode 2, no
 # "scheduler" key), which the card does not run. The mode is taken as unknown, and the VFs' scheduler
@@ -90,6 +99,7 @@ grep -q "0000:03:00.0: degraded: cannot disable the 4 VFs (writing 0 to sriov_nu
 assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \([.vfs[].driver] | unique | join(","))"')" "4 vfio-pci" "VFs kept (4 -> 0)"
 assert_eq "$(jqs -c '.pfs[0].gpuiov | [.scheduler.active_functions, [.vfs[].fb]]')" "$before" "registers as they were (4 -> 0)"
 assert_eq "$(jq -r '.pfs[0].phase' "$T/state/state.json")" applied "state after the failed disable (4 -> 0)"
+assert_eq "$(kept_state)" "$(kept_sim)" "state file after the failed disable (4 -> 0)"
 # the fault spent, the tear-down completes
 mxgpud_once >"$T/busy0-again.log" 2>&1 || fail "4 -> 0 again: $(cat "$T/busy0-again.log")"
 assert_eq "$(jqs '.pfs[0] | "\(.numvfs) \(.gpuiov.scheduler.active_functions)"')" "0 0x00000000" "torn down at the next apply"
