@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The one place the VM tests' QEMU command line is built. Sourced; uses nvfs (TotalVFs of the
-# emulated PF), MXGPU_VM_ACCEL, and QEMU_REBOOT=1 to let the guest reboot (default: a reboot
-# or panic ends QEMU, -no-reboot).
+# emulated PF) and MXGPU_VM_ACCEL. A reboot or panic of the guest ends QEMU (-no-reboot).
 
 # qemu_cmdline KERNEL INITRD APPEND CONSOLE_LOG RESULTS_LOG [extra QEMU args...] -> array QEMU
 qemu_cmdline() {
@@ -12,9 +11,8 @@ qemu_cmdline() {
     # /dev/kvm exists on machines whose CPU cannot run KVM guests: ask the CPU too.
     if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then accel=kvm; else accel=tcg; fi
   fi
-  local cpu=max reboot=-no-reboot
+  local cpu=max
   [ "$accel" = kvm ] && cpu=host
-  [ "${QEMU_REBOOT:-0}" = 1 ] && reboot=
   local pf0
   mapfile -t pf0 < <(nvme_sriov_pf 0 "$nvfs")
   QEMU=(qemu-system-x86_64
@@ -25,7 +23,7 @@ qemu_cmdline() {
     "${pf0[@]}"
     -kernel "$kernel" -initrd "$initrd" -append "$append"
     -nographic -vga none -nic none -monitor none -serial "file:$console" -serial "file:$results"
-    $reboot "$@")
+    -no-reboot "$@")
 }
 
 # nvme_sriov_pf INDEX TOTALVFS -> the -device arguments (one a line) of SR-IOV NVMe PF number INDEX
