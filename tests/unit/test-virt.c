@@ -126,19 +126,26 @@ static void local_uri_sockets(void **state) {
         assert_int_equal(virt_uri_socket("nonsense", &s), -EINVAL);
 }
 
+/* Follow uri from a new loop and run its first look, which finds no socket. */
+static sd_event *start_waiting(struct manager *m, const char *uri) {
+        sd_event *e = NULL;
+        assert_int_equal(sd_event_new(&e), 0);
+        *m = (struct manager){ .event = e };
+        n_connected = 0;
+        const struct virt_callbacks cb = { .connected = connected };
+        assert_int_equal(manager_virt_start(m, uri, &cb), 0);
+        assert_true(sd_event_run(e, 0) > 0);
+        return e;
+}
+
 /* A local libvirtd that is not there: no timer, no attempt, not even libvirt loaded by us; the socket's
  * folder is watched (here a folder that does not exist yet: its parent is). */
 static void local_socket_waited_for(void **state) {
         char dir[] = "/tmp/mxgpu-test-virt.XXXXXX", uri[256];
         assert_non_null(mkdtemp(dir));
         snprintf(uri, sizeof(uri), "qemu:///system?socket=%s/run/libvirt-sock", dir);
-        sd_event *e = NULL;
-        assert_int_equal(sd_event_new(&e), 0);
-        struct manager m = { .event = e };
-        n_connected = 0;
-        const struct virt_callbacks cb = { .connected = connected };
-        assert_int_equal(manager_virt_start(&m, uri, &cb), 0);
-        assert_true(sd_event_run(e, 0) > 0);  /* the first look: no socket */
+        struct manager m;
+        sd_event *e = start_waiting(&m, uri);
         /* Then nothing fires (a retry timer's first step would come after 0.1 s). */
         assert_int_equal(sd_event_run(e, 300 * 1000), 0);
         assert_null(manager_virt_conn(&m));
@@ -193,14 +200,9 @@ static void local_socket_folder_races_watch(void **state) {
         snprintf(lv, sizeof(lv), "%s/libvirt", run);
         snprintf(sock, sizeof(sock), "%s/libvirt-sock", lv);
         snprintf(uri, sizeof(uri), "qemu:///system?socket=%s", sock);
-        sd_event *e = NULL;
-        assert_int_equal(sd_event_new(&e), 0);
-        struct manager m = { .event = e };
-        n_connected = 0;
-        const struct virt_callbacks cb = { .connected = connected };
-        assert_int_equal(manager_virt_start(&m, uri, &cb), 0);
         n_watches = 0;
-        assert_true(sd_event_run(e, 0) > 0); /* the first look: dir is watched */
+        struct manager m;
+        sd_event *e = start_waiting(&m, uri); /* dir is watched */
         assert_int_equal(n_watches, 1);
 
         /* run appears; when the daemon watches it, libvirt has come too, unseen by that watch. */
