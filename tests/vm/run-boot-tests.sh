@@ -123,9 +123,9 @@ initrd=$work/initramfs.cpio
 
 # --- QEMU: the kernel-test command line plus a second PF, the disk; one QEMU run per boot ---
 # Each reboot the guest asks for ends QEMU (-no-reboot) and the next boot is a new QEMU on the same
-# disk, a cold boot as after a power cycle. A warm reboot inside one QEMU re-clears guest memory
-# at a crawl under this machine's nested paging (soft lockups: 25 s, then 95 s, to unpack the
-# initramfs of the second and third boot).
+# disk, a cold boot as after a power cycle. A warm reboot inside one QEMU re-clears guest memory at
+# a crawl under TCG (soft lockups: 25 s, then 95 s, to unpack the initramfs of the second and third
+# boot; most likely the checks on writes to pages that held translated code).
 console_log=$work/console.log
 results_log=$work/results.log
 disk=$work/disk.raw
