@@ -353,6 +353,10 @@ int manager_main(const struct mxgpud_options *opt) {
         _cleanup_close_ int lock = -1;
         int r, exit_code;
         state_init(&m.state);
+        /* A peer that hangs up must cost an EPIPE, not the process: libvirt's client writes to
+         * libvirtd with plain write() (ours use MSG_NOSIGNAL), and outside systemd, whose
+         * IgnoreSIGPIPE= does this for a service, nobody else ignores the signal for us. */
+        (void)signal(SIGPIPE, SIG_IGN);
         if (opt->check_config) {
                 exit_code = check_config(&m);
                 manager_done(&m);
