@@ -39,6 +39,8 @@ struct gpuiov_dev {
         uint16_t sched[GPUIOV_MAX_SCHED_BLOCKS]; /* each block's offset from the capability */
         uint8_t last_status;               /* CMD_STATUS of the last command that completed */
         struct gpuiov_failure fail;        /* set by the last call that failed */
+        const uint8_t *snap;               /* in gpuiov_read_all(): the capability as read at once, */
+        size_t snap_len;                   /* which reads within it are served from */
 };
 
 /* A framebuffer range in MiB. */
@@ -160,6 +162,11 @@ struct gpuiov_pending {
  * window). 0 or the window's -errno. A command issued by this process a moment ago shows too: call it
  * when no command of yours is in flight (the daemon's commands are synchronous). */
 int gpuiov_read_pending(struct gpuiov_dev *d, struct gpuiov_pending *ret);
+/* gpuiov_read_partition(), gpuiov_read_sched() and gpuiov_read_pending() from one read of the whole
+ * capability: the registers as they were at one moment, for the price of one config access (each
+ * costs a system call, and a FUSE request on the simulator). 0 or the -errno of the read. */
+int gpuiov_read_all(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_partition *part, struct gpuiov_sched *sched,
+                    struct gpuiov_pending *pending);
 /* "command CONFIG_AUTO_HW_SCHED_MODE on scheduler block 0 never completed (CMD_CONTROL 0x0001001f, EXECUTE
  * still set): the card is hung". Returns buf. */
 const char *gpuiov_pending_reason(const struct gpuiov_dev *d, const struct gpuiov_pending *p, char *buf, size_t size);

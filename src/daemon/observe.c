@@ -52,7 +52,8 @@ int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned,
         r = sriov_read(pf->addr, &o.num_vfs, &o.total_vfs, &o.autoprobe);
         if (r < 0)
                 return r;
-        r = sriov_list_vfs(pf->addr, &o.vfs, &o.n_vfs);
+        /* No VFs (a bring-up): nothing to list, and one read of sriov_numvfs fewer. */
+        r = o.num_vfs > 0 ? sriov_list_vfs(pf->addr, &o.vfs, &o.n_vfs) : 0;
         if (r < 0)
                 return r;
         pf_observed_use(&o, assigned, n_assigned);
@@ -63,15 +64,11 @@ int pf_observe(const struct pci_pf *pf, const struct state_assignment *assigned,
                 if (r >= 0) {
                         struct gpuiov_dev d;
                         r = gpuiov_open(&io, pf->gpuiov_cap, pf->layout, &d);
-                        if (r >= 0)
-                                r = gpuiov_read_partition(&d, MIN(pf->total_vfs, GPUIOV_MAX_VFS), &o.part);
-                        if (r >= 0)
-                                r = gpuiov_read_sched(&d, &o.sched);
                         /* Our commands are synchronous, so EXECUTE still set here is one the card never
                          * finished, before this process or in it: the card is hung. */
                         struct gpuiov_pending pending;
                         if (r >= 0)
-                                r = gpuiov_read_pending(&d, &pending);
+                                r = gpuiov_read_all(&d, MIN(pf->total_vfs, GPUIOV_MAX_VFS), &o.part, &o.sched, &pending);
                         if (r >= 0 && pending.n)
                                 gpuiov_pending_reason(&d, &pending, o.hung, sizeof(o.hung));
                         regio_close(&io);

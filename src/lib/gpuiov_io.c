@@ -29,7 +29,19 @@ static int rd16(struct gpuiov_dev *d, unsigned off, uint16_t *v) {
         int r = regio_read16(&d->io, d->cap + off, v);
         return r < 0 ? failed(d, r, off, false) : r;
 }
+/* Reads within gpuiov_read_all()'s snapshot come from it. */
+static bool from_snap(const struct gpuiov_dev *d, unsigned off, void *buf, size_t len) {
+        if (!d->snap || off + len > d->snap_len)
+                return false;
+        memcpy(buf, d->snap + off, len);
+        return true;
+}
 static int rd32(struct gpuiov_dev *d, unsigned off, uint32_t *v) {
+        uint8_t b[4];
+        if (from_snap(d, off, b, sizeof(b))) {
+                *v = regio_le32(b, 0);
+                return 0;
+        }
         int r = regio_read32(&d->io, d->cap + off, v);
         return r < 0 ? failed(d, r, off, false) : r;
 }
@@ -38,6 +50,8 @@ static int wr32(struct gpuiov_dev *d, unsigned off, uint32_t v) {
         return r < 0 ? failed(d, r, off, true) : r;
 }
 static int rd_block(struct gpuiov_dev *d, unsigned off, void *buf, size_t len) {
+        if (from_snap(d, off, buf, len))
+                return 0;
         int r = regio_read_block(&d->io, d->cap + off, buf, len);
         return r < 0 ? failed(d, r, off, false) : r;
 }
@@ -509,6 +523,26 @@ const char *gpuiov_strerror(const struct gpuiov_dev *d, int err, char *buf, size
                 snprintf(buf, size, "cannot %s %s (capability +0x%02x): %s", f->write ? "write" : "read",
                          reg_name(d, f->reg, reg, sizeof(reg)), f->reg, strerror(-err));
         return buf;
+}
+
+int gpuiov_read_all(struct gpuiov_dev *d, unsigned n_vfs, struct gpuiov_partition *part, struct gpuiov_sched *sched,
+                    struct gpuiov_pending *pending) {
+        d->fail = (struct gpuiov_failure){};
+        uint8_t buf[REGIO_CONFIG_SIZE];
+        size_t len = MIN((size_t)d->cap_len, sizeof(buf) - d->cap);
+        int r = rd_block(d, 0, buf, len);
+        if (r < 0)
+                return r;
+        d->snap = buf;
+        d->snap_len = len;
+        r = gpuiov_read_partition(d, n_vfs, part);
+        if (r >= 0)
+                r = gpuiov_read_sched(d, sched);
+        if (r >= 0)
+                r = gpuiov_read_pending(d, pending);
+        d->snap = NULL;
+        d->snap_len = 0;
+        return r;
 }
 
 int gpuiov_read_pending(struct gpuiov_dev *d, struct gpuiov_pending *ret) {
