@@ -354,6 +354,41 @@ static void pending_later_block(void **state) {
         fx_close(f);
 }
 
+/* gpuiov_read_all(): what the three reads give, from one access to the card; a failed read leaves
+ * no snapshot behind for later reads. */
+static void read_all_layout(enum gpuiov_layout layout, uint32_t fb, unsigned vfs) {
+        struct fx *f = fx_open(layout, fb, vfs, 0);
+        struct gpuiov_partition want_part, part;
+        struct gpuiov_sched want_sched, sched;
+        struct gpuiov_pending want_pending, pending;
+        assert_int_equal(gpuiov_read_partition(&f->dev, vfs, &want_part), 0);
+        assert_int_equal(gpuiov_read_sched(&f->dev, &want_sched), 0);
+        assert_int_equal(gpuiov_read_pending(&f->dev, &want_pending), 0);
+        assert_true(want_part.n_vfs == vfs && want_sched.n_blocks > 0);
+        unsigned reads = f->sim->reads;
+        assert_int_equal(gpuiov_read_all(&f->dev, vfs, &part, &sched, &pending), 0);
+        assert_int_equal(f->sim->reads - reads, 1);
+        assert_memory_equal(&part, &want_part, sizeof(part));
+        assert_memory_equal(&sched, &want_sched, sizeof(sched));
+        assert_true(pending.n == want_pending.n && pending.main == want_pending.main &&
+                    pending.blocks == want_pending.blocks && pending.first_window == want_pending.first_window &&
+                    pending.first_word == want_pending.first_word);
+        assert_null(f->dev.snap);
+
+        f->sim->fail_errno = -EIO;
+        assert_int_equal(gpuiov_read_all(&f->dev, vfs, &part, &sched, &pending), -EIO);
+        assert_true(f->dev.fail.set);
+        assert_null(f->dev.snap);
+        /* the card answers again: later reads go to it, not to an old snapshot */
+        f->sim->fail_errno = 0;
+        reads = f->sim->reads;
+        assert_int_equal(gpuiov_read_sched(&f->dev, &sched), 0);
+        assert_true(f->sim->reads > reads);
+        fx_close(f);
+}
+static void read_all_tonga(void **state) { read_all_layout(GPUIOV_TONGA, 8192, 16); }
+static void read_all_mi300(void **state) { read_all_layout(GPUIOV_MI300, 196608, 8); }
+
 static void stuck_tonga(void **state) { command_stuck(GPUIOV_TONGA, 8192, 30); }
 /* MI300 with the layout's own 500 ms timeout */
 static void stuck_mi300(void **state) { command_stuck(GPUIOV_MI300, 196608, 0); }
@@ -522,6 +557,8 @@ int main(void) {
                 cmocka_unit_test(stuck_tonga),
                 cmocka_unit_test(stuck_mi300),
                 cmocka_unit_test(pending_later_block),
+                cmocka_unit_test(read_all_tonga),
+                cmocka_unit_test(read_all_mi300),
                 cmocka_unit_test(command_hang),
                 cmocka_unit_test(clear_vf),
                 cmocka_unit_test(stop_tonga),
