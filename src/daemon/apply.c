@@ -115,9 +115,10 @@ static uint32_t entries_to_clear(const struct gpuiov_partition *had, bool remove
 }
 
 /* The VFs stayed after all (the stop, the clear or the write of 0 failed): their partition and scheduler
- * as they were read. */
+ * as they were read. *restarted: the mode the scheduler was started again in (left as it was if not). */
 static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const struct gpuiov_partition *part,
-                             const struct gpuiov_sched *sched, unsigned n, bool cleared, bool stopped) {
+                             const struct gpuiov_sched *sched, unsigned n, bool cleared, bool stopped,
+                             enum gpuiov_sched_mode *restarted) {
         n = MIN(n, GPUIOV_MAX_VFS);
         int r = cleared ? gpuiov_write_partition(d, part->pf_reserve_mib, &part->context, part->vf, MIN(n, part->n_vfs)) : 0;
         if (r < 0 || !stopped || sched->n_blocks == 0)
@@ -134,14 +135,17 @@ static int restore_registers(struct pf_run *run, struct gpuiov_dev *d, const str
         };
         memcpy(cfg.quanta_ms, b->quanta_ms, sizeof(cfg.quanta_ms));
         memcpy(cfg.vf_index, b->vf_index, sizeof(cfg.vf_index));
-        return gpuiov_write_sched(d, &cfg);
+        r = gpuiov_write_sched(d, &cfg);
+        if (r >= 0)
+                *restarted = cfg.mode;
+        return r;
 }
 
 /* What the kept VFs have now, for the state file: their registers as read before the change (given
- * back where they were changed), the scheduler mode restore_registers() used when it restarted it. */
-static void keep_record(struct pf_run *run, const struct pf_observed *had, bool stopped) {
+ * back where they were changed), and the scheduler mode restore_registers() restarted it in (0: none). */
+static void keep_record(struct pf_run *run, const struct pf_observed *had, enum gpuiov_sched_mode restarted) {
         struct pf_stayed *s = &run->stayed_as;
-        *s = (struct pf_stayed){ .gpuiov = had->have_gpuiov };
+        *s = (struct pf_stayed){ .gpuiov = had->have_gpuiov, .mode = restarted };
         run->stayed = true;
         if (!had->have_gpuiov)
                 return;
@@ -151,9 +155,6 @@ static void keep_record(struct pf_run *run, const struct pf_observed *had, bool 
                 s->sched = true;
                 memcpy(s->quanta_ms, b->quanta_ms, sizeof(s->quanta_ms));
                 memcpy(s->vf_index, b->vf_index, sizeof(s->vf_index));
-                uint32_t vf_bits = had->num_vfs >= 32 ? ~0u : (1u << had->num_vfs) - 1;
-                if (stopped && (b->active & vf_bits))
-                        s->mode = run->mode_known ? run->mode : run->desired.scheduler;
         }
 }
 
@@ -175,11 +176,12 @@ static void keep_vfs(struct pf_run *run, struct gpuiov_dev *d, const struct pf_o
         /* the failure itself was a command the card never completed: it already says the card is hung */
         bool hung_told = d && d->fail.set && (err == -ETIMEDOUT || err == -EBUSY);
         struct gpuiov_pending pending = {};
+        enum gpuiov_sched_mode restarted = 0;
         int k = 0;
         if (d && (stopped || cleared)) {
                 k = gpuiov_read_pending(d, &pending);
                 if (k >= 0 && pending.n == 0)
-                        k = restore_registers(run, d, &had->part, &had->sched, had->num_vfs, cleared, stopped);
+                        k = restore_registers(run, d, &had->part, &had->sched, had->num_vfs, cleared, stopped, &restarted);
         }
         if (k < 0)
                 set_state(run, PF_FAILED, err, "%s; the %u VFs are still there, but their %s could not be restored: %s",
@@ -190,7 +192,7 @@ static void keep_vfs(struct pf_run *run, struct gpuiov_dev *d, const struct pf_o
                           hung_told ? "the card takes no more commands" : gpuiov_pending_reason(d, &pending, why, sizeof(why)));
         else {
                 set_state(run, PF_DEGRADED, err, "%s; the %u VFs are kept as they were", failure, now);
-                keep_record(run, had, stopped);
+                keep_record(run, had, restarted);
         }
 }
 
