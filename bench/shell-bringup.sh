@@ -38,11 +38,9 @@ for pf in "$sys"/devices/*; do
     cmd=ECAP0b+$(printf 0x%x $((blk + 4)))
     # ENABLE_AUTO_HW_SWITCH (6), and wait for it; no mode command: the Tonga set has no 0xf and the block
     # runs solid without one (docs/gpuiov.md).
-    for word in 00000016; do
-      "${S[@]}" "$cmd.l=$word"
-      while (( 16#$("${S[@]}" "$cmd.b") & 0x10 )); do sleep 0.001; done
-      [ "$("${S[@]}" ECAP0b+$(printf 0x%x $((blk + 8))).b)" = 00 ] || { echo "$addr: command $word failed" >&2; exit 1; }
-    done
+    "${S[@]}" "$cmd.l=00000016"
+    while (( 16#$("${S[@]}" "$cmd.b") & 0x10 )); do sleep 0.001; done
+    [ "$("${S[@]}" ECAP0b+$(printf 0x%x $((blk + 8))).b)" = 00 ] || { echo "$addr: ENABLE_AUTO_HW_SWITCH failed" >&2; exit 1; }
   fi
 
   for ((i = 0; i < n; i++)); do
