@@ -178,7 +178,7 @@ int inotify_add_watch(int fd, const char *name, uint32_t mask) {
 struct listener {
         int fd;
         const char *path;
-        volatile int accepted;
+        int accepted; /* set by the accepting thread (atomically), read by the loop */
 };
 
 static void *accept_one(void *arg) {
@@ -187,7 +187,7 @@ static void *accept_one(void *arg) {
         if (c >= 0) {
                 (void)unlink(l->path);
                 close(c);
-                l->accepted = 1;
+                __atomic_store_n(&l->accepted, 1, __ATOMIC_RELEASE);
         }
         return NULL;
 }
@@ -220,9 +220,9 @@ static void local_socket_folder_races_watch(void **state) {
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, accept_one, &l), 0);
         /* The socket's creation is seen and an attempt made (no retry timer runs meanwhile). */
-        for (int k = 0; k < 200 && !l.accepted; k++)
+        for (int k = 0; k < 200 && !__atomic_load_n(&l.accepted, __ATOMIC_ACQUIRE); k++)
                 assert_true(sd_event_run(e, 10 * 1000) >= 0);
-        if (!l.accepted)
+        if (!__atomic_load_n(&l.accepted, __ATOMIC_ACQUIRE))
                 shutdown(l.fd, SHUT_RDWR); /* ends accept() */
         assert_int_equal(pthread_join(t, NULL), 0);
         assert_true(l.accepted);
