@@ -8,6 +8,11 @@ set -uo pipefail
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
 export BUILD MXGPU_SRC=$here
+# The tests set what they need; nothing of the caller's session may steer them: a developer's MXGPU_*
+# settings, JOURNAL_STREAM (under systemd-run), or a locale that translates bash's own messages or
+# writes EPOCHREALTIME with a decimal comma.
+unset MXGPU_ROOT MXGPU_SOCKET MXGPU_LOG_LEVEL MXGPU_LIBVIRT_LIBRARY JOURNAL_STREAM
+export LC_ALL=C
 pass=0; fail=0; skip=0; failed=()
 only=${TESTS:-}   # TESTS=pattern runs only tests whose name contains it
 

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Log lines to stderr, with syslog priority prefixes when journald reads them, and the device first.
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mxgpu/log.h"
 #include "mxgpu/names.h"
@@ -38,6 +41,19 @@ int mx_log_parse_level(const char *s) {
         return -EINVAL;
 }
 
+/* JOURNAL_STREAM names the journal's stream by "device:inode"; it is inherited by children whose stderr
+ * is elsewhere (a terminal under systemd-run, a pipe to a test), so it counts only when stderr is that
+ * stream (systemd.exec(5)). Asked per line: stderr may be reopened, and log lines are few. */
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        uintmax_t dev, ino;
+        char end;
+        if (!e || sscanf(e, "%ju:%ju%c", &dev, &ino, &end) != 2)
+                return false;
+        struct stat st;
+        return fstat(STDERR_FILENO, &st) == 0 && (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
 int mx_log_full(int level, int err, const char *dev, int vf, const char *fmt, ...) {
         if (level > mx_log_get_level())
                 return err;
@@ -57,7 +73,7 @@ int mx_log_full(int level, int err, const char *dev, int vf, const char *fmt, ..
                 int w_ = snprintf(line + n, sizeof(line) - n, __VA_ARGS__); \
                 n = w_ < 0 ? n : MIN(n + (size_t)w_, sizeof(line) - 2); \
         } while (0)
-        if (getenv("JOURNAL_STREAM"))
+        if (stderr_is_journal())
                 LINE_ADD("<%d>", level);
         else {
                 if (ident)

@@ -75,7 +75,7 @@ C
   LOG=$T/$1.log
   mxgpud_once >"$LOG" 2>&1 &
   local pid=$! stopped=0
-  for _ in $(seq 300); do
+  while kill -0 "$pid" 2>/dev/null; do   # until a block stops; bounded by the daemon's own run
     stopped=$(jqs '[.pfs[0].gpuiov.schedulers[] | select(.running == false)] | length')
     [ "$stopped" -gt 0 ] && break
     sleep 0.01

@@ -47,7 +47,8 @@ for round in $(seq "$ROUNDS"); do
   config $vfs $slice
   "$MXGPUD" --root "$R" --config "$CONF" --once >"$T/killed.log" 2>&1 &
   pid=$!
-  sleep "$(printf '0.%03d' $((RANDOM % window)))"
+  ms=$((RANDOM % window))
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   wait "$pid" 2>/dev/null || true
 

@@ -17,7 +17,7 @@ sed -i 's/^vfs = 4/vfs = 0/' "$CONF"
 mxgpud_once >"$T/down.log" 2>&1 &
 pid=$!
 phase=
-for _ in $(seq 150); do   # the kernel's disable sleeps a second: the mark is there meanwhile
+while kill -0 "$pid" 2>/dev/null; do   # the kernel's disable sleeps a second: the mark is there meanwhile
   phase=$(jq -r '.pfs[0].phase' "$T/state/state.json" 2>/dev/null || true)
   [ "$phase" = tearing-down ] && break
   sleep 0.01

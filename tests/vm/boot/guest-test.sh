@@ -135,6 +135,12 @@ install)
   check "systemctl status mxgpud exit" 0 "$?"
   sed 's/^/vmtest: INFO: /' /tmp/status.log >>$results
   check "no warnings in mxgpud's journal" "" "$(journalctl -b -q -u mxgpud -p warning --no-pager)"
+  # Priorities reach the journal (JOURNAL_STREAM names stderr): a refused --root is stored at "err",
+  # with neither the "<3>" prefix nor the "error: " word left in the message.
+  systemd-run -q -G --wait -u mxgpu-logcheck /usr/sbin/mxgpud --root /nonexistent --once >/dev/null 2>&1
+  wait_for '[ -n "$(journalctl -b -q -u mxgpu-logcheck -o cat --no-pager)" ]' 5
+  check "mxgpud's error stored at priority err" "--root /nonexistent: no such directory" \
+    "$(journalctl -b -q -u mxgpu-logcheck -p err -o cat --no-pager)"
   check_true "vfio-pci loaded (modules-load.d)" test -d /sys/module/vfio_pci
   check_true "pci-pf-stub loaded (modules-load.d)" test -d /sys/module/pci_pf_stub
   check "systemd-analyze verify of the units" "" "$(systemd-analyze verify --man=no mxgpud.service mxgpud.socket mxgpu-ready.target 2>&1)"
