@@ -60,6 +60,7 @@ static void words_without_the_journal(void **state) {
 
 static void priority_prefix_only_on_the_journal_stream(void **state) {
         char buf[512];
+        mx_log_set_level(LOG_DEBUG);
         assert_string_equal(logged("self", LOG_WARNING, 0, "0000:03:00.0", -1, "slow", buf, sizeof(buf)),
                             "<4>0000:03:00.0: slow\n");
         assert_string_equal(logged("self", LOG_DEBUG, 0, NULL, -1, "detail", buf, sizeof(buf)), "<7>detail\n");
