@@ -102,6 +102,8 @@ struct state_pf *state_pf_add(struct mx_state *s, const char *addr);
 int state_pf_remove(struct mx_state *s, const char *addr);
 /* Replace a PF's VF list with a copy of vfs[0..n). 0 or -ENOMEM. */
 int state_pf_set_vfs(struct state_pf *pf, const struct state_vf *vfs, size_t n);
+/* The VF of this PF with this address, or NULL (also for a NULL pf). */
+const struct state_vf *state_vf_get(const struct state_pf *pf, const char *addr);
 
 /* The assignment of this VF, or NULL. */
 struct state_assignment *state_assignment_get(struct mx_state *s, const char *vf);

@@ -85,13 +85,6 @@ static void *run_thread(void *p) {
         return NULL;
 }
 
-static bool vf_bound_by_us(const struct state_pf *sp, const char *addr) {
-        for (size_t k = 0; k < sp->n_vfs; k++)
-                if (streq(sp->vfs[k].addr, addr))
-                        return sp->vfs[k].bound_by_us;
-        return false;
-}
-
 static void record(struct mx_state *st, const struct pf_run *run) {
         struct state_pf *sp = state_pf_add(st, run->pf.addr);
         if (!sp)
@@ -157,7 +150,8 @@ static void record(struct mx_state *st, const struct pf_run *run) {
                                 vfs[n].quanta_index = d->vf[i].quanta_index;
                         }
                         /* Kept VFs: on vfio-pci by our hand if the record said so before. */
-                        bool ours = kept ? vf_bound_by_us(sp, present[k].addr) : d->vfio;
+                        const struct state_vf *before = kept ? state_vf_get(sp, present[k].addr) : NULL;
+                        bool ours = kept ? before && before->bound_by_us : d->vfio;
                         if (ours && streq(present[k].driver, DRV_VFIO_PCI)) {
                                 snprintf(vfs[n].driver, sizeof(vfs[n].driver), DRV_VFIO_PCI);
                                 vfs[n].bound_by_us = true;

@@ -288,13 +288,10 @@ static int vf_scrub(struct manager *m, const char *vf) {
         const struct pf_run *run = manager_find_pf(m, pf);
         if (!run || !run->desired.fb_clear || !run->pf.gpuiov_cap || run->pf.layout == GPUIOV_NONE)
                 return 0;
-        struct state_pf *sp = state_pf_get(&m->state, pf);
-        int index = -1;
-        for (size_t k = 0; sp && k < sp->n_vfs; k++)
-                if (streq(sp->vfs[k].addr, vf))
-                        index = (int)sp->vfs[k].index;
-        if (index < 0)
+        const struct state_vf *sv = state_vf_get(state_pf_get(&m->state, pf), vf);
+        if (!sv)
                 return 0;
+        int index = (int)sv->index;
         if (!gpuiov_cmd_supported(run->pf.layout, GPUIOV_CMD_CLEAR_VF_STATE)) {
                 /* Not invented: hardware.md documents no way but GIM8's command (docs/gpuiov.md). */
                 log_vf(LOG_WARNING, pf, index, "%s: the framebuffer of the VF returned to the pool is left uncleared: the "

@@ -58,6 +58,13 @@ struct state_pf *state_pf_get(struct mx_state *s, const char *addr) {
         return NULL;
 }
 
+const struct state_vf *state_vf_get(const struct state_pf *pf, const char *addr) {
+        for (size_t k = 0; pf && k < pf->n_vfs; k++)
+                if (streq(pf->vfs[k].addr, addr))
+                        return &pf->vfs[k];
+        return NULL;
+}
+
 struct state_pf *state_pf_add(struct mx_state *s, const char *addr) {
         struct pci_addr a;
         char canon[PCI_ADDR_STRLEN];

@@ -97,6 +97,9 @@ static void round_trip(void **state) {
         assert_true(pf->vfs[0].bound_by_us);
         assert_false(pf->vfs[1].bound_by_us);
         assert_string_equal(pf->vfs[1].driver, "");
+        assert_ptr_equal(state_vf_get(pf, "0000:03:02.1"), &pf->vfs[1]);
+        assert_null(state_vf_get(pf, "0000:03:02.2"));
+        assert_null(state_vf_get(NULL, "0000:03:02.0"));
         assert_int_equal(state_pf_get(&t, "0000:04:00.0")->phase, STATE_PHASE_APPLYING);
 
         assert_int_equal(state_pf_remove(&t, "0000:03:00.0"), 0);
