@@ -108,9 +108,28 @@ int ctl_call_peer(const struct ctl_call *call, uid_t *ret_uid, pid_t *ret_pid) {
         return 0;
 }
 
-/* Append one formatted message to the client's output; drop a client whose unread output passes the cap. */
+/* Append one formatted message to the client's output; drop a client whose unread output passes the cap.
+ * With nothing queued before it the message goes to the socket at once, as much as it takes: the client
+ * has its reply before the daemon frees what it built it from. Returns -ENOTCONN when the peer is gone. */
 static int client_queue_text(struct ctl_conn *c, const char *text, size_t len) {
         size_t pending = c->out_len - c->out_sent;
+        if (pending == 0) {
+                ssize_t n = send(c->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        log_debug("control: connection of pid %d failed: %m", (int)c->cred.pid);
+                        client_disconnect(c);
+                        return -ENOTCONN;
+                }
+                if (n > 0) {
+                        text += n;
+                        len -= (size_t)n;
+                }
+                c->out_len = c->out_sent = 0;
+                if (len == 0) {
+                        client_update(c);
+                        return 0;
+                }
+        }
         /* One message always fits into an empty queue, however large: the cap is about a client that
          * does not read, not about big replies. */
         if (pending > 0 && pending + len > c->server->output_max) {
@@ -166,6 +185,7 @@ static int call_send(struct ctl_call *call, struct json_object *msg, bool final)
                 return -ENOTCONN;
 
         int r = 0;
+        conn_ref(c); /* a failed send disconnects c, which may drop the last other reference */
         if (!call->oneway) {
                 size_t len;
                 _cleanup_free_ char *text = mx_message_format(m, &len);
@@ -193,6 +213,7 @@ static int call_send(struct ctl_call *call, struct json_object *msg, bool final)
                         client_update(c);
                 }
         }
+        conn_unref(c);
         return r;
 }
 

@@ -425,6 +425,8 @@ static void async_reply(void **state) {
         struct json_object *p = json_object_new_object();
         json_object_object_add(p, "done", json_object_new_boolean(true));
         assert_int_equal(ctl_call_reply(T.kept, p), 0);
+        /* Nothing was queued before it: the reply is on the socket before the loop runs again. */
+        assert_true(readable(c->fd));
         assert_int_equal(ctl_call_reply(T.kept, NULL), -EALREADY);
         T.kept = ctl_call_unref(T.kept);
         _cleanup_json_ struct json_object *a = raw_recv(c), *b = raw_recv(c);
@@ -465,6 +467,17 @@ static void monitor_stream(void **state) {
         }
         raw_close(d);
         PUMP_UNTIL(ctl_server_n_subscribers(T.server) == 1);
+        /* A subscriber gone before the loop noticed: the event's send fails, which drops it at once. */
+        struct raw *e = raw_connect();
+        raw_send(e, "{\"method\":\"io.mxgpu.Manager.Monitor\",\"more\":true}");
+        PUMP_UNTIL(ctl_server_n_subscribers(T.server) == 2);
+        raw_close(e);
+        ev = json_object_new_object();
+        json_object_object_add(ev, "type", json_object_new_string("pf-state"));
+        assert_int_equal(ctl_server_broadcast_event(T.server, ev), 1);
+        assert_int_equal(ctl_server_n_subscribers(T.server), 1);
+        _cleanup_json_ struct json_object *second = raw_recv(c);
+        assert_non_null(json_object_object_get(params_of(second), "event"));
         raw_close(c);
         PUMP_UNTIL(ctl_server_n_clients(T.server) == 0);
 }
