@@ -147,10 +147,12 @@ int state_assignment_remove(struct mx_state *s, const char *vf) {
 
 /* --- to JSON --- */
 
-static int add(struct json_object *o, const char *key, struct json_object *v) {
+/* key: a string literal, not yet in o (json-c neither copies it nor looks for it) */
+#define add(o, key, v) add_new((o), "" key "", (v))
+static int add_new(struct json_object *o, const char *key, struct json_object *v) {
         if (!v)
                 return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
+        if (json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY) < 0) {
                 json_object_put(v);
                 return -ENOMEM;
         }

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "fake-sysfs.h"
@@ -121,6 +123,31 @@ static void no_bus(void **state) {
         assert_true(pci_pf_scan(&pfs, &n) < 0);
 }
 
+/* Every well-formed line of resource, up to the first that is not; nothing from a missing file. */
+static void resource_lines(void **state) {
+        char dir[512];
+        snprintf(dir, sizeof(dir), "%s/sys/devices/pci0000:00/" PF, fake_root);
+        struct pci_resource res[PCI_RESOURCE_LINES];
+        assert_int_equal(pci_read_resources(dir, res), 0);
+        fake_file("sys/devices/pci0000:00/" PF "/resource",
+                  "0x0000010000000000 0x000001000fffffff 0x000000000014220c\n"
+                  "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                  "0x00000000fe000000 0x00000000fe03ffff 0x0000000000040200\n");
+        assert_int_equal(pci_read_resources(dir, res), 3);
+        assert_true(res[0].start == 0x10000000000ull && res[0].end == 0x1000fffffffull && res[0].flags == 0x14220c);
+        assert_true(res[1].start == 0 && res[1].end == 0 && res[1].flags == 0);
+        assert_true(res[2].start == 0xfe000000 && res[2].end == 0xfe03ffff && res[2].flags == 0x40200);
+        fake_file("sys/devices/pci0000:00/" PF "/resource",
+                  "0x0000000000001000 0x0000000000001fff 0x0000000000000200\n0x00002000 garbage\n0x1 0x2 0x3\n");
+        assert_int_equal(pci_read_resources(dir, res), 1);
+        /* more lines than a function has: the first PCI_RESOURCE_LINES */
+        char many[4000] = "";
+        for (int i = 0; i < PCI_RESOURCE_LINES + 3; i++)
+                strcat(many, "0x0000000000000001 0x0000000000000002 0x0000000000000003\n");
+        fake_file("sys/devices/pci0000:00/" PF "/resource", "%s", many);
+        assert_int_equal(pci_read_resources(dir, res), PCI_RESOURCE_LINES);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(scan_finds_pfs, fake_setup, fake_teardown),
@@ -128,6 +155,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(lookup_one, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(empty_bus, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(no_bus, fake_setup, fake_teardown),
+                cmocka_unit_test_setup_teardown(resource_lines, fake_setup, fake_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
