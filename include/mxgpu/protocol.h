@@ -127,7 +127,7 @@ struct json_object *mx_error_reply_from_errno(int r, const char *message);
 
 /* Add val under key, a string literal not yet in obj: json-c then neither copies the key nor looks
  * for it first. For replies built in bulk (List: some 1700 keys per call). */
-#define json_add_new(obj, key, val) \
+#define mx_json_add_new(obj, key, val) \
         json_object_object_add_ex((obj), "" key "", (val), JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY)
 
 static inline void json_object_putp(struct json_object **p) { if (*p) json_object_put(*p); }

@@ -50,19 +50,19 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
                 pf_observed_use(seen, m->state.assignments, m->state.n_assignments);
         const struct pf_observed *o = seen ? seen : &none;
 
-        json_add_new(pf, "address", json_object_new_string(run->pf.addr));
-        json_add_new(pf, "model", str_or_null(run->pf.card ? run->pf.card->product : NULL));
-        json_add_new(pf, "vendor_id", json_object_new_int(run->pf.vendor));
-        json_add_new(pf, "device_id", json_object_new_int(run->pf.device));
-        json_add_new(pf, "state", json_object_new_string(r == -ENODEV ? "gone" : pf_state_name(run->state)));
-        json_add_new(pf, "reason", str_or_null(r < 0 && r != -ENODEV ? strerror(-r) : run->reason));
-        json_add_new(pf, "driver", str_or_null(r >= 0 ? o->driver : NULL));
-        json_add_new(pf, "num_vfs", json_object_new_int(r >= 0 ? (int)o->num_vfs : 0));
-        json_add_new(pf, "total_vfs", json_object_new_int(run->pf.total_vfs));
-        json_add_new(pf, "pool", str_or_null(run->desired.managed ? run->desired.pool : NULL));
-        json_add_new(pf, "override", overrides_pf_json(&m->overrides, run->pf.addr));
+        mx_json_add_new(pf, "address", json_object_new_string(run->pf.addr));
+        mx_json_add_new(pf, "model", str_or_null(run->pf.card ? run->pf.card->product : NULL));
+        mx_json_add_new(pf, "vendor_id", json_object_new_int(run->pf.vendor));
+        mx_json_add_new(pf, "device_id", json_object_new_int(run->pf.device));
+        mx_json_add_new(pf, "state", json_object_new_string(r == -ENODEV ? "gone" : pf_state_name(run->state)));
+        mx_json_add_new(pf, "reason", str_or_null(r < 0 && r != -ENODEV ? strerror(-r) : run->reason));
+        mx_json_add_new(pf, "driver", str_or_null(r >= 0 ? o->driver : NULL));
+        mx_json_add_new(pf, "num_vfs", json_object_new_int(r >= 0 ? (int)o->num_vfs : 0));
+        mx_json_add_new(pf, "total_vfs", json_object_new_int(run->pf.total_vfs));
+        mx_json_add_new(pf, "pool", str_or_null(run->desired.managed ? run->desired.pool : NULL));
+        mx_json_add_new(pf, "override", overrides_pf_json(&m->overrides, run->pf.addr));
         const struct state_pf *sp = state_pf_get(&m->state, run->pf.addr);
-        json_add_new(pf, "scheduler", str_or_null(o->have_gpuiov && sp ? sched_name(sp->sched_mode) : NULL));
+        mx_json_add_new(pf, "scheduler", str_or_null(o->have_gpuiov && sp ? sched_name(sp->sched_mode) : NULL));
         if (r >= 0 && o->have_gpuiov) {
                 struct json_object *mem = json_object_new_object();
                 uint32_t used = 0, base = run->desired.managed ? run->desired.vf_base_mib : 0;
@@ -70,52 +70,52 @@ struct json_object *manager_pf_json(struct manager *m, size_t idx) {
                         used += o->part.vf[i].size_mib;
                 if (!base)
                         base = ALIGN_UP(o->part.pf_reserve_mib + GPUIOV_CNTXT_MIB, FB_ALIGN_MIB);
-                json_add_new(mem, "total_mib", json_object_new_int((int)o->part.fb_available_mib));
-                json_add_new(mem, "reserved_mib", json_object_new_int((int)base));
-                json_add_new(mem, "vf_mib", json_object_new_int((int)used));
-                json_add_new(mem, "free_mib", json_object_new_int(
+                mx_json_add_new(mem, "total_mib", json_object_new_int((int)o->part.fb_available_mib));
+                mx_json_add_new(mem, "reserved_mib", json_object_new_int((int)base));
+                mx_json_add_new(mem, "vf_mib", json_object_new_int((int)used));
+                mx_json_add_new(mem, "free_mib", json_object_new_int(
                         (int)(o->part.fb_available_mib > base + used ? o->part.fb_available_mib - base - used : 0)));
-                json_add_new(pf, "memory", mem);
+                mx_json_add_new(pf, "memory", mem);
         } else
-                json_add_new(pf, "memory", NULL);
+                mx_json_add_new(pf, "memory", NULL);
 
         struct json_object *vfs = json_object_new_array();
         for (size_t k = 0; r >= 0 && k < o->n_vfs; k++) {
                 const struct vf_ref *v = &o->vfs[k];
                 struct json_object *vf = json_object_new_object();
                 bool on_vfio = streq(v->driver, DRV_VFIO_PCI);
-                json_add_new(vf, "index", json_object_new_int((int)v->index));
-                json_add_new(vf, "address", json_object_new_string(v->addr));
-                json_add_new(vf, "driver", str_or_null(v->driver));
+                mx_json_add_new(vf, "index", json_object_new_int((int)v->index));
+                mx_json_add_new(vf, "address", json_object_new_string(v->addr));
+                mx_json_add_new(vf, "driver", str_or_null(v->driver));
                 if (o->have_gpuiov && v->index < GPUIOV_MAX_VFS) {
-                        json_add_new(vf, "memory_offset_mib", json_object_new_int((int)o->part.vf[v->index].offset_mib));
-                        json_add_new(vf, "memory_size_mib", json_object_new_int((int)o->part.vf[v->index].size_mib));
+                        mx_json_add_new(vf, "memory_offset_mib", json_object_new_int((int)o->part.vf[v->index].offset_mib));
+                        mx_json_add_new(vf, "memory_size_mib", json_object_new_int((int)o->part.vf[v->index].size_mib));
                 } else {
-                        json_add_new(vf, "memory_offset_mib", NULL);
-                        json_add_new(vf, "memory_size_mib", NULL);
+                        mx_json_add_new(vf, "memory_offset_mib", NULL);
+                        mx_json_add_new(vf, "memory_size_mib", NULL);
                 }
                 int slice;
                 double share;
                 vf_time(o, v->index, &slice, &share);
-                json_add_new(vf, "time_slice_ms", slice >= 0 ? json_object_new_int(slice) : NULL);
-                json_add_new(vf, "share_percent", share >= 0 ? json_object_new_double(share) : NULL);
+                mx_json_add_new(vf, "time_slice_ms", slice >= 0 ? json_object_new_int(slice) : NULL);
+                mx_json_add_new(vf, "share_percent", share >= 0 ? json_object_new_double(share) : NULL);
                 const char *state = "ready", *reason = NULL;
                 if (run->desired.managed && run->desired.vfio && !on_vfio) {
                         state = "degraded";
                         reason = v->driver[0] ? "held by another driver" : "not bound to vfio-pci";
                 } else if (!run->desired.managed)
                         state = "unmanaged";
-                json_add_new(vf, "state", json_object_new_string(state));
-                json_add_new(vf, "reason", str_or_null(reason));
-                json_add_new(vf, "in_use", json_object_new_boolean(v->index < PF_MAX_VFS && o->vf_in_use[v->index]));
+                mx_json_add_new(vf, "state", json_object_new_string(state));
+                mx_json_add_new(vf, "reason", str_or_null(reason));
+                mx_json_add_new(vf, "in_use", json_object_new_boolean(v->index < PF_MAX_VFS && o->vf_in_use[v->index]));
                 const char *vm = NULL;
-                json_add_new(vf, "vm", virt_vf_assigned(m, v->addr, &vm) ? json_object_new_string(vm) : NULL);
+                mx_json_add_new(vf, "vm", virt_vf_assigned(m, v->addr, &vm) ? json_object_new_string(vm) : NULL);
                 char node[64];
                 snprintf(node, sizeof(node), DEV_VFIO "/%d", v->iommu_group);
-                json_add_new(vf, "vfio_group", on_vfio && v->iommu_group >= 0 ? json_object_new_string(node) : NULL);
+                mx_json_add_new(vf, "vfio_group", on_vfio && v->iommu_group >= 0 ? json_object_new_string(node) : NULL);
                 json_object_array_add(vfs, vf);
         }
-        json_add_new(pf, "vfs", vfs);
+        mx_json_add_new(pf, "vfs", vfs);
         return pf;
 }
 
