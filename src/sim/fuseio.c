@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The simulator's own FUSE device I/O: lets writes to one sysfs file run in parallel, as on kernfs.
+// The simulator's own FUSE device I/O: lets writes to one sysfs file run in parallel, as on kernfs,
+// and answers the kernel's interrupts itself.
 //
 // The kernel's FUSE takes a file's inode lock for every write unless the open reply carries
 // FOPEN_PARALLEL_DIRECT_WRITES. Without it every VF bind (all go through the one drivers_probe
@@ -35,9 +36,20 @@ static ssize_t fuseio_writev(int fd, struct iovec *iov, int count, void *userdat
         return writev(fd, iov, count);
 }
 
+/* FUSE_INTERRUPT is answered here with ENOSYS, which tells the kernel to send no more (its
+ * no_interrupt): the simulator finishes every request anyway, and libfuse 3.14 keeps an interrupt
+ * whose request has already been answered on a list that nothing frees, a leak at exit. */
 static ssize_t fuseio_read(int fd, void *buf, size_t len, void *userdata) {
         (void)userdata;
-        return read(fd, buf, len);
+        for (;;) {
+                ssize_t n = read(fd, buf, len);
+                const struct fuse_in_header *in = buf;
+                if (n < (ssize_t)sizeof(*in) || in->opcode != FUSE_INTERRUPT)
+                        return n;
+                struct fuse_out_header out = { .len = sizeof(out), .error = -ENOSYS, .unique = in->unique };
+                /* ENOENT when the request it names was answered meanwhile: nothing to tell then */
+                (void)!write(fd, &out, sizeof(out));
+        }
 }
 
 int sim_fuseio_install(struct fuse *f) {
