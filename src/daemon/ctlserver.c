@@ -64,6 +64,8 @@ struct ctl_server {
 static void client_update(struct ctl_conn *c);
 static void client_disconnect(struct ctl_conn *c);
 static void client_process(struct ctl_conn *c);
+static int client_flush(struct ctl_conn *c);
+static void client_failed(struct ctl_conn *c, int r);
 
 static struct ctl_conn *conn_ref(struct ctl_conn *c) {
         c->n_ref++;
@@ -113,23 +115,6 @@ int ctl_call_peer(const struct ctl_call *call, uid_t *ret_uid, pid_t *ret_pid) {
  * has its reply before the daemon frees what it built it from. Returns -ENOTCONN when the peer is gone. */
 static int client_queue_text(struct ctl_conn *c, const char *text, size_t len) {
         size_t pending = c->out_len - c->out_sent;
-        if (pending == 0) {
-                ssize_t n = send(c->fd, text, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                        log_debug("control: connection of pid %d failed: %m", (int)c->cred.pid);
-                        client_disconnect(c);
-                        return -ENOTCONN;
-                }
-                if (n > 0) {
-                        text += n;
-                        len -= (size_t)n;
-                }
-                c->out_len = c->out_sent = 0;
-                if (len == 0) {
-                        client_update(c);
-                        return 0;
-                }
-        }
         /* One message always fits into an empty queue, however large: the cap is about a client that
          * does not read, not about big replies. */
         if (pending > 0 && pending + len > c->server->output_max) {
@@ -156,6 +141,13 @@ static int client_queue_text(struct ctl_conn *c, const char *text, size_t len) {
         }
         memcpy(c->out + c->out_len, text, len);
         c->out_len += len;
+        if (pending == 0) {
+                int r = client_flush(c);
+                if (r < 0) {
+                        client_failed(c, r);
+                        return -ENOTCONN;
+                }
+        }
         client_update(c);
         return 0;
 }
@@ -520,6 +512,12 @@ static int client_flush(struct ctl_conn *c) {
         return 0;
 }
 
+/* A send or receive failed: the peer is gone or the socket broken. */
+static void client_failed(struct ctl_conn *c, int r) {
+        log_debug("control: connection of pid %d failed: %s", (int)c->cred.pid, strerror(-r));
+        client_disconnect(c);
+}
+
 static int client_fill(struct ctl_conn *c) {
         while (!c->read_eof && c->in_len < MX_REQUEST_MAX) {
                 ssize_t n = recv(c->fd, c->in + c->in_len, MX_REQUEST_MAX - c->in_len, MSG_DONTWAIT);
@@ -548,10 +546,9 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
                 r = client_flush(c);
         if (r >= 0 && (revents & EPOLLIN))
                 r = client_fill(c);
-        if (r < 0) {
-                log_debug("control: connection of pid %d failed: %s", (int)c->cred.pid, strerror(-r));
-                client_disconnect(c);
-        } else
+        if (r < 0)
+                client_failed(c, r);
+        else
                 client_process(c);
         conn_unref(c);
         return 0;

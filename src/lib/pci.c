@@ -193,6 +193,27 @@ static int fill_pf(void *arg) {
         return 0;
 }
 
+/* The first max lines of a `resource` file's text ("start end flags" in hex), up to the first that is
+ * not one, parsed by hand: fscanf cost some 4000 instructions a line, and the PF and its bridges are
+ * read while every PF waits to start (docs/performance.md). */
+static unsigned parse_resources(const char *text, struct pci_resource *res, unsigned max) {
+        unsigned n = 0;
+        for (const char *s = text; n < max && *s;) {
+                uint64_t v[3];
+                char *end;
+                for (int k = 0; k < 3; k++) {
+                        errno = 0;
+                        v[k] = strtoull(s, &end, 16);
+                        if (end == s || errno)
+                                return n;
+                        s = end;
+                }
+                res[n++] = (struct pci_resource){ .start = v[0], .end = v[1], .flags = v[2] };
+                s += strspn(s, " \n");
+        }
+        return n;
+}
+
 /* Fill pf from d. Returns 0, -ENOTSUP (not an SR-IOV PF), -ENODEV (vanished or unreadable). */
 static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
         struct pci_pf pf;
@@ -217,12 +238,12 @@ static int read_pf(struct pci_dev *d, struct pci_pf *ret) {
         /* A device that vanished reads all ones: it has no valid identity. */
         if (pf.vendor == 0xffff)
                 return -ENODEV;
-        /* BAR 0's size: the first line of `resource` is "start end flags" */
+        /* BAR 0's size: the first line of `resource` */
         char res[4096];
-        unsigned long long bar_start, bar_end;
-        if (sysfs_read_at(dfd, ATTR_RESOURCE, res, sizeof(res)) >= 0 && sscanf(res, "%llx %llx", &bar_start, &bar_end) == 2 &&
-            bar_end > bar_start)
-                pf.bar0_size = bar_end - bar_start + 1;
+        struct pci_resource bar0;
+        if (sysfs_read_at(dfd, ATTR_RESOURCE, res, sizeof(res)) >= 0 && parse_resources(res, &bar0, 1) == 1 &&
+            bar0.end > bar0.start)
+                pf.bar0_size = bar0.end - bar0.start + 1;
         /* readlink driver: its last component; the IOMMU group (-1 without one) */
         if (sysfs_link_at(dfd, LINK_DRIVER, buf, sizeof(buf)) >= 0)
                 copy_str(pf.driver, sizeof(pf.driver), buf);
@@ -327,25 +348,9 @@ int pci_pf_lookup(const char *bdf, struct pci_pf *ret) {
 unsigned pci_read_resources(const char *dir, struct pci_resource res[static PCI_RESOURCE_LINES]) {
         char p[PATH_MAX + 16], text[4096];
         snprintf(p, sizeof(p), "%s/resource", dir);
-        /* one read of the whole file, parsed by hand: fscanf cost some 4000 instructions a line, and the
-         * PF and its bridges are read while every PF waits to start (docs/performance.md) */
         if (sysfs_read_at(AT_FDCWD, p, text, sizeof(text)) < 0)
                 return 0;
-        unsigned n = 0;
-        for (const char *s = text; n < PCI_RESOURCE_LINES && *s;) {
-                uint64_t v[3];
-                char *end;
-                for (int k = 0; k < 3; k++) {
-                        errno = 0;
-                        v[k] = strtoull(s, &end, 16);
-                        if (end == s || errno)
-                                return n;
-                        s = end;
-                }
-                res[n++] = (struct pci_resource){ .start = v[0], .end = v[1], .flags = v[2] };
-                s += strspn(s, " \n");
-        }
-        return n;
+        return parse_resources(text, res, PCI_RESOURCE_LINES);
 }
 
 size_t pci_upstream_bridges(const char *dir, char out[][PATH_MAX], size_t max) {
