@@ -63,7 +63,7 @@ struct state_assignment {
 
 struct mx_state {
         unsigned version;
-        uint64_t generation;                  /* bumped by every successful state_save() */
+        uint64_t generation;                  /* bumped by every successful state_save(), up to INT64_MAX */
         size_t n_pfs;
         struct state_pf *pfs;                 /* owned */
         size_t n_assignments;
@@ -86,7 +86,7 @@ int state_load(const char *dir, struct mx_state *ret, char **ret_corrupt_path);
 int state_peek(const char *dir, struct mx_state *ret);
 /* Write s to dir/state.json atomically: a temporary file in dir, fsync, rename over the old one,
  * fsync of dir. A crash at any point leaves either the old or the new file. On success
- * s->generation has been incremented (the written file carries the new value). */
+ * s->generation has been incremented, unless it was INT64_MAX (the written file carries the new value). */
 int state_save(const char *dir, struct mx_state *s);
 /* state_save() of a record that a power loss makes moot, such as a cycle's "applying" marks (a power
  * loss resets the hardware as well): the same atomic replacement, without waiting for the rename to

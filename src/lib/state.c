@@ -638,10 +638,17 @@ static int write_all(int fd, const char *buf, size_t len) {
         return 0;
 }
 
+/* The generation after g. It stops at the largest value a load accepts: json-c reads any larger
+ * number, a hand edit's say, as that value too, and one past it would be written negative and the file
+ * taken for corrupt at the next load. */
+static uint64_t next_generation(uint64_t g) {
+        return g < INT64_MAX ? g + 1 : g;
+}
+
 static int save(const char *dir, struct mx_state *s, bool durable) {
         if (!dir || !*dir)
                 return -EINVAL;
-        _cleanup_(json_object_putp) struct json_object *o = state_json(s, s->generation + 1);
+        _cleanup_(json_object_putp) struct json_object *o = state_json(s, next_generation(s->generation));
         if (!o)
                 return -ENOMEM;
         const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
@@ -674,7 +681,7 @@ static int save(const char *dir, struct mx_state *s, bool durable) {
         r = durable ? fsync_dir(dfd) : 0;
         if (r < 0)
                 return r;
-        s->generation++;
+        s->generation = next_generation(s->generation);
         s->version = STATE_VERSION;
         return 0;
 }

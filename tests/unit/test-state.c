@@ -140,6 +140,22 @@ static void mark_is_a_save_without_folder_sync(void **state) {
         state_done(&t);
 }
 
+/* The generation stops at the largest value a load takes back (json-c reads larger numbers as it);
+ * one past it would be written negative and the next load would call the file corrupt. */
+static void generation_stops_at_its_largest(void **state) {
+        struct mx_state s, t;
+        fill(&s);
+        s.generation = INT64_MAX - 1;
+        assert_int_equal(state_save(fake_root, &s), 0);
+        assert_true(s.generation == INT64_MAX);
+        assert_int_equal(state_save(fake_root, &s), 0);
+        assert_true(s.generation == INT64_MAX);
+        assert_int_equal(state_load(fake_root, &t, NULL), 0);
+        assert_true(t.generation == INT64_MAX);
+        state_done(&s);
+        state_done(&t);
+}
+
 static void crash_keeps_old_file(void **state) {
         struct mx_state s, t;
         fill(&s);
@@ -302,7 +318,8 @@ static void phase_names(void **state) {
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, fake_teardown)
         const struct CMUnitTest tests[] = {
-                T(missing_is_empty), T(round_trip), T(mark_is_a_save_without_folder_sync), T(crash_keeps_old_file), T(corrupt_files),
+                T(missing_is_empty), T(round_trip), T(mark_is_a_save_without_folder_sync), T(generation_stops_at_its_largest),
+                T(crash_keeps_old_file), T(corrupt_files),
                 T(newer_version_left_alone), T(phase_names), T(assignments_round_trip), T(assignments_checked),
                 T(scheduler_names),
         };
